@@ -1,0 +1,97 @@
+"""Class codes of the mask, their names and colours, and Sen2Cor SCL's mapping onto them.
+
+Codes 1-4 are KappaMask's, so masks from either tool compare directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NODATA = 0
+CLEAR = 1
+CLOUD_SHADOW = 2
+SEMI_TRANSPARENT = 3
+CLOUD = 4
+
+CLASS_NAMES: dict[int, str] = {
+    NODATA: "No data",
+    CLEAR: "Clear",
+    CLOUD_SHADOW: "Cloud shadow",
+    SEMI_TRANSPARENT: "Semi-transparent cloud",
+    CLOUD: "Cloud",
+}
+
+# RGBA; the QML styles in resources/styles use the same palette.
+CLASS_COLOURS: dict[int, tuple[int, int, int, int]] = {
+    NODATA: (0, 0, 0, 0),
+    CLEAR: (76, 175, 80, 255),
+    CLOUD_SHADOW: (84, 56, 150, 255),
+    SEMI_TRANSPARENT: (120, 200, 240, 255),
+    CLOUD: (245, 245, 245, 255),
+}
+
+MASK_CODES = (CLEAR, CLOUD_SHADOW, SEMI_TRANSPARENT, CLOUD)
+
+# Sen2Cor Scene Classification Layer codes and names.
+SCL_NAMES: dict[int, str] = {
+    0: "No data",
+    1: "Saturated or defective",
+    2: "Dark area pixels",
+    3: "Cloud shadows",
+    4: "Vegetation",
+    5: "Not vegetated",
+    6: "Water",
+    7: "Unclassified",
+    8: "Cloud medium probability",
+    9: "Cloud high probability",
+    10: "Thin cirrus",
+    11: "Snow or ice",
+}
+
+# Official SCL palette (ESA Sen2Cor user manual).
+SCL_COLOURS: dict[int, tuple[int, int, int, int]] = {
+    0: (0, 0, 0, 0),
+    1: (255, 0, 0, 255),
+    2: (47, 47, 47, 255),
+    3: (100, 50, 0, 255),
+    4: (0, 160, 0, 255),
+    5: (255, 230, 90, 255),
+    6: (0, 0, 255, 255),
+    7: (128, 128, 128, 255),
+    8: (192, 192, 192, 255),
+    9: (255, 255, 255, 255),
+    10: (100, 200, 255, 255),
+    11: (255, 150, 255, 255),
+}
+
+# SCL code -> mask code it is compared as (DESIGN.md, "SCL to the four classes").
+SCL_TO_MASK: dict[int, int] = {
+    0: NODATA,
+    1: NODATA,
+    2: CLEAR,
+    3: CLOUD_SHADOW,
+    4: CLEAR,
+    5: CLEAR,
+    6: CLEAR,
+    7: CLEAR,
+    8: CLOUD,
+    9: CLOUD,
+    10: SEMI_TRANSPARENT,
+    11: CLEAR,
+}
+
+# SCL codes mapped to "clear" that often hide a shadow, water or snow: kept visible as ambiguous.
+SCL_AMBIGUOUS: frozenset[int] = frozenset({2, 6, 7, 11})
+
+
+def scl_to_mask(scl: np.ndarray) -> np.ndarray:
+    """Map SCL codes onto mask codes; codes outside 0-11 become no data."""
+    lut = np.zeros(256, dtype=np.uint8)
+    for code, target in SCL_TO_MASK.items():
+        lut[code] = target
+    return lut[scl.astype(np.uint8, copy=False)]
+
+
+def scl_ambiguous(scl: np.ndarray) -> np.ndarray:
+    """Boolean array: where the SCL code is one of the ambiguous clear codes."""
+    return np.isin(scl, tuple(SCL_AMBIGUOUS))

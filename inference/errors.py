@@ -1,0 +1,38 @@
+"""The engine's own exceptions.
+
+Each one carries a message meant for the user: it names the file involved and
+says what to do. Callers turn them into QgsProcessingException or a message bar
+entry without adding a traceback.
+"""
+
+
+class CloudMaskError(Exception):
+    """Base of every failure a user can cause or fix."""
+
+
+class ProductError(CloudMaskError):
+    """The input is not a readable Sentinel-2 product (or not one we support)."""
+
+
+class BandError(CloudMaskError):
+    """A band the model needs is missing, or a band stack has the wrong shape."""
+
+
+class ModelError(CloudMaskError):
+    """The model file or its card is unusable."""
+
+
+class OutputError(CloudMaskError):
+    """An output cannot be written where asked."""
+
+
+class DependencyError(CloudMaskError):
+    """A Python package the engine needs (onnxruntime, ukis-csmask) is missing."""
+
+
+class ResourceError(CloudMaskError):
+    """The machine lacks the memory or device the run asks for."""
+
+
+class Cancelled(CloudMaskError):
+    """The user cancelled the run; nothing that looks finished was left behind."""

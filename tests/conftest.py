@@ -1,0 +1,29 @@
+"""Shared fixtures. The session's sandbox (HOME, QGIS profile, package path) is set up by sandbox_env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox_env import REPO, SANDBOX
+
+SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+REAL_L2A_NAME = "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real Sentinel-2 data not found at {SHARED_DATA} (see README, 'Test data')")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def real_l2a(shared_data: Path) -> Path:
+    return shared_data / "sentinel2" / REAL_L2A_NAME
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Path:
+    return SANDBOX
