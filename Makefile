@@ -1,0 +1,47 @@
+# Sentinel-2 Cloud Mask: developer and user entry points.
+# On a fresh Debian 12 machine: `make demo` and `make test` do all the set-up themselves.
+
+PYTHON      := /usr/bin/python3
+VENV_PY     := .venv/bin/python
+PRODUCT     ?=
+DEMO_OUT    ?= demo-output
+PYTEST_ARGS ?=
+
+.PHONY: help setup test test-fast demo bench package install uninstall screenshots clean
+
+help:
+	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
+	@echo "make test        set up, then run the whole test suite in a real, offscreen QGIS"
+	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
+	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model"
+	@echo "make package     build dist/s2cloudmask-<version>.zip for QGIS's 'Install from ZIP'"
+	@echo "make install     install into your default QGIS profile, enabled, with its dependencies"
+	@echo "make uninstall   remove it again"
+
+setup:
+	@bash tools/setup.sh
+
+test: setup
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(PYTHON) tools/demo.py --out $(DEMO_OUT) $(if $(PRODUCT),--product "$(PRODUCT)",)
+
+bench: setup
+	$(PYTHON) tools/bench.py
+
+package:
+	$(PYTHON) tools/package.py
+
+install: setup
+	$(PYTHON) tools/install_plugin.py
+
+uninstall:
+	$(PYTHON) tools/install_plugin.py --uninstall
+
+screenshots: setup
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PYTHON) tools/screenshots.py
+
+clean:
+	rm -rf dist build $(DEMO_OUT) bench-output .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

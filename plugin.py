@@ -1,0 +1,103 @@
+"""QGIS glue: the Processing provider, the dock, the menu and toolbar entries.
+
+initProcessing() is separate from initGui() so that qgis_process, which never
+builds a GUI, still gets the provider.
+"""
+
+from __future__ import annotations
+
+from qgis.core import Qgis, QgsApplication
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction, QPushButton
+
+from .toolbelt import dependencies
+from .toolbelt.metadata import PLUGIN_DIR, PLUGIN_NAME
+
+ICON_PATH = str(PLUGIN_DIR / "resources" / "icons" / "icon.svg")
+
+
+class CloudMaskPlugin:
+    def __init__(self, iface) -> None:
+        self.iface = iface
+        self.provider = None
+        self.dock = None
+        self.toolbar = None
+        self.actions: list[QAction] = []
+        dependencies.activate()
+
+    def initProcessing(self) -> None:  # noqa: N802 (QGIS's name)
+        from .processing.provider import CloudMaskProvider
+
+        self.provider = CloudMaskProvider()
+        QgsApplication.processingRegistry().addProvider(self.provider)
+
+    def initGui(self) -> None:  # noqa: N802 (QGIS's name)
+        self.initProcessing()
+        from .ui.dock import CloudMaskDock
+
+        self.dock = CloudMaskDock(self.iface, self.iface.mainWindow())
+        self.dock.setObjectName("S2CloudMaskDock")
+        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.dock.hide()
+
+        icon = QIcon(ICON_PATH)
+        show_dock = QAction(icon, "Sentinel-2 Cloud Mask", self.iface.mainWindow())
+        show_dock.setObjectName("S2CloudMaskShowDock")
+        show_dock.setToolTip("Mask clouds and cloud shadows in a Sentinel-2 product")
+        show_dock.setCheckable(True)
+        show_dock.toggled.connect(self.dock.setVisible)
+        self.dock.visibilityChanged.connect(show_dock.setChecked)
+        install = QAction("Install dependencies…", self.iface.mainWindow())
+        install.setObjectName("S2CloudMaskInstallDependencies")
+        install.triggered.connect(self.show_dependency_dialog)
+        diagnostics = QAction("Diagnostics…", self.iface.mainWindow())
+        diagnostics.setObjectName("S2CloudMaskDiagnostics")
+        diagnostics.triggered.connect(self.show_diagnostics)
+        self.actions = [show_dock, install, diagnostics]
+
+        self.toolbar = self.iface.addToolBar(PLUGIN_NAME)
+        self.toolbar.setObjectName("S2CloudMaskToolbar")
+        self.toolbar.addAction(show_dock)
+        for action in self.actions:
+            self.iface.addPluginToRasterMenu(PLUGIN_NAME, action)
+
+        missing = dependencies.missing_modules()
+        if missing:
+            self._offer_install(missing)
+
+    def _offer_install(self, missing: list[str]) -> None:
+        bar = self.iface.messageBar()
+        item = bar.createMessage(PLUGIN_NAME, f"Missing Python packages: {', '.join(missing)}.")
+        button = QPushButton("Install dependencies…")
+        button.clicked.connect(self.show_dependency_dialog)
+        item.layout().addWidget(button)
+        bar.pushWidget(item, Qgis.Warning)
+
+    def show_dependency_dialog(self) -> None:
+        from .ui.dependency_dialog import DependencyDialog
+
+        DependencyDialog(self.iface.mainWindow()).exec_()
+
+    def show_diagnostics(self) -> None:
+        from .ui.diagnostics_dialog import DiagnosticsDialog
+
+        DiagnosticsDialog(self.iface.mainWindow()).exec_()
+
+    def unload(self) -> None:
+        for action in self.actions:
+            self.iface.removePluginRasterMenu(PLUGIN_NAME, action)
+            action.deleteLater()
+        self.actions = []
+        if self.toolbar is not None:
+            self.iface.mainWindow().removeToolBar(self.toolbar)
+            self.toolbar.deleteLater()
+            self.toolbar = None
+        if self.dock is not None:
+            self.iface.removeDockWidget(self.dock)
+            self.dock.close()
+            self.dock.deleteLater()
+            self.dock = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None

@@ -1,0 +1,78 @@
+"""A plain-text description of the installation, for bug reports.
+
+Every probe is guarded: diagnostics are most needed exactly when something is
+missing or broken, so a failing import is reported, never raised.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import platform
+import sys
+from pathlib import Path
+
+from . import dependencies
+from .metadata import plugin_version
+
+
+def _version(module_name: str, attribute: str = "__version__") -> str:
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is what we report
+        return f"not available ({type(exc).__name__}: {exc})"
+    return str(getattr(module, attribute, "unknown"))
+
+
+def _onnxruntime_providers() -> str:
+    try:
+        import onnxruntime
+    except Exception as exc:  # noqa: BLE001
+        return f"not available ({type(exc).__name__})"
+    return ", ".join(onnxruntime.get_available_providers())
+
+
+def _model_files() -> list[str]:
+    spec = importlib.util.find_spec("ukis_csmask")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return [str(path) for path in sorted(folder.glob("*.onnx"))]
+
+
+def _qgis_version() -> str:
+    try:
+        from qgis.core import Qgis
+    except ImportError:
+        return "not running inside QGIS"
+    return Qgis.QGIS_VERSION
+
+
+def report() -> str:
+    """The text a user pastes into a bug report."""
+    try:
+        from osgeo import gdal
+
+        gdal_version = gdal.__version__
+    except ImportError:
+        gdal_version = "not available"
+    lines = [
+        f"Sentinel-2 Cloud Mask {plugin_version()}",
+        f"QGIS: {_qgis_version()}",
+        f"Python: {sys.version.split()[0]} ({sys.executable})",
+        f"Platform: {platform.platform()}",
+        f"GDAL: {gdal_version}",
+        f"rasterio: {_version('rasterio')}",
+        f"numpy: {_version('numpy')}",
+        f"scipy: {_version('scipy')}",
+        f"onnxruntime: {_version('onnxruntime')}",
+        f"onnxruntime execution providers: {_onnxruntime_providers()}",
+        f"ukis-csmask: {_version('ukis_csmask')}",
+        f"Dependency folder: {dependencies.dependency_dir()}"
+        + ("" if dependencies.dependency_dir().is_dir() else " (missing)"),
+        f"Missing packages: {', '.join(dependencies.missing_modules()) or 'none'}",
+        "Model files:",
+    ]
+    models = _model_files()
+    lines += [f"  {path}" for path in models] or ["  none found (install ukis-csmask)"]
+    return "\n".join(lines)

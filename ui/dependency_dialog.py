@@ -1,0 +1,122 @@
+"""Installs the plugin's Python packages from inside QGIS, showing pip's progress as it happens.
+
+pip runs in a QProcess, so QGIS stays responsive; its output streams into the
+dialog, and a failure leaves the full text there to read or copy. Where pip
+cannot run at all the dialog shows the exact command to run in a shell.
+"""
+
+from __future__ import annotations
+
+from qgis.PyQt.QtCore import QProcess, Qt, pyqtSignal
+from qgis.PyQt.QtGui import QFont, QGuiApplication
+from qgis.PyQt.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from ..toolbelt import dependencies
+
+
+class DependencyDialog(QDialog):
+    """Shows what is missing and runs pip into the plugin's private folder on request."""
+
+    installed = pyqtSignal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Sentinel-2 Cloud Mask: install dependencies")
+        self.resize(720, 420)
+        self._process: QProcess | None = None
+
+        missing = dependencies.missing_modules()
+        self.summary = QLabel(self._summary_text(missing))
+        self.summary.setWordWrap(True)
+        self.command = QLabel(
+            "Command: <code>" + " ".join(dependencies.install_command()) + "</code>"
+        )
+        self.command.setWordWrap(True)
+        self.command.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setFont(QFont("monospace"))
+        self.log.setPlaceholderText("pip's output appears here while it installs.")
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.install_button = QPushButton("Install")
+        self.install_button.setDefault(True)
+        self.install_button.setEnabled(bool(missing))
+        self.copy_button = QPushButton("Copy output")
+        self.buttons.addButton(self.install_button, QDialogButtonBox.ActionRole)
+        self.buttons.addButton(self.copy_button, QDialogButtonBox.ActionRole)
+        self.buttons.rejected.connect(self.reject)
+        self.install_button.clicked.connect(self.start_install)
+        self.copy_button.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self.log.toPlainText())
+        )
+
+        layout = QVBoxLayout(self)
+        for widget in (self.summary, self.command, self.progress, self.log, self.buttons):
+            layout.addWidget(widget)
+
+    @staticmethod
+    def _summary_text(missing: list[str]) -> str:
+        folder = dependencies.dependency_dir()
+        if not missing:
+            return f"All required packages are installed (in {folder} or QGIS's own Python)."
+        return (
+            f"Sentinel-2 Cloud Mask needs {', '.join(missing)}. "
+            f"Install puts them into the plugin's own folder {folder}, "
+            "without touching QGIS's Python. It downloads about 200 MB."
+        )
+
+    def start_install(self) -> None:
+        command = dependencies.install_command()
+        dependencies.dependency_dir().parent.mkdir(parents=True, exist_ok=True)
+        self.install_button.setEnabled(False)
+        self.progress.setRange(0, 0)  # busy: pip gives no overall percentage
+        self.log.appendPlainText("$ " + " ".join(command))
+        process = QProcess(self)
+        process.setProcessChannelMode(QProcess.MergedChannels)
+        process.readyReadStandardOutput.connect(self._read_output)
+        process.finished.connect(self._finished)
+        process.errorOccurred.connect(self._failed_to_start)
+        self._process = process
+        process.start(command[0], command[1:])
+
+    def _read_output(self) -> None:
+        assert self._process is not None
+        text = bytes(self._process.readAllStandardOutput()).decode(errors="replace")
+        self.log.appendPlainText(text.rstrip("\n"))
+
+    def _failed_to_start(self, error) -> None:
+        if error != QProcess.FailedToStart:
+            return
+        self.progress.setRange(0, 1)
+        self.install_button.setEnabled(True)
+        self.log.appendPlainText(
+            "\npip could not be started. Run this command in a terminal (OSGeo4W Shell on Windows), "
+            "then restart QGIS:\n" + " ".join(dependencies.install_command())
+        )
+
+    def _finished(self, exit_code: int, _status) -> None:
+        self.progress.setRange(0, 1)
+        dependencies.activate()
+        missing = dependencies.missing_modules()
+        if exit_code == 0 and not missing:
+            self.progress.setValue(1)
+            self.summary.setText("Installed. The plugin is ready; no restart needed.")
+            self.installed.emit()
+        else:
+            self.install_button.setEnabled(True)
+            self.summary.setText(
+                f"Installation failed (pip exit code {exit_code}). The output below says why; "
+                "copy it into a bug report if it does not help."
+            )
