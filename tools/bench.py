@@ -1,0 +1,306 @@
+"""`make bench`: speed and memory of the engine, side by side with the reference implementations.
+
+On (a) the real T29UNU L2A product in ../shared/data and (b) a full-size
+10980 x 10980 L1C from the project's generator, each contender runs in its own
+process, one after another, so its wall time and peak resident memory
+(getrusage of that child) are its own:
+
+- engine: `mask_product` end to end: read the JP2 bands, infer, blend, write the 10 m GeoTIFF;
+- bare model: `session.run` over exactly the tiles the engine runs (same model, batch and
+  threads) on inputs already in memory: the floor no implementation can beat;
+- CSmask: ukis-csmask's own CSmask on the same 30 m reflectance array (already in memory);
+- s2cloudless: S2PixelCloudDetector on the same 30 m grid (its 10 L1C bands, already in memory),
+  in its own virtual environment (.venv-bench) since it needs packages QGIS does not ship.
+
+The reference implementations get their input read for them (not timed); the
+engine's time includes reading and writing. Results go to stdout, to
+bench-output/results.json and to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+REAL_L2A = (REPO.parent / "shared" / "data" / "sentinel2"
+            / "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE")
+CACHE = REPO / ".cache" / "bench"
+OUT = REPO / "bench-output"
+BENCH_VENV = REPO / ".venv-bench"
+S2CLOUDLESS_PIN = "s2cloudless==1.7.3"
+S2CLOUDLESS_BANDS = ["B01", "B02", "B04", "B05", "B08", "B8A", "B09", "B10", "B11", "B12"]
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _plugin_imports() -> None:
+    package_root = REPO / ".cache" / "package-root"
+    package_root.mkdir(parents=True, exist_ok=True)
+    link = package_root / "s2cloudmask"
+    if not link.exists():
+        link.symlink_to(REPO, target_is_directory=True)
+    sys.path[:0] = [str(package_root), str(REPO)]
+    from s2cloudmask.toolbelt import dependencies
+
+    dependencies.activate()
+
+
+# ---------------------------------------------------------------- children (one contender each)
+
+
+def child_engine(args: argparse.Namespace) -> dict:
+    from s2cloudmask.inference.engine import mask_product
+
+    started = time.perf_counter()
+    result = mask_product(args.product, args.output, device=args.device)
+    return {"seconds": time.perf_counter() - started, "device": result.device_used, "model": result.model_used}
+
+
+def _model_bands(product) -> list[str]:
+    nir = "B08" if "B08" in product.band_files else "B8A"
+    return ["B02", "B03", "B04", nir, "B11", "B12"]
+
+
+def child_bare(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from s2cloudmask.inference.engine import BATCH_SIZE
+    from s2cloudmask.inference.model_card import builtin_card
+    from s2cloudmask.inference.session import create_session
+
+    card = builtin_card(args.level, ["B02", "B03", "B04", "B08", "B11", "B12"])
+    session, device = create_session(card.model_path, args.device)
+    name = session.get_inputs()[0].name
+    batch = np.random.default_rng(0).normal(size=(BATCH_SIZE, len(card.band_names), card.tile_size,
+                                                    card.tile_size)).astype(np.float32)
+    started = time.perf_counter()
+    for done in range(0, args.tiles, BATCH_SIZE):
+        session.run(None, {name: batch[: min(BATCH_SIZE, args.tiles - done)]})
+    return {"seconds": time.perf_counter() - started, "device": device, "tiles": args.tiles}
+
+
+def child_csmask(args: argparse.Namespace) -> dict:
+    import numpy as np
+    from ukis_csmask.mask import CSmask
+
+    image = np.load(args.array, mmap_mode="r")
+    image = np.ascontiguousarray(image)
+    started = time.perf_counter()
+    CSmask(image, band_order=["blue", "green", "red", "nir", "swir16", "swir22"], product_level=args.level.lower(),
+           batch_size=4)
+    return {"seconds": time.perf_counter() - started}
+
+
+def child_s2cloudless(args: argparse.Namespace) -> dict:
+    import numpy as np
+    from s2cloudless import S2PixelCloudDetector
+
+    image = np.ascontiguousarray(np.load(args.array, mmap_mode="r"))[np.newaxis]
+    detector = S2PixelCloudDetector(threshold=0.4, average_over=4, dilation_size=2, all_bands=False)
+    started = time.perf_counter()
+    detector.get_cloud_masks(image)
+    return {"seconds": time.perf_counter() - started}
+
+
+CHILDREN = {"engine": child_engine, "bare": child_bare, "csmask": child_csmask, "s2cloudless": child_s2cloudless}
+
+
+# ---------------------------------------------------------------- the parent
+
+
+def run_child(python: str, kind: str, **options) -> dict:
+    """Run one contender in a fresh process; add its peak RSS from the kernel's accounting."""
+    command = [python, str(Path(__file__).resolve()), "--child", kind]
+    for key, value in options.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = time.perf_counter()
+    stdout, stderr = process.communicate()
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{kind} failed:\n{stderr[-3000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["process_seconds"] = wall
+    result["peak_rss_mb"] = result.pop("_peak_rss_kb") / 1024
+    return result
+
+
+def prepare_arrays(product_path: Path, work: Path, with_cirrus_bands: bool) -> dict:
+    """Read the model's 6 bands (and s2cloudless's 10) on the 30 m grid once; count the tiles the engine runs."""
+    import numpy as np
+
+    from s2cloudmask.inference.product import open_product
+    from s2cloudmask.inference.reader import ProductReader, product_grid
+    from s2cloudmask.inference.tiling import TileGrid, reflect_indices
+
+    product = open_product(product_path)
+    grid = product_grid(product, 30)
+    work.mkdir(parents=True, exist_ok=True)
+    info = {"product_id": product.product_id, "level": product.level, "grid": f"{grid.width} x {grid.height} at 30 m"}
+    from rasterio.windows import Window
+
+    whole = Window(0, 0, grid.width, grid.height)
+    with ProductReader(product, _model_bands(product), grid) as reader:
+        block = reader.read(whole)
+    six = np.where(block.valid, block.data, 0).transpose(1, 2, 0).astype(np.float32)
+    np.save(work / "six_bands.npy", six)
+    valid = block.valid
+    del six, block
+
+    # tiles with at least one valid pixel: the engine skips the others, so the floor does too
+    rows = TileGrid.for_overlap(256, 0.2, grid.height)
+    cols = TileGrid.for_overlap(256, 0.2, grid.width)
+    tiles = 0
+    for i in range(rows.count):
+        row_index = reflect_indices(np.arange(rows.start(i), rows.start(i) + 256), grid.height)
+        strip = valid[row_index]
+        for j in range(cols.count):
+            col_index = reflect_indices(np.arange(cols.start(j), cols.start(j) + 256), grid.width)
+            tiles += bool(strip[:, col_index].any())
+    info["tiles"] = tiles
+    info["valid_percent"] = round(100 * float(valid.mean()), 1)
+
+    if with_cirrus_bands:
+        with ProductReader(product, S2CLOUDLESS_BANDS, grid) as reader:
+            block = reader.read(whole)
+        np.save(work / "s2cloudless_bands.npy",
+                np.where(block.valid, block.data, 0).transpose(1, 2, 0).astype(np.float32))
+    return info
+
+
+def ensure_bench_venv() -> str | None:
+    python = BENCH_VENV / "bin" / "python"
+    stamp = BENCH_VENV / ".complete"
+    if not stamp.exists():
+        print("Creating .venv-bench for s2cloudless (its own numpy, LightGBM and OpenCV)...", flush=True)
+        try:
+            subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(BENCH_VENV)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                            S2CLOUDLESS_PIN], check=True)
+        except subprocess.CalledProcessError as exc:
+            print(f"s2cloudless could not be installed ({exc}); it is left out of this run.")
+            return None
+        stamp.touch()
+    return str(python)
+
+
+def ensure_full_tile() -> Path:
+    existing = sorted((CACHE / "full").glob("*.SAFE"))
+    if existing:
+        return existing[0]
+    from tools.synthetic_product import write_product
+
+    print("Generating a full-size 10980 x 10980 L1C product (once; cached in .cache/bench)...", flush=True)
+    return Path(write_product(CACHE / "full", level="L1C", size=10980, seed=11, extras=False))
+
+
+def bench_product(name: str, product: Path, bench_python: str | None) -> dict:
+    work = OUT / name
+    info = prepare_arrays(product, work, with_cirrus_bands=True)
+    level = info["level"]
+    print(f"\n{name}: {info['product_id']} ({level}), {info['grid']}, {info['valid_percent']} % valid, "
+          f"{info['tiles']} tiles", flush=True)
+    rows = {}
+    rows["engine"] = run_child(SYSTEM_PYTHON, "engine", product=product, output=work / "mask.tif", level=level)
+    rows["bare"] = run_child(SYSTEM_PYTHON, "bare", tiles=info["tiles"], level=level)
+    rows["csmask"] = run_child(SYSTEM_PYTHON, "csmask", array=work / "six_bands.npy", level=level)
+    if level == "L1C" and bench_python:
+        rows["s2cloudless"] = run_child(bench_python, "s2cloudless", array=work / "s2cloudless_bands.npy",
+                                        level=level)
+    else:
+        rows["s2cloudless"] = {"skipped": "needs L1C top-of-atmosphere input with B10; this product is L2A"
+                               if level != "L1C" else "could not be installed"}
+    for kind, row in rows.items():
+        if "seconds" in row:
+            print(f"  {kind:<12} {row['seconds']:8.1f} s   peak RSS {row['peak_rss_mb']:7.0f} MB", flush=True)
+        else:
+            print(f"  {kind:<12} skipped: {row['skipped']}")
+    return {"info": info, "rows": rows}
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Measured by `make bench` (tools/bench.py) in one run; each contender in its own process, one after "
+        "another. Peak RSS is the process's maximum resident memory (getrusage). The engine's time is end to "
+        "end (JP2 reading, inference, blending, writing the 10 m GeoTIFF with overviews); the reference "
+        "implementations get their 30 m input array ready in memory, and their time is the masking call alone. "
+        "The bare model is `session.run` over exactly the tiles the engine runs (256 px, batch 4): the floor.",
+        "",
+        f"Machine: {results['machine']}.",
+        "",
+    ]
+    for name, entry in results["products"].items():
+        info, rows = entry["info"], entry["rows"]
+        megapixels = int(info["grid"].split(" x ")[0]) * int(info["grid"].split(" x ")[1].split()[0]) / 1e6
+        engine = rows["engine"]["seconds"]
+        lines += [
+            f"## {name}: {info['product_id']} ({info['level']})",
+            "",
+            f"{info['grid']} ({megapixels:.1f} Mpx on the model grid), {info['valid_percent']} % valid, "
+            f"{info['tiles']} tiles run.",
+            "",
+            "| contender | wall time (s) | s per Mpx (30 m) | peak RSS (MB) | engine time / this |",
+            "|---|---|---|---|---|",
+        ]
+        for kind, label in (("engine", "this engine, end to end"), ("bare", "bare model (floor)"),
+                            ("csmask", "ukis-csmask CSmask"), ("s2cloudless", "s2cloudless")):
+            row = rows[kind]
+            if "seconds" not in row:
+                lines.append(f"| {label} | n/a: {row['skipped']} | | | |")
+                continue
+            lines.append(f"| {label} | {row['seconds']:.1f} | {row['seconds'] / megapixels:.2f} | "
+                         f"{row['peak_rss_mb']:.0f} | {engine / row['seconds']:.2f} |")
+        lines.append("")
+    lines += ["Contains modified Copernicus Sentinel data 2022 (the real product).", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", choices=sorted(CHILDREN))
+    parser.add_argument("--product")
+    parser.add_argument("--output")
+    parser.add_argument("--array")
+    parser.add_argument("--tiles", type=int, default=0)
+    parser.add_argument("--level", default="L2A")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-full", action="store_true", help="only the real product")
+    args = parser.parse_args()
+
+    if args.child:
+        if args.child != "s2cloudless":
+            _plugin_imports()
+        result = CHILDREN[args.child](args)
+        import resource
+
+        result["_peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps(result))
+        return 0
+
+    _plugin_imports()
+    OUT.mkdir(exist_ok=True)
+    bench_python = ensure_bench_venv()
+    results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                          f"Python {platform.python_version()}, CPU execution provider",
+               "products": {}}
+    if REAL_L2A.is_dir():
+        results["products"]["real T29UNU L2A"] = bench_product("real", REAL_L2A, bench_python)
+    if not args.skip_full:
+        results["products"]["full-size generated L1C"] = bench_product("full", ensure_full_tile(), bench_python)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    text = markdown(results)
+    (REPO / "docs" / "benchmarks.md").write_text(text)
+    print("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
