@@ -27,3 +27,22 @@ def real_l2a(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def sandbox() -> Path:
     return SANDBOX
+
+
+def _listing(root: Path) -> dict[str, float]:
+    return {str(path): path.stat().st_mtime for path in root.rglob("*") if path.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def inputs_stay_untouched():
+    """Inputs are never touched: no test may add or change a file under ../shared/data (not even an .aux.xml)."""
+    before = _listing(SHARED_DATA) if SHARED_DATA.is_dir() else {}
+    yield
+    if not before:
+        return
+    after = _listing(SHARED_DATA)
+    added = sorted(set(after) - set(before))
+    changed = sorted(path for path in before if path in after and after[path] != before[path])
+    for path in added:
+        Path(path).unlink()
+    assert not added and not changed, f"tests wrote into the real data: added {added}, changed {changed}"
