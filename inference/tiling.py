@@ -1,0 +1,108 @@
+"""Geometry of the tile grid, the blending window and the resampling weights: pure functions.
+
+The tile grid is anchored to the image, not to whatever block is being read, so
+a pixel is always predicted by the same tiles with the same weights whether the
+image is processed whole or strip by strip. It reproduces the geometry of
+ukis-csmask's CSmask (tiles of `size` pixels every `step` pixels, the first one
+starting `pad` pixels before the image, the image mirrored symmetrically
+beyond its edges), so both give the same classes for the same input.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal.windows import tukey
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Tiles of `size` pixels every `step` pixels along one axis, the first starting at -pad."""
+
+    size: int
+    step: int
+    pad: int
+    length: int  # image pixels along this axis
+
+    @classmethod
+    def for_overlap(cls, size: int, overlap: float, length: int) -> "TileGrid":
+        """CSmask's rule: step = int(size - size * overlap), pad = int(size * overlap)."""
+        if not 0.0 <= overlap < 0.5:
+            raise ValueError("tile overlap must be in [0, 0.5) for smooth blending")
+        return cls(size, int(size - size * overlap), int(size * overlap), length)
+
+    @property
+    def count(self) -> int:
+        """Number of tiles that touch the image; together they cover it completely."""
+        return math.ceil((self.length + self.pad) / self.step)
+
+    def start(self, index: int) -> int:
+        """First image pixel (may be negative) of tile `index`."""
+        return index * self.step - self.pad
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Image pixels [begin, end) touched by tiles first..last (inclusive); may reach beyond the image."""
+        return self.start(first), self.start(last) + self.size
+
+    def settled_before(self, index: int) -> int:
+        """Pixels below this index receive no contribution from tile `index` or any later tile."""
+        if index >= self.count:
+            return self.length
+        return max(0, min(self.length, self.start(index)))
+
+
+def reflect_indices(indices: np.ndarray, length: int) -> np.ndarray:
+    """Map any integer positions onto [0, length) by symmetric mirroring (edge pixel repeated).
+
+    A strip read with these indices holds exactly what padding the whole image
+    with numpy.pad(mode="symmetric") gives (numpy 1.24 departs from a mirror
+    only when both pads are wider than the image, i.e. for images under 308 px
+    with the default models; there this is the true mirror extension).
+    """
+    period = 2 * length
+    folded = np.mod(indices, period)
+    return np.where(folded < length, folded, period - 1 - folded)
+
+
+def blend_window(size: int, overlap: float) -> np.ndarray:
+    """2-D Tukey window (alpha = 2 * overlap): weight 0 at a tile's edge, 1 in its core.
+
+    Weighting each tile's probabilities with it and dividing by the summed
+    weights makes the transition between overlapping tiles smooth, so no seam
+    shows where tiles meet.
+    """
+    line = tukey(size, alpha=2 * overlap).astype(np.float32)
+    return np.outer(line, line)
+
+
+def strips(tile_rows: int, rows_per_strip: int) -> list[tuple[int, int]]:
+    """Consecutive ranges (first, last) of tile rows, `rows_per_strip` at a time."""
+    return [(first, min(first + rows_per_strip, tile_rows) - 1) for first in range(0, tile_rows, rows_per_strip)]
+
+
+@dataclass(frozen=True)
+class LinearWeights:
+    """For each output pixel: the two input pixels around its centre and the weight of the second."""
+
+    lower: np.ndarray  # int64
+    upper: np.ndarray  # int64
+    weight: np.ndarray  # float32, weight of `upper`
+    nearest: np.ndarray  # int64, the input pixel containing the output pixel's centre
+
+
+def linear_weights(count: int, out_offset: float, out_step: float, in_step: float, in_count: int) -> LinearWeights:
+    """Pixel-centre aligned linear interpolation weights along one axis.
+
+    Output pixel k has its centre at out_offset + (k + 0.5) * out_step, measured
+    from the input grid's first edge in the same units; input pixel i has its
+    centre at (i + 0.5) * in_step. Beyond the outermost input centres the edge
+    value is held.
+    """
+    centres = out_offset + (np.arange(count, dtype=np.float64) + 0.5) * out_step
+    position = np.clip(centres / in_step - 0.5, 0.0, in_count - 1)
+    lower = np.floor(position).astype(np.int64)
+    upper = np.minimum(lower + 1, in_count - 1)
+    nearest = np.clip(np.floor(centres / in_step).astype(np.int64), 0, in_count - 1)
+    return LinearWeights(lower, upper, (position - lower).astype(np.float32), nearest)
