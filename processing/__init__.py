@@ -1,0 +1,1 @@
+"""The Processing provider: the engine's three entry points as toolbox, modeler and qgis_process algorithms."""

@@ -1,0 +1,206 @@
+"""What the three algorithms share: the feedback adapter, error translation, styling on load, help text.
+
+The algorithms are thin wrappers over inference/: they read their parameters,
+call one engine function and report its result. Everything that would
+otherwise be repeated three times lives here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsRasterLayer,
+)
+from qgis.PyQt.QtGui import QIcon
+
+from ..inference.errors import CloudMaskError
+
+ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icons" / "icon.svg"
+
+MODEL_CITATION = (
+    "Wieland, M., Li, Y., Martinis, S. (2019): Multi-sensor cloud and cloud shadow segmentation "
+    "with a convolutional neural network. Remote Sensing of Environment 230, 1-12. "
+    "doi:10.1016/j.rse.2019.05.022"
+)
+
+DEVICE_OPTIONS = ["auto", "cpu", "gpu"]
+
+
+class ProcessingFeedbackAdapter:
+    """The engine's Feedback protocol on top of a QgsProcessingFeedback (progress bar, log, Cancel button)."""
+
+    def __init__(self, feedback: QgsProcessingFeedback | None) -> None:
+        self._feedback = feedback if feedback is not None else QgsProcessingFeedback()
+        self._stage = ""
+
+    def progress(self, percent: float, stage: str) -> None:
+        if stage and stage != self._stage:
+            self._stage = stage
+            self._feedback.setProgressText(stage)
+        self._feedback.setProgress(max(0.0, min(100.0, float(percent))))
+
+    def is_cancelled(self) -> bool:
+        return self._feedback.isCanceled()
+
+    def warn(self, message: str) -> None:
+        self._feedback.pushWarning(message)
+
+
+@contextlib.contextmanager
+def engine_errors() -> Iterator[None]:
+    """Turn the engine's user-facing errors into QgsProcessingException, message unchanged, no traceback."""
+    try:
+        yield
+    except CloudMaskError as exc:
+        raise QgsProcessingException(str(exc)) from None
+
+
+class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
+    """Applies one of toolbelt.layers' styles when the GUI loads an output layer.
+
+    Processing keeps only a plain pointer to a post-processor, so each instance
+    is kept alive here until it has run.
+    """
+
+    _pending: set["StyleOnLoad"] = set()
+
+    def __init__(self, style: Callable[[QgsRasterLayer], None]) -> None:
+        super().__init__()
+        self._style = style
+
+    @classmethod
+    def create(cls, style: Callable[[QgsRasterLayer], None]) -> "StyleOnLoad":
+        instance = cls(style)
+        cls._pending.add(instance)
+        return instance
+
+    def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 (QGIS's name)
+        if isinstance(layer, QgsRasterLayer):
+            self._style(layer)
+        StyleOnLoad._pending.discard(self)
+
+
+def style_output_on_load(
+    context: QgsProcessingContext, path: str, name: str, style: Callable[[QgsRasterLayer], None]
+) -> None:
+    """Give an output that the GUI will load a plain name and the plugin's style (the user's
+    "use file name as layer name" setting still wins)."""
+    if not context.willLoadLayerOnCompletion(path):
+        return
+    details = context.layerToLoadOnCompletionDetails(path)
+    details.name = name
+    details.setPostProcessor(StyleOnLoad.create(style))
+
+
+def raster_file(layer: QgsRasterLayer, parameter: str) -> str:
+    """The file GDAL reads for this layer; the engine reads files, not QGIS providers."""
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(
+            f"The layer {layer.name()} comes from the '{layer.providerType()}' provider, not from a file; "
+            f"save it as a GeoTIFF (Export > Save As) and use that file as {parameter}."
+        )
+    return layer.dataProvider().dataSourceUri()
+
+
+def optional_output(value: str) -> str | None:
+    """An optional destination left empty arrives as "": the engine wants None."""
+    return value or None
+
+
+def model_parameter() -> QgsProcessingParameterString:
+    parameter = QgsProcessingParameterString(
+        "MODEL", "Model ('auto' for the built-in DLR U-Net, or the path of an .onnx file)", defaultValue="auto"
+    )
+    parameter.setHelp(
+        "'auto' picks the pretrained DLR U-Net of ukis-csmask that fits the product level and the bands "
+        "present; otherwise the path of an ONNX model with a model card."
+    )
+    return parameter
+
+
+def device_parameter() -> QgsProcessingParameterEnum:
+    parameter = QgsProcessingParameterEnum(
+        "DEVICE", "Device", options=DEVICE_OPTIONS, defaultValue="auto", usesStaticStrings=True
+    )
+    parameter.setHelp("auto tries the GPU first and falls back to the CPU; DEVICE_USED tells which one ran.")
+    return parameter
+
+
+def model_value(algorithm: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> str:
+    return algorithm.parameterAsString(parameters, "MODEL", context).strip() or "auto"
+
+
+def help_html(summary: str, parameters: list[tuple[str, str]], notes: list[str]) -> str:
+    """shortHelpString in the layout of QGIS's own algorithms: a summary, one line per parameter, notes."""
+    parts = [f"<p>{summary}</p>", "<h3>Parameters</h3>", "<dl>"]
+    for name, text in parameters:
+        parts.append(f"<dt><b>{html.escape(name)}</b></dt><dd>{text}</dd>")
+    parts.append("</dl>")
+    parts.extend(f"<p>{note}</p>" for note in notes)
+    return "\n".join(parts)
+
+
+CLASS_CODES_HELP = (
+    "Output codes: 0 no data, 1 clear, 2 cloud shadow, 3 semi-transparent cloud (thin cloud or cirrus), "
+    "4 cloud. Codes 1-4 are KappaMask's, so masks from either tool compare directly. The built-in models "
+    "know clear, cloud and cloud shadow; class 3 comes from the product's cirrus information (L1C: band B10; "
+    "L2A: the cirrus layer of MSK_CLASSI_B00) and is absent when the product has none. CLASS3_SOURCE says which."
+)
+
+CHOICES_HELP = (
+    "In scripts and qgis_process, give each choice by its value (DEVICE=cpu, RESOLUTION=60, LEVEL=l2a), "
+    "not by its number."
+)
+
+MODEL_HELP = (
+    "The default models are the pretrained U-Nets of the ukis-csmask package (DLR, Apache-2.0): "
+    + MODEL_CITATION
+    + "."
+)
+
+
+class CloudMaskAlgorithm(QgsProcessingAlgorithm):
+    """Provider-wide bits of every algorithm: icon, group ids, a fresh instance per run."""
+
+    def icon(self) -> QIcon:
+        return QIcon(str(ICON_PATH))
+
+    def createInstance(self):  # noqa: N802 (QGIS's name)
+        return type(self)()
+
+    def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802
+        """QGIS only says "Incorrect parameter value" for a raster it cannot open; say which file and why."""
+        ok, message = super().checkParameterValues(parameters, context)
+        if ok:
+            return ok, message
+        for definition in self.parameterDefinitions():
+            value = parameters.get(definition.name())
+            if (
+                isinstance(definition, QgsProcessingParameterRasterLayer)
+                and isinstance(value, str)
+                and value
+                and not definition.checkValueIsAcceptable(value, context)
+            ):
+                return False, unreadable_raster_message(definition.name(), value)
+        return ok, message
+
+
+def unreadable_raster_message(parameter: str, value: str) -> str:
+    if not Path(value).exists():
+        return f"{parameter}: the file {value} does not exist; check the path or choose another raster."
+    return (
+        f"{parameter}: {value} is not a raster QGIS can open; choose a GeoTIFF, JPEG 2000 or VRT file "
+        "(or a raster layer of the project)."
+    )

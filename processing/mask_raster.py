@@ -1,0 +1,157 @@
+"""s2cloudmask:maskraster: mask any raster that holds Sentinel-2 bands (a STAC stack, a clip, a VRT)."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ..inference.engine import mask_raster
+from ..toolbelt.layers import MASK_LAYER_NAME, style_mask_layer
+from .base import (
+    CHOICES_HELP,
+    CLASS_CODES_HELP,
+    MODEL_HELP,
+    CloudMaskAlgorithm,
+    ProcessingFeedbackAdapter,
+    device_parameter,
+    engine_errors,
+    help_html,
+    model_parameter,
+    model_value,
+    raster_file,
+    style_output_on_load,
+)
+from .results import add_mask_outputs, mask_result_values
+
+# parameter -> (engine band name, label, default band number or None when optional)
+BAND_PARAMETERS: dict[str, tuple[str, str, int | None]] = {
+    "BAND_BLUE": ("blue", "Blue band (B02)", 1),
+    "BAND_GREEN": ("green", "Green band (B03)", 2),
+    "BAND_RED": ("red", "Red band (B04)", 3),
+    "BAND_NIR": ("nir", "Near-infrared band (B8A or B08)", 4),
+    "BAND_SWIR16": ("swir16", "Short-wave infrared 1.6 µm band (B11)", None),
+    "BAND_SWIR22": ("swir22", "Short-wave infrared 2.2 µm band (B12)", None),
+}
+LEVEL_OPTIONS = ["l1c", "l2a"]
+
+
+class MaskRasterAlgorithm(CloudMaskAlgorithm):
+    def name(self) -> str:
+        return "maskraster"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS's name)
+        return "Mask clouds in a raster of Sentinel-2 bands"
+
+    def group(self) -> str:
+        return "Cloud masking"
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS's name)
+        return "masking"
+
+    def tags(self) -> list[str]:
+        return ["sentinel-2", "cloud", "shadow", "mask", "band stack", "stac", "vrt", "onnx", "u-net"]
+
+    def shortDescription(self) -> str:  # noqa: N802 (QGIS's name)
+        return "Four-class cloud mask of any raster layer holding Sentinel-2 bands, with the band mapping given."
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS's name)
+        return help_html(
+            "Masks clouds in any raster layer that holds Sentinel-2 bands: a band stack from a STAC catalogue, "
+            "a clip exported from a product, separate band files merged into a VRT. Say which band of the "
+            "layer holds which Sentinel-2 band and how its digital numbers become reflectance.",
+            [
+                ("INPUT", "A raster layer read by GDAL (a file, a VRT)."),
+                ("BAND_BLUE, BAND_GREEN, BAND_RED, BAND_NIR", "Band numbers (1-based) of B02, B03, B04 and B8A."),
+                (
+                    "BAND_SWIR16, BAND_SWIR22",
+                    "Band numbers of B11 and B12; optional. With both, the 6-band model runs; without, the "
+                    "4-band model.",
+                ),
+                (
+                    "SCALE, OFFSET",
+                    "Reflectance = DN × SCALE + OFFSET. The defaults (0.0001, -0.1) fit Level-2A from "
+                    "processing baseline 04.00 on (January 2022), where reflectance = (DN - 1000) / 10000, and "
+                    "Level-1C from baseline 04.00 likewise. For products processed before baseline 04.00 set "
+                    "OFFSET to 0. For data already in reflectance (0-1) use SCALE 1 and OFFSET 0.",
+                ),
+                ("LEVEL", "l1c (top of atmosphere) or l2a (bottom of atmosphere): picks the matching model."),
+                ("MODEL", "'auto' or an .onnx file path."),
+                ("DEVICE", "auto (GPU if available, else CPU), cpu or gpu."),
+                ("OUTPUT", "The mask GeoTIFF on the layer's grid (uint8, no data = 0)."),
+            ],
+            [
+                CLASS_CODES_HELP + " A band stack carries no cirrus information, so class 3 is absent here.",
+                CHOICES_HELP,
+                MODEL_HELP,
+            ],
+        )
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Raster with Sentinel-2 bands"))
+        for name, (_band, label, default) in BAND_PARAMETERS.items():
+            self.addParameter(
+                QgsProcessingParameterBand(
+                    name, label, defaultValue=default, parentLayerParameterName="INPUT", optional=default is None
+                )
+            )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "SCALE", "Scale (reflectance = DN × SCALE + OFFSET)", QgsProcessingParameterNumber.Double, 0.0001
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber("OFFSET", "Offset", QgsProcessingParameterNumber.Double, -0.1)
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                "LEVEL", "Processing level", options=LEVEL_OPTIONS, defaultValue="l2a", usesStaticStrings=True
+            )
+        )
+        self.addParameter(model_parameter())
+        self.addParameter(device_parameter())
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", MASK_LAYER_NAME))
+        add_mask_outputs(self)
+
+    def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802
+        """Band parameters left out take their defaults: QGIS 3.22's band check would reject them instead."""
+        filled = dict(parameters)
+        for name in BAND_PARAMETERS:
+            default = self.parameterDefinition(name).defaultValue()
+            if filled.get(name) is None and default is not None:
+                filled[name] = default
+        return super().checkParameterValues(filled, context)
+
+    def processAlgorithm(  # noqa: N802 (QGIS's name)
+        self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> dict:
+        layer = self.parameterAsRasterLayer(parameters, "INPUT", context)
+        if layer is None:
+            raise QgsProcessingException(f"INPUT {parameters.get('INPUT')!r} is not a raster layer QGIS can open.")
+        bands = {}
+        for name, (band, _label, _default) in BAND_PARAMETERS.items():
+            number = self.parameterAsInt(parameters, name, context)  # 0 for an optional band left out
+            if number > 0:
+                bands[band] = number
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        with engine_errors():
+            result = mask_raster(
+                raster_file(layer, "INPUT"),
+                output,
+                bands=bands,
+                scale=self.parameterAsDouble(parameters, "SCALE", context),
+                offset=self.parameterAsDouble(parameters, "OFFSET", context),
+                level=self.parameterAsEnumString(parameters, "LEVEL", context),
+                model=model_value(self, parameters, context),
+                device=self.parameterAsEnumString(parameters, "DEVICE", context),
+                feedback=ProcessingFeedbackAdapter(feedback),
+            )
+        style_output_on_load(context, result.output, MASK_LAYER_NAME, style_mask_layer)
+        return mask_result_values(result, feedback)

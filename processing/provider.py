@@ -1,0 +1,36 @@
+"""The provider that puts the plugin's algorithms into the Processing toolbox and qgis_process."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from .base import ICON_PATH
+from .compare_scl import CompareSclAlgorithm
+from .mask_product import MaskProductAlgorithm
+from .mask_raster import MaskRasterAlgorithm
+
+
+class CloudMaskProvider(QgsProcessingProvider):
+    def id(self) -> str:
+        return "s2cloudmask"
+
+    def name(self) -> str:
+        return "Sentinel-2 Cloud Mask"
+
+    def longName(self) -> str:  # noqa: N802 (QGIS's name)
+        return "Sentinel-2 Cloud Mask (U-Net cloud, thin-cloud and cloud-shadow masks)"
+
+    def icon(self) -> QIcon:
+        return QIcon(str(ICON_PATH))
+
+    def svgIconPath(self) -> str:  # noqa: N802 (QGIS's name)
+        return str(ICON_PATH)
+
+    def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS's name)
+        for algorithm in (MaskProductAlgorithm(), MaskRasterAlgorithm(), CompareSclAlgorithm()):
+            self.addAlgorithm(algorithm)
+
+    def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802 (QGIS's name)
+        """The engine writes GeoTIFF only."""
+        return ["tif"]
