@@ -17,7 +17,7 @@ from s2cloudmask.inference.cirrus import (
 )
 from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW, NODATA, SEMI_TRANSPARENT
 from s2cloudmask.inference.engine import mask_raster
-from test_engine import read_mask, utm_grid, write_raster
+from model_helpers import read_mask, utm_grid, write_raster
 
 # 1-based positions in B01..B12 incl. B8A and B10
 L1C_BANDS = {"blue": 2, "green": 3, "red": 4, "nir": 8, "swir16": 12, "swir22": 13}

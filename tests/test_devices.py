@@ -13,7 +13,7 @@ from s2cloudmask.inference.engine import mask_raster
 from s2cloudmask.inference.errors import ResourceError
 from s2cloudmask.inference.model_card import builtin_card
 from s2cloudmask.inference.session import create_session, gpu_providers, onnxruntime
-from test_engine import utm_grid, write_raster
+from model_helpers import utm_grid, write_raster
 
 CARD = builtin_card("L2A", ["B02", "B03", "B04", "B08"])
 HAS_CUDA = "CUDAExecutionProvider" in onnxruntime().get_available_providers()

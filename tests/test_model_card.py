@@ -20,7 +20,7 @@ from s2cloudmask.inference.model_card import (
     ukis_csmask_dir,
 )
 from s2cloudmask.inference.session import create_session
-from test_engine import card_dict, conv_model, write_card
+from model_helpers import card_dict, conv_model, write_card
 
 PINNED_KEYS = {
     "name", "version", "description", "licence", "citation", "levels", "bands", "resolution", "input",

@@ -13,7 +13,7 @@ from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW
 from s2cloudmask.inference.engine import mask_product, mask_raster, run_mask
 from s2cloudmask.inference.model_card import builtin_card
 from s2cloudmask.inference.session import create_session
-from test_engine import read_mask, utm_grid, write_raster
+from model_helpers import read_mask, utm_grid, write_raster
 
 CSMASK_TO_CODES = np.array([CLEAR, CLOUD, CLOUD_SHADOW], np.uint8)  # CSmask 0 clear, 1 cloud, 2 shadow
 SIX = ["blue", "green", "red", "nir", "swir16", "swir22"]
