@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
+from rasterio.windows import Window
 
 from .classes import CLASS_COLOURS
 from .outputs import atomic_output
+from .reader import ProductReader, open_product, product_grid
 
 QUICKLOOK_SIZE = 900  # pixels along the longer side of each panel
 
@@ -54,17 +56,12 @@ def _panel_shape(rows: int, cols: int) -> tuple[int, int]:
 
 def _true_colour(product_path: str | Path, mask_dataset, shape: tuple[int, int]) -> np.ndarray | None:
     """B04/B03/B02 of the product, on the mask's extent, stretched like the Sentinel-2 TCI (0-0.25 reflectance)."""
-    from .product import open_product
-    from .reader import ProductReader, product_grid
-
     product = open_product(product_path)
     left, bottom, right, top = mask_dataset.bounds
     resolution = max((right - left) / shape[1], (top - bottom) / shape[0])
     grid = product_grid(product, 60, extent=(left, bottom, right, top, mask_dataset.crs.to_string()))
     grid = grid.resampled(max(60.0, resolution))
     with ProductReader(product, ["B04", "B03", "B02"], grid) as reader:
-        from rasterio.windows import Window
-
         block = reader.read(Window(0, 0, grid.width, grid.height))
     rgb = np.clip(block.data / 0.25 * 255, 0, 255).astype(np.uint8).transpose(1, 2, 0)
     rgb[~block.valid] = 40

@@ -7,7 +7,6 @@ the same tiling, blending and writing code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,13 +20,7 @@ from rasterio.windows import Window
 
 from .errors import BandError, ProductError
 from .grid import Grid
-
-
-@dataclass
-class BandBlock:
-    data: np.ndarray  # float32 (bands, rows, cols), reflectance
-    valid: np.ndarray  # bool (rows, cols): every band holds a real measurement
-    saturated: np.ndarray  # bool (rows, cols)
+from .reader import BandBlock, ProductReader, read_mask_layer
 
 
 class BandSource(Protocol):
@@ -156,8 +149,6 @@ class ProductSource:
 
     def __init__(self, product: Any, bands: dict[str, str], grid: Grid,
                  layers: dict[str, tuple[str, int]] | None = None, threads: int = 0):
-        from .reader import ProductReader
-
         self.product = product
         self.grid = grid
         self.layers = dict(layers or {})
@@ -167,11 +158,9 @@ class ProductSource:
         self.warnings: list[str] = list(self._reader.warnings)
 
     def read(self, window: Window) -> BandBlock:
-        from .reader import read_mask_layer
-
         block = self._reader.read(window)
         if not self.layers:
-            return BandBlock(block.data, block.valid, block.saturated)
+            return block
         extra = [read_mask_layer(self.product, key, self.grid, band, "nearest", window).astype(np.float32)
                  for key, band in self.layers.values()]
         return BandBlock(np.concatenate([block.data, np.stack(extra)]), block.valid, block.saturated)
