@@ -541,7 +541,8 @@ def _product_scl_on_grid(
 
 def _is_product(path: Path) -> bool:
     name = path.name.upper()
-    return path.is_dir() or name.endswith(".ZIP") or (name.startswith("MTD_MSIL") and name.endswith(".XML"))
+    return (path.is_dir() or name.endswith(".ZIP") or name == "MANIFEST.SAFE"
+            or (name.startswith("MTD_MSIL") and name.endswith(".XML")))
 
 
 _SENSING_YEAR = re.compile(r"(?:^|_)(20\d{2})\d{4}T\d{6}(?:_|$)")

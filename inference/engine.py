@@ -287,6 +287,7 @@ def run_mask(
                 for out_values, out_valid in upsampler.push(values, valid, final=settled >= height):
                     finish_rows(out_values, out_valid, writer)
                 emitted = settled
+        check_cancelled(notices)
         notices.progress(RUN_SHARE, "Writing the mask")
         writer.finish()
 
