@@ -715,6 +715,8 @@ def _compare(
         mask_tags = {key: str(value) for key, value in mask_dataset.tags().items() if key != "AREA_OR_POINT"}
         with atomic_output(output_path) as temporary:
             with rasterio.open(temporary, "w", **_difference_profile(grid)) as target:
+                # the colour table is a TIFF tag: it must be set before the first block is written
+                target.write_colormap(1, {code: DIFFERENCE_COLOURS[code] for code in (NODATA, *DIFFERENCE_CODES)})
                 counts, areas = _stream(
                     mask_dataset, read_reference, target, (mask_path, reference_path), against_scl, feedback
                 )
@@ -739,7 +741,6 @@ def _compare(
                     )
                 check_cancelled(feedback)
                 feedback.progress(88.0, "Writing the difference raster")
-                target.write_colormap(1, {code: DIFFERENCE_COLOURS[code] for code in (NODATA, *DIFFERENCE_CODES)})
                 target.set_band_description(1, f"Difference: {mask_path.name} against {label} {reference_path.name}")
                 target.update_tags(**_difference_tags(comparison))
                 target.build_overviews(_overview_factors(grid), Resampling.nearest)

@@ -33,22 +33,34 @@ def _import_plugin_package():
 
 
 class ConsoleFeedback:
-    """Progress on one terminal line; warnings on their own lines."""
+    """Progress on one rewritten line in a terminal; one line per stage in a log."""
 
     def __init__(self) -> None:
-        self._last = ""
+        self._interactive = sys.stdout.isatty()
+        self._stage = ""
+        self._open_line = False
 
     def progress(self, percent: float, stage: str) -> None:
-        line = f"\r[{percent:5.1f} %] {stage}"
-        if line != self._last:
-            print(line.ljust(78), end="", flush=True)
-            self._last = line
+        if self._interactive:
+            print(f"\r[{percent:5.1f} %] {stage}".ljust(78), end="", flush=True)
+            self._open_line = True
+        elif stage != self._stage:
+            print(f"[{percent:5.1f} %] {stage}", flush=True)
+        self._stage = stage
 
     def is_cancelled(self) -> bool:
         return False
 
     def warn(self, message: str) -> None:
-        print(f"\nnote: {message}")
+        if self._open_line:
+            print()
+            self._open_line = False
+        print(f"note: {message}")
+
+    def end_line(self) -> None:
+        if self._open_line:
+            print()
+            self._open_line = False
 
 
 def choose_product(given: str | None) -> Path:
@@ -86,8 +98,10 @@ def main() -> int:
         print(f"Product: {product.product_id} ({product.level}, baseline {product.processing_baseline})")
         mask = args.out / f"{product.product_id}_cloudmask.tif"
         started = time.perf_counter()
-        result = mask_product(product_path, mask, device=args.device, feedback=ConsoleFeedback())
-        print(f"\nMasked in {time.perf_counter() - started:.1f} s on {result.device_used} with {result.model_used}")
+        feedback = ConsoleFeedback()
+        result = mask_product(product_path, mask, device=args.device, feedback=feedback)
+        feedback.end_line()
+        print(f"Masked in {time.perf_counter() - started:.1f} s on {result.device_used} with {result.model_used}")
         for code, name in ((1, "clear"), (2, "cloud shadow"), (3, "semi-transparent cloud"), (4, "cloud")):
             print(f"  {name:<24}{result.class_percentages.get(code, 0.0):6.2f} %")
         print(f"  class 3: {result.class3_source}")
@@ -97,12 +111,13 @@ def main() -> int:
         if product.level == "L2A":
             difference = args.out / f"{product.product_id}_scl_difference.tif"
             report = args.out / f"{product.product_id}_scl_report.html"
-            comparison = compare_with_scl(mask, product_path, difference, report=report, feedback=ConsoleFeedback())
-            print(f"\nAgainst SCL: agreement {comparison.overall_agreement:.1%}, kappa {comparison.kappa:.3f}")
+            comparison = compare_with_scl(mask, product_path, difference, report=report, feedback=feedback)
+            feedback.end_line()
+            print(f"Against SCL: agreement {comparison.overall_agreement:.1%}, kappa {comparison.kappa:.3f}")
             print(f"Difference: {difference}")
             print(f"Report:     {report}")
     except CloudMaskError as error:
-        print(f"\nerror: {error}", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
 
