@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import QEvent
 from qgis.PyQt.QtWidgets import QDockWidget, QToolBar
 
 from s2cloudmask import classFactory
@@ -23,7 +24,7 @@ def _children(parent, kind, name):
 def _settle():
     for _ in range(3):
         QgsApplication.processEvents()
-        QgsApplication.sendPostedEvents(None, 0)  # runs pending deleteLater()
+        QgsApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # runs pending deleteLater()
 
 
 @pytest.fixture()

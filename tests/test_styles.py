@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from osgeo import gdal
 from qgis.core import QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
 
 from s2cloudmask.inference import compare
@@ -48,23 +49,32 @@ def test_difference_style_matches_the_comparison_codes():
     assert {code: label for code, (label, _colour) in palette.items()} == expected
 
 
-def test_scl_layer_styled_with_names(qgis_app, real_l2a):
-    layer = QgsRasterLayer(str(scl_file(real_l2a)), "SCL", "gdal")
+@pytest.fixture
+def scl_view(real_l2a, tmp_path) -> str:
+    """The product's SCL through a VRT in tmp_path, as the dock shows it: QGIS's statistics land beside the VRT,
+    never inside the product."""
+    view = str(tmp_path / "scl.vrt")
+    gdal.BuildVRT(view, [str(scl_file(real_l2a))]).FlushCache()
+    return view
+
+
+def test_scl_layer_styled_with_names(qgis_app, scl_view):
+    layer = QgsRasterLayer(scl_view, "SCL", "gdal")
     assert layer.isValid()
     layers.style_scl_layer(layer)
     assert renderer_classes(layer) == {code: (SCL_NAMES[code], SCL_COLOURS[code]) for code in range(1, 12)}
     assert legend_labels(layer) == [SCL_NAMES[code] for code in range(1, 12)]
 
 
-def test_add_styled_raster_puts_a_styled_layer_in_the_project(qgis_app, real_l2a):
+def test_add_styled_raster_puts_a_styled_layer_in_the_project(qgis_app, scl_view):
     project = QgsProject()
-    layer = layers.add_styled_raster(str(scl_file(real_l2a)), layers.SCL_LAYER_NAME, layers.SCL_STYLE, project)
+    layer = layers.add_styled_raster(scl_view, layers.SCL_LAYER_NAME, layers.SCL_STYLE, project)
     assert project.mapLayersByName(layers.SCL_LAYER_NAME) == [layer]
     assert legend_labels(layer)[2] == SCL_NAMES[3]
 
 
-def test_missing_style_file_is_reported(qgis_app, real_l2a, tmp_path):
-    layer = QgsRasterLayer(str(scl_file(real_l2a)), "SCL", "gdal")
+def test_missing_style_file_is_reported(qgis_app, scl_view, tmp_path):
+    layer = QgsRasterLayer(scl_view, "SCL", "gdal")
     with pytest.raises(layers.StyleError, match="reinstall"):
         layers.apply_style(layer, tmp_path / "gone.qml")
 
