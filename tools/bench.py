@@ -63,7 +63,7 @@ def child_engine(args: argparse.Namespace) -> dict:
 
 
 def _model_bands(product) -> list[str]:
-    nir = "B08" if "B08" in product.band_files else "B8A"
+    nir = "B08" if product.band_files.get("B08") else "B8A"
     return ["B02", "B03", "B04", nir, "B11", "B12"]
 
 
@@ -201,8 +201,10 @@ def ensure_full_tile() -> Path:
 
 
 def bench_product(name: str, product: Path, bench_python: str | None) -> dict:
+    from s2cloudmask.inference.product import open_product
+
     work = OUT / name
-    info = prepare_arrays(product, work, with_cirrus_bands=True)
+    info = prepare_arrays(product, work, with_cirrus_bands=open_product(product).level == "L1C")
     level = info["level"]
     print(f"\n{name}: {info['product_id']} ({level}), {info['grid']}, {info['valid_percent']} % valid, "
           f"{info['tiles']} tiles", flush=True)
