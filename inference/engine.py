@@ -82,33 +82,53 @@ def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
     return shifted
 
 
+@dataclass
+class _OutputRows:
+    """Output-grid rows ready to become mask codes."""
+
+    index: np.ndarray  # uint8 (rows, cols): the model class with the highest blended probability
+    extras: np.ndarray  # float32 (channels, rows, cols): the semi-transparent rule's inputs (may be empty)
+    probabilities: np.ndarray | None  # float32 (classes, rows, cols), only when a probability file is asked for
+    valid: np.ndarray  # bool (rows, cols)
+
+
 class _Upsampler:
     """Turns settled model-grid rows into output-grid rows (bilinear, pixel-centre aligned).
 
     Keeps just the model rows the next output row still needs (the one-row
     halo between strips) and emits output rows as soon as their lower
     neighbour row has arrived.
+
+    Probabilities, not labels, are interpolated, but only where it can matter:
+    where the four model pixels around an output pixel share their most
+    probable class c, every bilinear mix of them still ranks c first (each
+    weighted term p_c - p_k is non-negative), so such pixels take c directly
+    and the interpolation runs only along class borders.
     """
 
-    def __init__(self, model: Grid, output: Grid):
+    def __init__(self, model: Grid, output: Grid, n_classes: int, keep_probabilities: bool):
         self.rows: LinearWeights = linear_weights(
             output.height, model.transform.f - output.transform.f, output.resolution, model.resolution, model.height
         )
         self.cols: LinearWeights = linear_weights(
             output.width, output.transform.c - model.transform.c, output.resolution, model.resolution, model.width
         )
+        self.n_classes = n_classes
+        self.keep_probabilities = keep_probabilities
         self.identity = model == output
         self.next_row = 0
         self.first = 0  # model row of buffer index 0
         self.values: np.ndarray | None = None  # float32 (channels, rows, model cols)
         self.valid: np.ndarray | None = None
+        self.index: np.ndarray | None = None  # most probable class of each buffered model pixel
 
-    def push(self, values: np.ndarray, valid: np.ndarray, final: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def push(self, values: np.ndarray, valid: np.ndarray, final: bool) -> Iterator[_OutputRows]:
         if self.values is None:
             self.values, self.valid = values, valid
         else:
             self.values = np.concatenate([self.values, values], axis=1)
             self.valid = np.concatenate([self.valid, valid], axis=0)
+        self.index = np.argmax(self.values[: self.n_classes], axis=0).astype(np.uint8)
         available = self.first + self.values.shape[1]
         total = len(self.rows.lower)
         end = total if final else int(np.searchsorted(self.rows.upper, available, side="left"))
@@ -121,21 +141,51 @@ class _Upsampler:
             self.values, self.valid = self.values[:, keep:], self.valid[keep:]
             self.first += keep
 
-    def _rows(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
-        assert self.values is not None and self.valid is not None
+    def _rows(self, rows: slice) -> _OutputRows:
+        assert self.values is not None and self.valid is not None and self.index is not None
+        n = self.n_classes
         if self.identity:
             local = slice(rows.start - self.first, rows.stop - self.first)
-            return self.values[:, local], self.valid[local]
+            values = self.values[:, local]
+            return _OutputRows(self.index[local], values[n:], values[:n] if self.keep_probabilities else None,
+                               self.valid[local])
         lower = self.rows.lower[rows] - self.first
         upper = self.rows.upper[rows] - self.first
+        valid = self.valid[self.rows.nearest[rows] - self.first][:, self.cols.nearest]
+        extras = self._bilinear(self.values[n:], lower, upper, rows)
+        if self.keep_probabilities:
+            probabilities = self._bilinear(self.values[:n], lower, upper, rows)
+            return _OutputRows(np.argmax(probabilities, axis=0).astype(np.uint8), extras, probabilities, valid)
+        return _OutputRows(self._classes(lower, upper, rows), extras, None, valid)
+
+    def _bilinear(self, channels: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: slice) -> np.ndarray:
         w = self.rows.weight[rows][np.newaxis, :, np.newaxis]
-        blended = self.values[:, lower] * (1 - w) + self.values[:, upper] * w
+        blended = channels[:, lower] * (1 - w) + channels[:, upper] * w
         wc = self.cols.weight[np.newaxis, np.newaxis, :]
         out = blended[:, :, self.cols.lower]
         out *= 1 - wc
         out += blended[:, :, self.cols.upper] * wc
-        valid = self.valid[self.rows.nearest[rows] - self.first][:, self.cols.nearest]
-        return out.astype(np.float32, copy=False), valid
+        return out.astype(np.float32, copy=False)
+
+    def _classes(self, lower: np.ndarray, upper: np.ndarray, rows: slice) -> np.ndarray:
+        """The argmax of the interpolated probabilities, interpolating only where the four neighbours disagree."""
+        assert self.values is not None and self.index is not None
+        col_lower, col_upper = self.cols.lower, self.cols.upper
+        top, bottom = self.index[lower], self.index[upper]
+        result = top[:, col_lower]
+        mixed = (result != top[:, col_upper]) | (result != bottom[:, col_lower]) | (result != bottom[:, col_upper])
+        if mixed.any():
+            r, c = np.nonzero(mixed)
+            wr, wc = self.rows.weight[rows][r], self.cols.weight[c]
+            v = self.values[: self.n_classes]
+            lr, ur, lc, uc = lower[r], upper[r], col_lower[c], col_upper[c]
+            # same operations in the same order as _bilinear, so ties resolve identically
+            left = v[:, lr, lc] * (1 - wr) + v[:, ur, lc] * wr
+            right = v[:, lr, uc] * (1 - wr) + v[:, ur, uc] * wr
+            mixed_values = left * (1 - wc)
+            mixed_values += right * wc
+            result[mixed] = np.argmax(mixed_values, axis=0)
+        return result
 
 
 def _band_positions(source: BandSource, names: list[str], what: str) -> list[int]:
@@ -194,23 +244,24 @@ def run_mask(
     fixed_batch = model_input.shape[0] if isinstance(model_input.shape[0], int) else None
     batch_size = fixed_batch or max(1, batch_size)
     plan = strips(row_tiles.count, max(1, tile_rows_per_strip))
-    upsampler = _Upsampler(grid, output_grid)
+    upsampler = _Upsampler(grid, output_grid, n_classes, keep_probabilities=probabilities is not None)
     counts = np.zeros(256, dtype=np.int64)
     valid_pixels = 0
     class_names = [spec.name for spec in card.classes]
     tags = mask_tags(card.name, card.version, product_id, device_used, class3_source)
 
-    def finish_rows(values: np.ndarray, valid: np.ndarray, writer: MaskWriter) -> None:
+    def finish_rows(rows: _OutputRows, writer: MaskWriter) -> None:
         nonlocal valid_pixels
-        probs = values[:n_classes]
-        codes = lut[np.argmax(probs, axis=0)]
+        valid = rows.valid
+        codes = lut[rows.index]
         if class3 is not None:
-            codes = class3.apply(codes, {name: values[n_classes + i] for i, name in enumerate(class3.bands)})
+            codes = class3.apply(codes, {name: rows.extras[i] for i, name in enumerate(class3.bands)})
         codes[~valid] = NODATA
         counts[:] += np.bincount(codes.ravel(), minlength=256)
         valid_pixels += int(valid.sum())
         percent = None
-        if probabilities is not None:
+        if rows.probabilities is not None:
+            probs = rows.probabilities
             total = probs.sum(axis=0, keepdims=True) / np.float32(100)
             scaled = np.divide(probs, total, out=np.zeros_like(probs), where=total > 0)
             percent = np.rint(scaled, out=scaled).astype(np.uint8)
@@ -284,8 +335,8 @@ def run_mask(
                     rule_values = block.data[rule_positions][:, emitted - low: settled - low]
                     values = np.concatenate([values, rule_values.astype(np.float32)])
                 valid = block.valid[emitted - low: settled - low]
-                for out_values, out_valid in upsampler.push(values, valid, final=settled >= height):
-                    finish_rows(out_values, out_valid, writer)
+                for out_rows in upsampler.push(values, valid, final=settled >= height):
+                    finish_rows(out_rows, writer)
                 emitted = settled
         check_cancelled(notices)
         notices.progress(RUN_SHARE, "Writing the mask")

@@ -149,6 +149,20 @@ def test_mask_is_written_on_the_rasters_own_finer_grid(position, tmp_path):
     assert (result.output_grid.transform, result.output_grid.shape) == (fine.transform, fine.shape)
 
 
+
+def test_interpolating_only_along_class_borders_gives_the_full_interpolations_classes(patch, tmp_path):
+    """Classes from the shortcut (interpolate only where the four model neighbours disagree) equal the argmax of
+    probabilities interpolated everywhere, which is what a run that also writes the probability file computes."""
+    fine = utm_grid(3 * 200, 3 * 200, 10.0)
+    stack = np.repeat(np.repeat(patch[:, :200, :200], 3, axis=1), 3, axis=2)
+    raster = write_raster(tmp_path / "fine.tif", (stack * 10000 + 1000).astype(np.float32), fine)
+    bands = dict(zip(["blue", "green", "red", "nir", "swir16", "swir22"], range(1, 7)))
+    mask_raster(raster, tmp_path / "shortcut.tif", bands=bands, device="cpu")
+    mask_raster(raster, tmp_path / "full.tif", bands=bands, device="cpu", probabilities=tmp_path / "probs.tif")
+    shortcut, full = read_mask(tmp_path / "shortcut.tif"), read_mask(tmp_path / "full.tif")
+    assert len(np.unique(full)) >= 3  # class borders exist, so the interpolating branch ran
+    np.testing.assert_array_equal(shortcut, full)
+
 # --- the default model --------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
