@@ -1,0 +1,121 @@
+"""Views of the product shown beside the mask for context: a true-colour image and the SCL.
+
+Both are small VRT files cut to the mask's extent and written beside the mask,
+never inside the product: they reference the product's own JP2 files, so they
+cost no disk space and the product stays untouched. Building them needs no
+QGIS and runs in the background task; styling the true-colour layer happens on
+the main thread once the layer exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rasterio
+from osgeo import gdal
+from qgis.core import QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRasterLayer
+
+from ..inference.errors import OutputError
+from ..inference.outputs import atomic_output
+
+TRUE_COLOUR_BANDS = ("B04", "B03", "B02")
+# Reflectance shown from black to white, as ESA's TCI images: land reads well, clouds saturate.
+TRUE_COLOUR_REFLECTANCE = (0.0, 0.25)
+
+
+@dataclass(frozen=True)
+class ContextView:
+    """A true-colour VRT and the digital numbers its contrast stretch runs between."""
+
+    path: str
+    minimum: float
+    maximum: float
+    description: str  # what it was built from, for the layer's tooltip
+
+
+def _mask_frame(mask_path: str) -> tuple[tuple[float, float, float, float], str]:
+    with rasterio.open(mask_path) as mask:
+        return tuple(mask.bounds), mask.crs.to_wkt()
+
+
+def is_product_path(path: str | Path) -> bool:
+    """What the engine accepts as a product: a .SAFE folder, a .zip, or an MTD_MSIL1C/2A.xml."""
+    candidate = Path(path)
+    name = candidate.name.upper()
+    if candidate.is_dir():
+        return name.endswith(".SAFE") or any(candidate.glob("MTD_MSIL*.xml"))
+    return name.endswith(".ZIP") or (name.startswith("MTD_MSIL") and name.endswith(".XML"))
+
+
+def _write_vrt(target: str, build: Callable[[str], Any]) -> str:
+    """Build a VRT under a temporary name and move it into place; GDAL's own error becomes an OutputError."""
+    with atomic_output(target) as temporary:
+        gdal.ErrorReset()
+        dataset = build(str(temporary))
+        if dataset is None:
+            raise OutputError(f"Could not write {target}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}.")
+        dataset.FlushCache()
+        dataset = None
+    return target
+
+
+def build_true_colour_view(product_path: str, mask_path: str, target: str) -> ContextView | None:
+    """B04/B03/B02 at the finest resolution they share, cut to the mask; None where the product lacks them."""
+    from ..inference.product import open_product
+
+    product = open_product(product_path)
+    bounds, crs = _mask_frame(mask_path)
+    files = [product.band_files.get(band, {}) for band in TRUE_COLOUR_BANDS]
+    shared = set.intersection(*(set(resolutions) for resolutions in files))
+    if not shared:
+        return None
+    resolution = min(shared)
+    sources = [resolutions[resolution] for resolutions in files]
+    offset = product.offsets.get("B04", 0.0)
+    low, high = (reflectance * product.quantification - offset for reflectance in TRUE_COLOUR_REFLECTANCE)
+    options = gdal.BuildVRTOptions(separate=True, outputBounds=bounds, srcNodata=0, VRTNodata=0, outputSRS=crs)
+    _write_vrt(target, lambda path: gdal.BuildVRT(path, sources, options=options))
+    return ContextView(target, low, high, f"B04, B03, B02 at {resolution} m")
+
+
+def scl_raster(scl_source: str) -> str:
+    """The SCL raster itself: the given file, or the finest SCL inside an L2A product."""
+    if not is_product_path(scl_source):
+        return scl_source
+    from ..inference.errors import ProductError
+    from ..inference.product import open_product
+
+    product = open_product(scl_source)
+    for key in ("SCL_20m", "SCL_60m"):
+        if key in product.mask_files:
+            return product.mask_files[key]
+    raise ProductError(f"The product {scl_source} holds no scene classification (SCL); choose an L2A product.")
+
+
+def build_scl_view(scl_source: str, mask_path: str, target: str) -> str:
+    """The SCL cut to the mask's extent, in the mask's CRS, classes kept intact (nearest neighbour)."""
+    source = scl_raster(scl_source)
+    bounds, crs = _mask_frame(mask_path)
+    options = gdal.WarpOptions(format="VRT", outputBounds=bounds, dstSRS=crs, resampleAlg="near")
+    return _write_vrt(target, lambda path: gdal.Warp(path, source, options=options))
+
+
+def style_true_colour(layer: QgsRasterLayer, view: ContextView) -> None:
+    """Red, green, blue from bands 1-3, stretched linearly between the view's limits."""
+    provider = layer.dataProvider()
+    renderer = QgsMultiBandColorRenderer(provider, 1, 2, 3)
+    enhancements = []
+    for band in (1, 2, 3):
+        enhancement = QgsContrastEnhancement(provider.dataType(band))
+        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+        enhancement.setMinimumValue(view.minimum)
+        enhancement.setMaximumValue(view.maximum)
+        enhancements.append(enhancement)
+    renderer.setRedContrastEnhancement(enhancements[0])
+    renderer.setGreenContrastEnhancement(enhancements[1])
+    renderer.setBlueContrastEnhancement(enhancements[2])
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
