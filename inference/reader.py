@@ -134,14 +134,19 @@ def _plan_axis(mode: str, t_origin: float, t_step: float, start: int, count: int
     return _AxisPlan(index=index, weight=weight, used=used, outside=outside, lo=lo, hi=hi)
 
 
+def _taps(array: np.ndarray, plan: _AxisPlan, axis: int):
+    """Each tap k of the plan: the source values it takes, and a shape that lays a per-target vector along axis."""
+    local = plan.index - plan.lo
+    shape = [1] * array.ndim
+    shape[axis] = -1
+    for k in range(local.shape[1]):
+        yield k, np.take(array, local[:, k], axis=axis), shape
+
+
 def _apply(array: np.ndarray, plan: _AxisPlan, axis: int) -> np.ndarray:
     """Weighted sum along axis; taps are added one after another so that the order never changes."""
-    local = plan.index - plan.lo
     result = None
-    for k in range(local.shape[1]):
-        taken = np.take(array, local[:, k], axis=axis)
-        shape = [1] * array.ndim
-        shape[axis] = -1
+    for k, taken, shape in _taps(array, plan, axis):
         term = taken * plan.weight[:, k].reshape(shape)
         result = term if result is None else result + term
     assert result is not None
@@ -150,12 +155,8 @@ def _apply(array: np.ndarray, plan: _AxisPlan, axis: int) -> np.ndarray:
 
 def _apply_any(array: np.ndarray, plan: _AxisPlan, axis: int) -> np.ndarray:
     """Whether any used tap of each target pixel is True."""
-    local = plan.index - plan.lo
     result = None
-    for k in range(local.shape[1]):
-        taken = np.take(array, local[:, k], axis=axis)
-        shape = [1] * array.ndim
-        shape[axis] = -1
+    for k, taken, shape in _taps(array, plan, axis):
         term = taken & plan.used[:, k].reshape(shape)
         result = term if result is None else result | term
     assert result is not None

@@ -172,7 +172,7 @@ MODEL_HELP = (
 
 
 class CloudMaskAlgorithm(QgsProcessingAlgorithm):
-    """Provider-wide bits of every algorithm: icon, group ids, a fresh instance per run."""
+    """Provider-wide bits of every algorithm: icon, a fresh instance per run, readable parameter checks."""
 
     def icon(self) -> QIcon:
         return QIcon(str(ICON_PATH))
@@ -195,6 +195,16 @@ class CloudMaskAlgorithm(QgsProcessingAlgorithm):
             ):
                 return False, unreadable_raster_message(definition.name(), value)
         return ok, message
+
+
+class MaskingAlgorithm(CloudMaskAlgorithm):
+    """The algorithms that write a cloud mask share the toolbox group "Cloud masking"."""
+
+    def group(self) -> str:
+        return "Cloud masking"
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS's name)
+        return "masking"
 
 
 def unreadable_raster_message(parameter: str, value: str) -> str:

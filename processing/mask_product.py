@@ -17,7 +17,7 @@ from .base import (
     CHOICES_HELP,
     CLASS_CODES_HELP,
     MODEL_HELP,
-    CloudMaskAlgorithm,
+    MaskingAlgorithm,
     ProcessingFeedbackAdapter,
     device_parameter,
     engine_errors,
@@ -33,18 +33,12 @@ PRODUCT_FILTER = "Sentinel-2 products (*.zip MTD_MSIL1C.xml MTD_MSIL2A.xml manif
 RESOLUTION_OPTIONS = ["10", "20", "60"]
 
 
-class MaskProductAlgorithm(CloudMaskAlgorithm):
+class MaskProductAlgorithm(MaskingAlgorithm):
     def name(self) -> str:
         return "maskproduct"
 
     def displayName(self) -> str:  # noqa: N802 (QGIS's name)
         return "Mask clouds in a Sentinel-2 product"
-
-    def group(self) -> str:
-        return "Cloud masking"
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS's name)
-        return "masking"
 
     def tags(self) -> list[str]:
         return ["sentinel-2", "cloud", "shadow", "cirrus", "mask", "l1c", "l2a", "safe", "onnx", "u-net"]

@@ -19,7 +19,7 @@ from .base import (
     CHOICES_HELP,
     CLASS_CODES_HELP,
     MODEL_HELP,
-    CloudMaskAlgorithm,
+    MaskingAlgorithm,
     ProcessingFeedbackAdapter,
     device_parameter,
     engine_errors,
@@ -43,18 +43,12 @@ BAND_PARAMETERS: dict[str, tuple[str, str, int | None]] = {
 LEVEL_OPTIONS = ["l1c", "l2a"]
 
 
-class MaskRasterAlgorithm(CloudMaskAlgorithm):
+class MaskRasterAlgorithm(MaskingAlgorithm):
     def name(self) -> str:
         return "maskraster"
 
     def displayName(self) -> str:  # noqa: N802 (QGIS's name)
         return "Mask clouds in a raster of Sentinel-2 bands"
-
-    def group(self) -> str:
-        return "Cloud masking"
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS's name)
-        return "masking"
 
     def tags(self) -> list[str]:
         return ["sentinel-2", "cloud", "shadow", "mask", "band stack", "stac", "vrt", "onnx", "u-net"]
