@@ -26,8 +26,9 @@ DEFAULT_PRODUCT = (
 )
 # 30 km x 30 km of tile 29UNU (UTM 29N) with clear land, cloud, thin cloud and shadow side by side.
 WINDOW = (522480.0, 5847540.0, 552480.0, 5877540.0)
-WINDOW_SIZE = (1660, 960)
+WINDOW_SIZE = (1760, 1000)
 DOCK_WIDTH = 650
+LAYERS_WIDTH = 310
 
 
 def sandbox() -> Path:
@@ -92,9 +93,9 @@ def main() -> None:
             self.model.setFlag(QgsLayerTreeModel.AllowNodeChangeVisibility)
             self.tree = QgsLayerTreeView()
             self.tree.setModel(self.model)
-            layers_dock = QDockWidget("Layers")
-            layers_dock.setWidget(self.tree)
-            self.window.addDockWidget(Qt.LeftDockWidgetArea, layers_dock)
+            self.layers_dock = QDockWidget("Layers")
+            self.layers_dock.setWidget(self.tree)
+            self.window.addDockWidget(Qt.LeftDockWidgetArea, self.layers_dock)
 
         def mapCanvas(self):  # noqa: N802 (QgisInterface's names)
             return self.canvas
@@ -115,7 +116,7 @@ def main() -> None:
     dock = CloudMaskDock(host)
     host.addDockWidget(Qt.RightDockWidgetArea, dock)
     host.window.resize(*WINDOW_SIZE)
-    host.window.resizeDocks([dock], [DOCK_WIDTH], Qt.Horizontal)
+    host.window.resizeDocks([dock, host.layers_dock], [DOCK_WIDTH, LAYERS_WIDTH], Qt.Horizontal)
     host.window.show()
 
     output = Path(tempfile.mkdtemp(prefix="run-", dir=root)) / "T29UNU_cloudmask.tif"

@@ -77,7 +77,14 @@ def build_true_colour_view(product_path: str, mask_path: str, target: str) -> Co
     offset = product.offsets.get("B04", 0.0)
     low, high = (reflectance * product.quantification - offset for reflectance in TRUE_COLOUR_REFLECTANCE)
     options = gdal.BuildVRTOptions(separate=True, outputBounds=bounds, srcNodata=0, VRTNodata=0, outputSRS=crs)
-    _write_vrt(target, lambda path: gdal.BuildVRT(path, sources, options=options))
+    def build(path: str) -> Any:
+        dataset = gdal.BuildVRT(path, sources, options=options)
+        for number, (band, colour) in enumerate(zip(TRUE_COLOUR_BANDS, ("red", "green", "blue")), start=1):
+            if dataset is not None:  # the legend then reads "Band 1: B04 (red)", not a bare band number
+                dataset.GetRasterBand(number).SetDescription(f"{band} ({colour})")
+        return dataset
+
+    _write_vrt(target, build)
     return ContextView(target, low, high, f"B04, B03, B02 at {resolution} m")
 
 
