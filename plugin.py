@@ -94,6 +94,8 @@ class CloudMaskPlugin:
             self.toolbar.deleteLater()
             self.toolbar = None
         if self.dock is not None:
+            if self.dock.task is not None:
+                self.dock.cancel()  # a running task must not outlive the plugin
             self.iface.removeDockWidget(self.dock)
             self.dock.close()
             self.dock.deleteLater()
