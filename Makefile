@@ -7,11 +7,12 @@ PRODUCT     ?=
 DEMO_OUT    ?= demo-output
 PYTEST_ARGS ?=
 
-.PHONY: help setup test test-fast demo bench package install uninstall screenshots clean
+.PHONY: help setup test test-engine demo bench package install uninstall screenshots clean
 
 help:
 	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
-	@echo "make test        set up, then run the whole test suite in a real, offscreen QGIS"
+	@echo "make test        set up, then run the whole test suite (engine tests, then QGIS tests in a real, offscreen QGIS)"
+	@echo "make test-engine the engine tests alone, without starting QGIS"
 	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
 	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model"
 	@echo "make package     build dist/s2cloudmask-<version>.zip for QGIS's 'Install from ZIP'"
@@ -23,6 +24,9 @@ setup:
 
 test: setup
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+test-engine: setup
+	$(VENV_PY) -m pytest -p no:pytest_qgis tests/engine $(PYTEST_ARGS)
 
 demo: setup
 	$(PYTHON) tools/demo.py --out $(DEMO_OUT) $(if $(PRODUCT),--product "$(PRODUCT)",)

@@ -11,10 +11,8 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QPushButton
 
+from .__about__ import ICON_PATH, PLUGIN_NAME
 from .toolbelt import dependencies
-from .toolbelt.metadata import PLUGIN_DIR, PLUGIN_NAME
-
-ICON_PATH = str(PLUGIN_DIR / "resources" / "icons" / "icon.svg")
 
 
 class CloudMaskPlugin:
@@ -41,7 +39,7 @@ class CloudMaskPlugin:
         self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.dock.hide()
 
-        icon = QIcon(ICON_PATH)
+        icon = QIcon(str(ICON_PATH))
         show_dock = QAction(icon, "Sentinel-2 Cloud Mask", self.iface.mainWindow())
         show_dock.setObjectName("S2CloudMaskShowDock")
         show_dock.setToolTip("Mask clouds and cloud shadows in a Sentinel-2 product")

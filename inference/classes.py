@@ -90,8 +90,3 @@ def scl_to_mask(scl: np.ndarray) -> np.ndarray:
     for code, target in SCL_TO_MASK.items():
         lut[code] = target
     return lut[scl.astype(np.uint8, copy=False)]
-
-
-def scl_ambiguous(scl: np.ndarray) -> np.ndarray:
-    """Boolean array: where the SCL code is one of the ambiguous clear codes."""
-    return np.isin(scl, tuple(SCL_AMBIGUOUS))

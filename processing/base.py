@@ -25,9 +25,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
+from ..__about__ import ICON_PATH
 from ..inference.errors import CloudMaskError
-
-ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icons" / "icon.svg"
 
 MODEL_CITATION = (
     "Wieland, M., Li, Y., Martinis, S. (2019): Multi-sensor cloud and cloud shadow segmentation "

@@ -16,7 +16,8 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..inference.compare import DIFFERENCE_CODES, DIFFERENCE_NAMES, compare_with_scl
+from ..inference.comparing.compare import compare_with_scl
+from ..inference.comparing.difference import DIFFERENCE_CODES, DIFFERENCE_NAMES
 from ..toolbelt.layers import DIFFERENCE_LAYER_NAME, style_difference_layer
 from .base import (
     CloudMaskAlgorithm,

@@ -11,7 +11,7 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
-from ..inference.engine import mask_product
+from ..inference.masking.engine import mask_product
 from ..toolbelt.layers import MASK_LAYER_NAME, style_mask_layer
 from .base import (
     CHOICES_HELP,

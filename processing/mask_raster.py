@@ -13,7 +13,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..inference.engine import mask_raster
+from ..inference.masking.engine import mask_raster
 from ..toolbelt.layers import MASK_LAYER_NAME, style_mask_layer
 from .base import (
     CHOICES_HELP,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from .base import ICON_PATH
+from ..__about__ import ICON_PATH
 from .compare_scl import CompareSclAlgorithm
 from .mask_product import MaskProductAlgorithm
 from .mask_raster import MaskRasterAlgorithm

@@ -10,7 +10,7 @@ from qgis.core import (
 )
 
 from ..inference.classes import CLASS_NAMES, CLEAR, CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
-from ..inference.engine import MaskResult
+from ..inference.masking.engine import MaskResult
 
 PERCENT_OUTPUTS: dict[str, int] = {
     "CLEAR_PERCENT": CLEAR,

@@ -14,9 +14,8 @@ import rasterio
 from affine import Affine
 from onnx import TensorProto, helper, numpy_helper
 from rasterio.crs import CRS
-
 from s2cloudmask.inference.grid import Grid
-from s2cloudmask.inference.model_card import sidecar_path
+from s2cloudmask.inference.masking.model_card import sidecar_path
 
 UTM = "EPSG:32629"
 POSITION_PERIOD = 37.0

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from . import dependencies
-from .metadata import plugin_version
+from ..__about__ import plugin_version
 
 
 def _version(module_name: str, attribute: str = "__version__") -> str:

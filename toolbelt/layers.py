@@ -13,7 +13,8 @@ from pathlib import Path
 
 from qgis.core import QgsMapLayer, QgsProject, QgsRasterLayer
 
-STYLE_DIR = Path(__file__).resolve().parent.parent / "resources" / "styles"
+from ..__about__ import STYLE_DIR
+
 MASK_STYLE = STYLE_DIR / "mask.qml"
 SCL_STYLE = STYLE_DIR / "scl.qml"
 DIFFERENCE_STYLE = STYLE_DIR / "difference.qml"

@@ -55,7 +55,7 @@ def _plugin_imports() -> None:
 
 
 def child_engine(args: argparse.Namespace) -> dict:
-    from s2cloudmask.inference.engine import mask_product
+    from s2cloudmask.inference.masking.engine import mask_product
 
     started = time.perf_counter()
     result = mask_product(args.product, args.output, device=args.device)
@@ -69,10 +69,9 @@ def _model_bands(product) -> list[str]:
 
 def child_bare(args: argparse.Namespace) -> dict:
     import numpy as np
-
-    from s2cloudmask.inference.engine import BATCH_SIZE
-    from s2cloudmask.inference.model_card import builtin_card
-    from s2cloudmask.inference.session import create_session
+    from s2cloudmask.inference.masking.engine import BATCH_SIZE
+    from s2cloudmask.inference.masking.model_card import builtin_card
+    from s2cloudmask.inference.masking.session import create_session
 
     card = builtin_card(args.level, ["B02", "B03", "B04", "B08", "B11", "B12"])
     session, device = create_session(card.model_path, args.device)
@@ -149,10 +148,9 @@ def run_child(python: str, kind: str, **options) -> dict:
 def prepare_arrays(product_path: Path, work: Path, with_cirrus_bands: bool) -> dict:
     """Read the model's 6 bands (and s2cloudless's 10) on the 30 m grid once; count the tiles the engine runs."""
     import numpy as np
-
-    from s2cloudmask.inference.product import open_product
-    from s2cloudmask.inference.reader import ProductReader, product_grid
-    from s2cloudmask.inference.tiling import TileGrid, reflect_indices
+    from s2cloudmask.inference.masking.tiling import TileGrid, reflect_indices
+    from s2cloudmask.inference.reading.product import open_product
+    from s2cloudmask.inference.reading.reader import ProductReader, product_grid
 
     product = open_product(product_path)
     grid = product_grid(product, 30)
@@ -218,7 +216,7 @@ def ensure_full_tile() -> Path:
 
 
 def bench_product(name: str, product: Path, bench_python: str | None) -> dict:
-    from s2cloudmask.inference.product import open_product
+    from s2cloudmask.inference.reading.product import open_product
 
     work = OUT / name
     info = prepare_arrays(product, work, with_cirrus_bands=open_product(product).level == "L1C")

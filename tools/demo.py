@@ -85,11 +85,11 @@ def main() -> int:
     args = parser.parse_args()
 
     _import_plugin_package()
-    from s2cloudmask.inference.compare import compare_with_scl
-    from s2cloudmask.inference.engine import mask_product
+    from s2cloudmask.inference.comparing.compare import compare_with_scl
+    from s2cloudmask.inference.comparing.quicklook import write_quicklook
     from s2cloudmask.inference.errors import CloudMaskError
-    from s2cloudmask.inference.product import open_product
-    from s2cloudmask.inference.quicklook import write_quicklook
+    from s2cloudmask.inference.masking.engine import mask_product
+    from s2cloudmask.inference.reading.product import open_product
 
     product_path = choose_product(args.product)
     args.out.mkdir(parents=True, exist_ok=True)

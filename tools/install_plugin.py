@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.package import PLUGIN_FOLDER, REPO, plugin_files  # noqa: E402
 from toolbelt import dependencies  # noqa: E402
+from tools.package import PLUGIN_FOLDER, REPO, plugin_files  # noqa: E402
 
 
 def default_settings_dir() -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN_FOLDER = "s2cloudmask"
-TOP_LEVEL_FILES = ("metadata.txt", "__init__.py", "plugin.py", "LICENSE", "README.md")
+TOP_LEVEL_FILES = ("metadata.txt", "__init__.py", "__about__.py", "plugin.py", "LICENSE", "README.md")
 PACKAGES = ("inference", "processing", "ui", "toolbelt", "resources")
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import rasterio
@@ -20,6 +19,7 @@ from qgis.core import QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRast
 
 from ..inference.errors import OutputError
 from ..inference.outputs import atomic_output
+from ..inference.reading.product import is_product_path, open_product, scl_file
 
 TRUE_COLOUR_BANDS = ("B04", "B03", "B02")
 # Reflectance shown from black to white, as ESA's TCI images: land reads well, clouds saturate.
@@ -41,15 +41,6 @@ def _mask_frame(mask_path: str) -> tuple[tuple[float, float, float, float], str]
         return tuple(mask.bounds), mask.crs.to_wkt()
 
 
-def is_product_path(path: str | Path) -> bool:
-    """What the engine accepts as a product: a .SAFE folder, a .zip, or an MTD_MSIL1C/2A.xml."""
-    candidate = Path(path)
-    name = candidate.name.upper()
-    if candidate.is_dir():
-        return name.endswith(".SAFE") or any(candidate.glob("MTD_MSIL*.xml"))
-    return name.endswith(".ZIP") or (name.startswith("MTD_MSIL") and name.endswith(".XML"))
-
-
 def _write_vrt(target: str, build: Callable[[str], Any]) -> str:
     """Build a VRT under a temporary name and move it into place; GDAL's own error becomes an OutputError."""
     with atomic_output(target) as temporary:
@@ -64,7 +55,7 @@ def _write_vrt(target: str, build: Callable[[str], Any]) -> str:
 
 def build_true_colour_view(product_path: str, mask_path: str, target: str) -> ContextView | None:
     """B04/B03/B02 at the finest resolution they share, cut to the mask; None where the product lacks them."""
-    from ..inference.product import open_product
+    from ..inference.reading.product import open_product
 
     product = open_product(product_path)
     bounds, crs = _mask_frame(mask_path)
@@ -92,14 +83,7 @@ def scl_raster(scl_source: str) -> str:
     """The SCL raster itself: the given file, or the finest SCL inside an L2A product."""
     if not is_product_path(scl_source):
         return scl_source
-    from ..inference.errors import ProductError
-    from ..inference.product import open_product
-
-    product = open_product(scl_source)
-    for key in ("SCL_20m", "SCL_60m"):
-        if key in product.mask_files:
-            return product.mask_files[key]
-    raise ProductError(f"The product {scl_source} holds no scene classification (SCL); choose an L2A product.")
+    return scl_file(open_product(scl_source))
 
 
 def build_scl_view(scl_source: str, mask_path: str, target: str) -> str:

@@ -34,11 +34,12 @@ from qgis.PyQt import uic
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QFileDialog, QFrame, QScrollArea, QSizePolicy, QWidget
 
+from ..__about__ import PLUGIN_NAME
 from ..inference.errors import BandError, CloudMaskError, DependencyError, ModelError, OutputError, ProductError
 from ..inference.outputs import check_writable
+from ..inference.reading.product import is_product_path
 from ..toolbelt import layers as layer_styles
-from ..toolbelt.metadata import PLUGIN_NAME
-from .context_layers import is_product_path, style_true_colour
+from .context_layers import style_true_colour
 from .results import ResultsPanel, describe_seconds
 from .task import CloudMaskTask, RunOutcome, RunRequest
 
@@ -94,7 +95,7 @@ def safe_stem(text: str) -> str:
 
 def device_choices() -> list[tuple[str, str, str]]:
     """(label, DEVICE value, tooltip): only the GPU providers this onnxruntime really has, by name."""
-    from ..inference.session import DEVICE_NAMES, gpu_providers
+    from ..inference.masking.session import DEVICE_NAMES, gpu_providers
 
     try:
         gpus = [DEVICE_NAMES[provider] for provider in gpu_providers()]
@@ -137,7 +138,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.setObjectName("Sentinel2CloudMaskDock")
         self.iface = iface
         self.task: CloudMaskTask | None = None
-        self.product: Any = None  # inference.product.Product of the chosen path, when it opened
+        self.product: Any = None  # inference.reading.product.Product of the chosen path, when it opened
         self.product_error = ""
         self.product_path = ""
         self.last_outcome: RunOutcome | None = None
@@ -209,7 +210,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             self.productEdit.setText(path)
         self.product, self.product_error, self.product_path = None, "", path
         if path:
-            from ..inference.product import open_product
+            from ..inference.reading.product import open_product
 
             try:
                 self.product = open_product(path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.PyQt.QtCore import QUrl, Qt
+from qgis.PyQt.QtCore import Qt, QUrl
 from qgis.PyQt.QtGui import QColor, QDesktopServices, QFont, QIcon, QPixmap
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,

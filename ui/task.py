@@ -18,9 +18,9 @@ from pathlib import Path
 from qgis.core import Qgis, QgsMessageLog, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
+from ..__about__ import PLUGIN_NAME
 from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.feedback import check_cancelled
-from ..toolbelt.metadata import PLUGIN_NAME
 from .context_layers import ContextView, build_scl_view, build_true_colour_view
 
 Extent = tuple[float, float, float, float, str]
@@ -71,8 +71,8 @@ class RunOutcome:
     """What a finished run produced, for the dock to show."""
 
     request: RunRequest
-    mask: object  # inference.engine.MaskResult
-    comparison: object | None = None  # inference.compare.Comparison
+    mask: object  # inference.masking.engine.MaskResult
+    comparison: object | None = None  # inference.comparing.compare.Comparison
     difference: str | None = None
     report: str | None = None
     true_colour: ContextView | None = None
@@ -144,8 +144,8 @@ class CloudMaskTask(QgsTask):
         return False
 
     def _run(self) -> RunOutcome:
-        from ..inference import engine
-        from ..inference.compare import compare_with_scl
+        from ..inference.masking import engine
+        from ..inference.comparing.compare import compare_with_scl
 
         request = self.request
         started = time.perf_counter()

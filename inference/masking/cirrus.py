@@ -1,0 +1,80 @@
+"""Semi-transparent cloud (code 3) from the cirrus band, for models that have no such class.
+
+The ukis-csmask models know clear, cloud and cloud shadow only. Thin cirrus is
+what Sentinel-2's band 10 (1.375 um) sees best: water vapour absorbs this
+wavelength so strongly that the surface and low clouds barely reach the
+sensor, and any signal comes from ice crystals high in the atmosphere.
+
+L1C rule (B10 top-of-atmosphere reflectance), with the cirrus thresholds of
+the Sen2Cor Level-2A ATBD (Main-Knorn et al., "Sen2Cor for Sentinel-2",
+Proc. SPIE 10427, 2017, and S2-PDGS-MPC-L2A-ATBD, cirrus cloud detection):
+B10 above 0.012 means cirrus is present, above 0.035 the cirrus is thick
+enough to count as cloud.
+
+* model says clear and B10 > 0.012: semi-transparent cloud (3);
+* model says cloud, 0.012 < B10 <= 0.035 and red (B04) reflectance < 0.25:
+  semi-transparent cloud (3). 0.25 is Sen2Cor's upper red threshold
+  (T2_B04 in its L2A_GIPP), above which its cloud probability from
+  brightness is 1; a cloud pixel below it is not bright enough to be an
+  opaque cloud, so the thin cirrus is what the model saw;
+* everything else (shadow, opaque cloud, B10 > 0.035) stays as the model said.
+
+L2A rule: the product's own cirrus flag (MSK_CLASSI_B00, band 2, from
+baseline 04.00) replaces "0.012 < B10 <= 0.035" above (L2A products carry no
+B10); the red test uses BOA reflectance. The SCL is never used: it is what
+the mask is compared against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..classes import CLEAR, CLOUD, SEMI_TRANSPARENT
+
+THIN_CIRRUS = 0.012  # B10 TOA reflectance: cirrus present (Sen2Cor ATBD)
+OPAQUE_CIRRUS = 0.035  # B10 TOA reflectance: cirrus thick enough to be cloud (Sen2Cor ATBD)
+BRIGHT_RED = 0.25  # B04 reflectance: Sen2Cor's T2_B04, opaque-cloud brightness
+CIRRUS_FLAG = "cirrus_flag"  # band name of the MSK_CLASSI_B00 cirrus layer (0/1) in a band source
+
+
+def l1c_semi_transparent(codes: np.ndarray, b10: np.ndarray, red: np.ndarray) -> np.ndarray:
+    """Where the L1C rule turns the model's clear or cloud into semi-transparent cloud (bool)."""
+    cirrus = b10 > THIN_CIRRUS
+    thin = cirrus & (b10 <= OPAQUE_CIRRUS)
+    return ((codes == CLEAR) & cirrus) | ((codes == CLOUD) & thin & (red < BRIGHT_RED))
+
+
+def l2a_semi_transparent(codes: np.ndarray, flag: np.ndarray, red: np.ndarray) -> np.ndarray:
+    """Where the L2A rule (product cirrus flag) turns clear or cloud into semi-transparent cloud (bool)."""
+    cirrus = flag >= 0.5
+    return ((codes == CLEAR) & cirrus) | ((codes == CLOUD) & cirrus & (red < BRIGHT_RED))
+
+
+@dataclass(frozen=True)
+class Class3Rule:
+    """How a run derives class 3: the extra bands it reads and the function that applies it."""
+
+    description: str  # goes into the CLASS3_SOURCE tag and MaskResult.class3_source
+    bands: tuple[str, ...]  # band names the rule reads, model bands or extra ones
+    where: Callable[..., np.ndarray]
+
+    def apply(self, codes: np.ndarray, values: dict[str, np.ndarray]) -> np.ndarray:
+        codes = codes.copy()
+        codes[self.where(codes, *(values[name] for name in self.bands))] = SEMI_TRANSPARENT
+        return codes
+
+
+L1C_RULE = Class3Rule(
+    f"B10 cirrus band (TOA reflectance > {THIN_CIRRUS} on clear pixels; {THIN_CIRRUS}-{OPAQUE_CIRRUS} on cloud "
+    f"pixels with B04 < {BRIGHT_RED}; Sen2Cor ATBD thresholds)",
+    ("cirrus", "red"),
+    l1c_semi_transparent,
+)
+L2A_RULE = Class3Rule(
+    f"MSK_CLASSI_B00 cirrus layer (on clear pixels; on cloud pixels with B04 < {BRIGHT_RED})",
+    (CIRRUS_FLAG, "red"),
+    l2a_semi_transparent,
+)

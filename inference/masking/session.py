@@ -1,0 +1,123 @@
+"""ONNX Runtime sessions on the best device available, and the plain truth about which one ran.
+
+"auto" tries CUDA, then DirectML, then CoreML, then the CPU, using only the
+providers this onnxruntime build lists. A GPU session that cannot start (driver
+or library missing) falls back to the CPU with a warning instead of failing
+the run; asking explicitly for "gpu" where no GPU provider exists is an error,
+because the user expects a GPU run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ...toolbelt.dependencies import missing_message
+from ..errors import DependencyError, ModelError, ResourceError
+from ..feedback import Feedback, SilentFeedback
+
+DEVICE_NAMES: dict[str, str] = {
+    "CUDAExecutionProvider": "CUDA",
+    "DmlExecutionProvider": "DirectML",
+    "CoreMLExecutionProvider": "CoreML",
+    "CPUExecutionProvider": "CPU",
+}
+GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider")
+CPU_PROVIDER = "CPUExecutionProvider"
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def onnxruntime() -> Any:
+    """The onnxruntime module, or DependencyError saying how to install it."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise DependencyError(missing_message(["onnxruntime"])) from exc
+    return ort
+
+
+def gpu_providers() -> list[str]:
+    """GPU providers this onnxruntime build offers, in the order "auto" tries them."""
+    available = onnxruntime().get_available_providers()
+    return [p for p in GPU_PROVIDERS if p in available]
+
+
+def _options(threads: int) -> Any:
+    ort = onnxruntime()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
+    options.log_severity_level = 3
+    return options
+
+
+def _open(path: Path, providers: list[str], threads: int) -> Any:
+    ort = onnxruntime()
+    return ort.InferenceSession(str(path), sess_options=_options(threads), providers=providers)
+
+
+def _not_onnx(path: Path, exc: Exception) -> ModelError:
+    return ModelError(
+        f"The model file {path} is not a usable ONNX model ({str(exc).splitlines()[0][:200]}); "
+        "choose an .onnx file exported for ONNX Runtime, or 'auto' for the built-in models."
+    )
+
+
+def open_for_metadata(model_path: str | Path) -> Any:
+    """A cheap CPU session (no graph optimisation) to read a model's metadata and shapes."""
+    path = Path(model_path)
+    ort = onnxruntime()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=[CPU_PROVIDER])
+    except Exception as exc:  # onnxruntime raises its own pybind exception types
+        raise _not_onnx(path, exc) from exc
+
+
+def device_of(session: Any) -> str:
+    """The device that actually runs the session (its first provider)."""
+    provider = session.get_providers()[0]
+    return DEVICE_NAMES.get(provider, provider.removesuffix("ExecutionProvider"))
+
+
+def create_session(
+    model_path: str | Path, device: str = "auto", threads: int = 0, feedback: Feedback | None = None
+) -> tuple[Any, str]:
+    """One session for the whole run, on `device` ("auto", "cpu" or "gpu"); returns (session, device used)."""
+    feedback = feedback or SilentFeedback()
+    onnxruntime()
+    path = Path(model_path)
+    device = device.lower()
+    if device not in DEVICES:
+        raise ResourceError(f"Unknown device {device!r}; use one of {', '.join(DEVICES)}.")
+    if not path.is_file():
+        raise ModelError(f"The model file {path} does not exist; give the path to an .onnx file or 'auto'.")
+    gpus = gpu_providers() if device != "cpu" else []
+    if device == "gpu" and not gpus:
+        raise ResourceError(
+            "DEVICE=gpu was asked for, but this onnxruntime offers no GPU provider (CUDA, DirectML or CoreML); "
+            "install onnxruntime-gpu (CUDA) or onnxruntime-directml, or choose DEVICE=auto or cpu."
+        )
+    for provider in gpus:
+        try:
+            session = _open(path, [provider, CPU_PROVIDER], threads)
+        except Exception as exc:  # a GPU provider can fail in many driver-specific ways
+            try:
+                open_for_metadata(path)
+            except ModelError:
+                raise _not_onnx(path, exc) from exc
+            feedback.warn(f"{DEVICE_NAMES[provider]} could not start ({str(exc).splitlines()[0][:200]}); trying the next device.")
+            continue
+        if device_of(session) != "CPU":
+            return session, device_of(session)
+        feedback.warn(f"{DEVICE_NAMES[provider]} is installed but did not take the model; running on the CPU.")
+        return session, "CPU"
+    if gpus:
+        feedback.warn("No GPU session could start; running on the CPU.")
+    try:
+        session = _open(path, [CPU_PROVIDER], threads)
+    except Exception as exc:
+        raise _not_onnx(path, exc) from exc
+    return session, device_of(session)

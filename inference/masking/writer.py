@@ -1,0 +1,150 @@
+"""The mask GeoTIFF (and the optional probability GeoTIFF), written row by row as the engine produces them.
+
+Rows are collected into bands of whole 512-pixel blocks before they reach
+GDAL, so every compressed block is written once; overviews are built after the
+data (mode resampling, so they keep real class codes). Category names live in
+the .aux.xml side-car GDAL writes next to a GeoTIFF; `atomic_output` moves it
+into place together with the file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal
+from rasterio.crs import CRS
+
+from ...__about__ import software_version
+from ..classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, NODATA
+from ..errors import OutputError
+from ..grid import Grid
+
+BLOCK = 512
+CREATION_OPTIONS = [
+    "TILED=YES",
+    f"BLOCKXSIZE={BLOCK}",
+    f"BLOCKYSIZE={BLOCK}",
+    "COMPRESS=DEFLATE",
+    "PREDICTOR=2",
+    "BIGTIFF=IF_SAFER",
+]
+MASK_DESCRIPTION = "Sentinel-2 cloud mask (0 no data, 1 clear, 2 cloud shadow, 3 semi-transparent cloud, 4 cloud)"
+PROBABILITY_NODATA = 255
+
+
+def mask_tags(model: str, model_version: str, product_id: str, device: str, class3_source: str) -> dict[str, str]:
+    """The metadata tags every mask carries, so a file alone says how it was made."""
+    tags = {
+        "MODEL": model,
+        "MODEL_VERSION": model_version,
+        "PRODUCT_ID": product_id,
+        "DEVICE": device,
+        "CLASS3_SOURCE": class3_source,
+        "SOFTWARE": software_version(),
+        "CREATED": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    }
+    tags.update({f"CLASS_{code}": CLASS_NAMES[code] for code in MASK_CODES})
+    return tags
+
+
+class _BlockRows:
+    """One GeoTIFF being filled top to bottom, flushed to GDAL one block row at a time."""
+
+    def __init__(self, path: Path, grid: Grid, bands: int, nodata: int):
+        driver = gdal.GetDriverByName("GTiff")
+        self.path = path
+        options = CREATION_OPTIONS + (["PHOTOMETRIC=MINISBLACK"] if bands > 1 else [])
+        self.dataset = driver.Create(str(path), grid.width, grid.height, bands, gdal.GDT_Byte, options)
+        if self.dataset is None:
+            raise OutputError(f"GDAL could not create {path}: {gdal.GetLastErrorMsg()}")
+        self.dataset.SetGeoTransform(grid.transform.to_gdal())
+        if grid.crs:
+            self.dataset.SetProjection(CRS.from_user_input(grid.crs).to_wkt())
+        for index in range(1, bands + 1):
+            self.dataset.GetRasterBand(index).SetNoDataValue(nodata)
+        self.grid = grid
+        self.pending: list[np.ndarray] = []
+        self.pending_rows = 0
+        self.written = 0
+
+    def add(self, rows: np.ndarray) -> None:
+        """rows: uint8 (bands, n, width)."""
+        self.pending.append(rows)
+        self.pending_rows += rows.shape[1]
+        while self.pending_rows >= BLOCK:
+            self._flush(BLOCK)
+
+    def _flush(self, count: int) -> None:
+        stacked = np.concatenate(self.pending, axis=1)
+        chunk, rest = stacked[:, :count], stacked[:, count:]
+        for index in range(chunk.shape[0]):
+            err = self.dataset.GetRasterBand(index + 1).WriteArray(np.ascontiguousarray(chunk[index]), 0, self.written)
+            if err != 0:
+                raise OutputError(f"Writing {self.path} failed: {gdal.GetLastErrorMsg()} (is the disk full?)")
+        self.written += count
+        self.dataset.FlushCache()  # write and release the finished blocks: memory stays at one block row
+        self.pending = [rest] if rest.shape[1] else []
+        self.pending_rows = rest.shape[1]
+
+    def finish(self, resampling: str) -> None:
+        if self.pending_rows:
+            self._flush(self.pending_rows)
+        if self.written != self.grid.height:
+            raise OutputError(f"{self.path} received {self.written} of {self.grid.height} rows.")
+        self.dataset.FlushCache()
+        self.dataset = None
+        dataset = gdal.Open(str(self.path), gdal.GA_Update)
+        if dataset is None or dataset.BuildOverviews(resampling, self.grid.overview_factors()) != 0:
+            raise OutputError(f"Building overviews for {self.path} failed: {gdal.GetLastErrorMsg()}")
+        dataset.FlushCache()
+        dataset = None
+
+    def abandon(self) -> None:
+        self.dataset = None
+
+
+class MaskWriter:
+    """Writes the mask (codes 0-4) and, optionally, per-class probabilities in percent."""
+
+    def __init__(self, path: Path, grid: Grid, tags: dict[str, str],
+                 probabilities: Path | None = None, class_names: list[str] | None = None):
+        self._mask = _BlockRows(path, grid, 1, NODATA)
+        band = self._mask.dataset.GetRasterBand(1)
+        table = gdal.ColorTable()
+        for code, colour in CLASS_COLOURS.items():
+            table.SetColorEntry(code, colour)
+        band.SetRasterColorTable(table)
+        band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
+        band.SetCategoryNames([CLASS_NAMES[code] for code in sorted(CLASS_NAMES)])
+        band.SetDescription(MASK_DESCRIPTION)
+        self._mask.dataset.SetMetadata(tags)
+        self._probabilities = None
+        if probabilities is not None:
+            names = class_names or []
+            self._probabilities = _BlockRows(probabilities, grid, len(names), PROBABILITY_NODATA)
+            for index, name in enumerate(names, start=1):
+                self._probabilities.dataset.GetRasterBand(index).SetDescription(f"Probability of {name} (percent)")
+            self._probabilities.dataset.SetMetadata(
+                {**tags, "UNITS": "percent", "NODATA_MEANING": f"{PROBABILITY_NODATA} = no valid input"}
+            )
+
+    def write(self, codes: np.ndarray, probabilities: np.ndarray | None = None) -> None:
+        """codes: uint8 (n, width); probabilities: uint8 percent (classes, n, width), needed if asked for."""
+        self._mask.add(codes[np.newaxis])
+        if self._probabilities is not None:
+            if probabilities is None:
+                raise ValueError("this writer also writes probabilities; pass them")
+            self._probabilities.add(probabilities)
+
+    def finish(self) -> None:
+        self._mask.finish("MODE")
+        if self._probabilities is not None:
+            self._probabilities.finish("AVERAGE")
+
+    def abandon(self) -> None:
+        """Drop the GDAL handles without finishing (the caller's atomic_output removes the files)."""
+        self._mask.abandon()
+        if self._probabilities is not None:
+            self._probabilities.abandon()

@@ -1,0 +1,109 @@
+"""The engine against ukis-csmask's own CSmask (same model, same input) and against hand labels."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from model_helpers import read_mask, utm_grid, write_raster
+from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW
+from s2cloudmask.inference.masking.engine import mask_product, mask_raster, run_mask
+from s2cloudmask.inference.masking.model_card import builtin_card
+from s2cloudmask.inference.masking.session import create_session
+
+CSMASK_TO_CODES = np.array([CLEAR, CLOUD, CLOUD_SHADOW], np.uint8)  # CSmask 0 clear, 1 cloud, 2 shadow
+SIX = ["blue", "green", "red", "nir", "swir16", "swir22"]
+
+
+def csmask_codes(image: np.ndarray, band_order: list[str], level: str) -> np.ndarray:
+    """CSmask's classes for (rows, cols, bands) reflectance, as mask codes."""
+    from ukis_csmask.mask import CSmask
+
+    result = CSmask(image.astype(np.float32).copy(), band_order=band_order, product_level=level, batch_size=4)
+    return CSMASK_TO_CODES[result.csm[..., 0]]
+
+
+@pytest.fixture(scope="module")
+def labelled(shared_data: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(shared_data / "arrays" / "labelled_6band_patch.npz") as data:
+        return data["img"], data["msk"][..., 0]
+
+
+@pytest.mark.parametrize(("level", "bands"), [("l2a", SIX), ("l1c", SIX), ("l2a", SIX[:4])])
+def test_engine_agrees_with_csmask_on_the_labelled_patch(labelled, tmp_path, level, bands):
+    image, labels = labelled
+    height, width, _ = image.shape
+    raster = write_raster(tmp_path / "patch.tif", np.moveaxis(image, -1, 0), utm_grid(width, height))
+    started = time.perf_counter()
+    result = mask_raster(raster, tmp_path / "mask.tif", bands={b: SIX.index(b) + 1 for b in bands},
+                         scale=1.0, offset=0.0, level=level, device="cpu")
+    seconds = time.perf_counter() - started
+    ours = read_mask(tmp_path / "mask.tif")
+    started = time.perf_counter()
+    reference = csmask_codes(image[..., [SIX.index(b) for b in bands]], bands, level)
+    reference_seconds = time.perf_counter() - started
+    agreement = float((ours == reference).mean())
+
+    truth = np.where(labels == 0, CLOUD_SHADOW, np.where(labels == 4, CLOUD, CLEAR))
+    lines = [f"\n{result.model_used}: agreement with CSmask {agreement:.5f}; engine {seconds:.2f} s, "
+             f"CSmask {reference_seconds:.2f} s (512x512)"]
+    for code, name in ((CLEAR, "clear"), (CLOUD_SHADOW, "cloud shadow"), (CLOUD, "cloud")):
+        tp = int(((ours == code) & (truth == code)).sum())
+        fp = int(((ours == code) & (truth != code)).sum())
+        fn = int(((ours != code) & (truth == code)).sum())
+        lines.append(f"  {name:12s} precision {tp / max(tp + fp, 1):.3f} recall {tp / max(tp + fn, 1):.3f} "
+                     f"IoU {tp / max(tp + fp + fn, 1):.3f}")
+    lines.append(f"  overall accuracy against the hand labels {(ours == truth).mean():.4f}")
+    print("\n".join(lines))
+    assert agreement >= 0.99
+
+
+T29UNU_WINDOW = (15000, 50000, 30000, 65000)  # metres from the tile's lower-left corner: 15 km x 15 km with data
+
+
+def test_engine_agrees_with_csmask_on_the_real_product(real_l2a, tmp_path):
+    from s2cloudmask.inference.reading.product import open_product, product_grid
+    from s2cloudmask.inference.reading.reader import ProductReader
+    from s2cloudmask.inference.reading.sources import ProductSource
+
+    product = open_product(real_l2a)
+    xmin, ymin, _, _ = product.grids[10].bounds
+    dx0, dy0, dx1, dy1 = T29UNU_WINDOW
+    extent = (xmin + dx0, ymin + dy0, xmin + dx1, ymin + dy1)
+    started = time.perf_counter()
+    result = mask_product(real_l2a, tmp_path / "mask.tif", extent=extent, device="cpu")
+    seconds = time.perf_counter() - started
+    expected_grid = product.grids[10].cropped_to(extent)
+    with rasterio.open(tmp_path / "mask.tif") as ds:
+        assert ds.transform == expected_grid.transform and ds.shape == expected_grid.shape
+        assert ds.crs == rasterio.crs.CRS.from_user_input(product.crs)
+        mask10 = ds.read(1)
+    assert "NIR from B8A: the product has no B08 at the resolutions present." in result.warnings
+    assert "Only 60 m bands present; the mask is at 60 m detail." in result.warnings
+    assert result.class3_source.startswith("MSK_CLASSI_B00")
+    assert set(result.resolutions_used.values()) == {60}
+
+    # the same model on the same 30 m input array through CSmask
+    card = builtin_card("L2A", product.bands)
+    bands = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B8A", "swir16": "B11", "swir22": "B12"}
+    model_grid = product_grid(product, 10, extent).resampled(30)
+    with ProductReader(product, list(bands.values()), model_grid) as reader:
+        block = reader.read()
+    assert block.valid.mean() > 0.99
+    reference = csmask_codes(np.moveaxis(block.data, 0, -1), list(bands), "l2a")
+    session, _ = create_session(card.model_path, "cpu")
+    with ProductSource(product, bands, model_grid) as source:
+        run_mask(source, model_grid, card, session, tmp_path / "mask30.tif")
+    ours30 = read_mask(tmp_path / "mask30.tif")
+    agreement = float((ours30 == reference).mean())
+    # the 10 m mask (bilinear probabilities, plus class 3) against the 30 m classes, nearest neighbour
+    nearest = np.repeat(np.repeat(ours30, 3, 0), 3, 1)[: mask10.shape[0], : mask10.shape[1]]
+    same_10m = float(((mask10 == nearest) | (mask10 == 3)).mean())
+    print(f"\nT29UNU 15 km window: agreement with CSmask {agreement:.5f} (30 m, {ours30.size} px); "
+          f"10 m mask vs 30 m classes {same_10m:.4f}; mask_product {seconds:.1f} s; "
+          f"classes {result.class_percentages}")
+    assert agreement >= 0.99
+    assert same_10m > 0.95

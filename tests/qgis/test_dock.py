@@ -1,0 +1,275 @@
+"""The dock widget driven as an analyst drives it, in a real QGIS, on the real T29UNU product."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import onnxruntime
+import pytest
+from osgeo import gdal
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+    QgsSettings,
+)
+from qgis.PyQt.QtCore import QMimeData, QPoint, Qt, QUrl
+from qgis.PyQt.QtGui import QDragEnterEvent, QDropEvent
+from s2cloudmask.__about__ import PLUGIN_NAME
+from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES, SCL_NAMES
+from s2cloudmask.ui.dock import CloudMaskDock, default_output, guess_bands
+
+WINDOW = (537480.0, 5855040.0, 552480.0, 5870040.0)  # 15 km x 15 km with data, cloud, shadow and clear land
+UTM29 = QgsCoordinateReferenceSystem("EPSG:32629")
+R60 = "GRANULE/L2A_T29UNU_A038058_20221005T115407/IMG_DATA/R60m/T29UNU_20221005T115411_{}_60m.jp2"
+PRODUCT_ID = "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454"
+
+
+def wait_until(condition, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    assert condition(), f"not reached within {timeout} s"
+
+
+def messages(iface, level) -> list[str]:
+    return iface.messageBar().get_messages(level)
+
+
+@pytest.fixture
+def dock(qgis_iface, qgis_new_project):
+    QgsSettings().remove("s2cloudmask")
+    widget = CloudMaskDock(qgis_iface)
+    yield widget
+    if widget.task is not None:
+        widget.cancel()
+        wait_until(lambda: widget.task is None)
+    widget.deleteLater()
+    QgsSettings().remove("s2cloudmask")
+
+
+@pytest.fixture
+def log_messages():
+    received: list[tuple[str, str, int]] = []
+
+    def record(message: str, tag: str, level: int) -> None:
+        received.append((message, tag, level))
+
+    QgsApplication.messageLog().messageReceived.connect(record)
+    yield received
+    QgsApplication.messageLog().messageReceived.disconnect(record)
+
+
+def choose_window(dock: CloudMaskDock, real_l2a: Path, output: Path, resolution: int = 60) -> None:
+    dock.set_product(str(real_l2a))
+    dock.resolutionCombo.setCurrentIndex(dock.resolutionCombo.findData(resolution))
+    dock.extentGroupBox.setChecked(True)
+    dock.extentGroupBox.setOutputExtentFromUser(QgsRectangle(*WINDOW), UTM29)
+    dock.outputFileWidget.setFilePath(str(output))
+
+
+def palette_labels(layer: QgsRasterLayer) -> dict[int, str]:
+    renderer = layer.renderer()
+    assert renderer.type() == "paletted", f"{layer.name()} is drawn as {renderer.type()}"
+    return {int(entry.value): entry.label for entry in renderer.classes()}
+
+
+def test_device_list_holds_only_providers_this_onnxruntime_has(dock: CloudMaskDock) -> None:
+    values = [dock.deviceCombo.itemData(i) for i in range(dock.deviceCombo.count())]
+    labels = " ".join(dock.deviceCombo.itemText(i) for i in range(dock.deviceCombo.count()))
+    gpus = {"CUDAExecutionProvider": "CUDA", "DmlExecutionProvider": "DirectML", "CoreMLExecutionProvider": "CoreML"}
+    available = [name for provider, name in gpus.items() if provider in onnxruntime.get_available_providers()]
+    assert values[:2] == ["auto", "cpu"]
+    assert ("gpu" in values) == bool(available)
+    for provider, name in gpus.items():
+        assert (name in labels) == (name in available)
+
+
+def test_choosing_a_product_describes_it_and_prepares_extent_output_and_scl(dock: CloudMaskDock, real_l2a: Path) -> None:
+    dock.set_product(str(real_l2a / "MTD_MSIL2A.xml"))
+    info = dock.productInfoLabel.text()
+    assert "L2A" in info and "29UNU" in info and "2022-10-05" in info and "60 m" in info
+    assert dock.extentGroupBox.originalCrs().authid() == "EPSG:32629"
+    assert dock.extentGroupBox.originalExtent().contains(QgsRectangle(*WINDOW))
+    output = Path(dock.outputFileWidget.filePath())
+    assert output.name == f"{PRODUCT_ID}_cloudmask.tif"
+    # the shared data folder is read-only: the default falls back to the project's home or the temp folder
+    assert real_l2a.parent != output.parent
+    assert [dock.sclModeCombo.itemData(i) for i in range(dock.sclModeCombo.count())] == ["product", "file", "none"]
+    assert dock.sclModeCombo.currentData() == "product" and not dock.sclFileWidget.isEnabled()
+
+
+def test_default_output_goes_beside_the_product_unless_that_folder_is_read_only(tmp_path: Path) -> None:
+    beside, home = tmp_path / "products", tmp_path / "project"
+    beside.mkdir()
+    home.mkdir()
+    assert default_output("P", beside, str(home)) == str(beside / "P_cloudmask.tif")
+    beside.chmod(0o555)
+    try:
+        assert default_output("P", beside, str(home)) == str(home / "P_cloudmask.tif")
+        assert Path(default_output("P", beside, "")).parent != beside
+    finally:
+        beside.chmod(0o755)
+
+
+def test_a_product_dropped_on_the_dock_is_taken_and_other_files_are_refused(dock: CloudMaskDock, real_l2a: Path, tmp_path: Path) -> None:
+    def drag(path: Path) -> tuple[QDragEnterEvent, QMimeData]:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        event = QDragEnterEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+        dock.dragEnterEvent(event)
+        return event, mime
+
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a product")
+    event, _ = drag(text_file)
+    assert not event.isAccepted()
+
+    dock.sourceCombo.setCurrentIndex(1)
+    event, mime = drag(real_l2a)
+    assert event.isAccepted()
+    dock.dropEvent(QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    assert dock.sourceCombo.currentIndex() == 0
+    assert dock.productEdit.text() == str(real_l2a)
+    assert dock.product is not None and dock.product.product_id == PRODUCT_ID
+
+
+def test_mistakes_are_told_in_words_in_the_message_bar_and_logged(dock: CloudMaskDock, qgis_iface, tmp_path: Path, log_messages) -> None:
+    dock.outputFileWidget.setFilePath(str(tmp_path / "mask.tif"))
+    dock.run()
+    assert dock.task is None
+    assert any("Choose a Sentinel-2 product" in text for text in messages(qgis_iface, Qgis.Critical))
+
+    not_a_product = tmp_path / "S2A_MSIL2A_nothing.SAFE"
+    not_a_product.mkdir()
+    dock.set_product(str(not_a_product))
+    assert str(not_a_product) in dock.productInfoLabel.text()
+    dock.run()
+    assert dock.task is None
+    assert any(str(not_a_product) in text for text in messages(qgis_iface, Qgis.Critical))
+    assert any(tag == PLUGIN_NAME and level == Qgis.Critical and str(not_a_product) in text for text, tag, level in log_messages)
+    assert list(tmp_path.iterdir()) == [not_a_product]
+
+
+def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path) -> None:
+    output = tmp_path / "mask.tif"
+    choose_window(dock, real_l2a, output)
+    dock.runButton.click()
+
+    assert f"Cloud mask: {PRODUCT_ID}" in [task.description() for task in QgsApplication.taskManager().tasks()]
+    assert not dock.runButton.isEnabled() and "Wait for it" in dock.runButton.toolTip()
+    assert dock.cancelButton.isEnabled()
+    dock.run()  # a second run while one is going is refused, politely
+    assert any("being made" in text for text in messages(qgis_iface, Qgis.Info))
+    wait_until(lambda: dock.task is None)
+    assert not messages(qgis_iface, Qgis.Critical), messages(qgis_iface, Qgis.Critical)
+    assert dock.runButton.isEnabled() and not dock.cancelButton.isEnabled()
+    assert dock.progressBar.value() == 100
+
+    group = QgsProject.instance().layerTreeRoot().findGroup(PRODUCT_ID)
+    assert group is not None
+    names = [node.name() for node in group.children()]
+    assert names == ["Cloud mask", "SCL difference", "Scene classification (SCL)", "True colour"]
+    layers = {node.name(): node.layer() for node in group.findLayers()}
+    visible = {node.name(): node.isVisible() for node in group.findLayers()}
+    assert visible == {"Cloud mask": True, "SCL difference": False, "Scene classification (SCL)": False, "True colour": True}
+
+    mask_labels = palette_labels(layers["Cloud mask"])
+    assert {code: mask_labels[code] for code in MASK_CODES} == {code: CLASS_NAMES[code] for code in MASK_CODES}
+    scl_labels = palette_labels(layers["Scene classification (SCL)"])
+    assert {code: scl_labels[code] for code in range(1, 12)} == {code: SCL_NAMES[code] for code in range(1, 12)}
+    assert "Cloud missed by SCL" in palette_labels(layers["SCL difference"]).values()
+    true_colour = layers["True colour"]
+    assert true_colour.renderer().type() == "multibandcolor"
+    assert true_colour.renderer().redContrastEnhancement().maximumValue() == 3500.0
+    for layer in layers.values():
+        assert layer.isValid() and not layer.source().startswith(str(real_l2a))
+
+    canvas = qgis_iface.mapCanvas()
+    centre = layers["Cloud mask"].extent().center()
+    destination = canvas.mapSettings().destinationCrs()
+    if destination.isValid():  # the test canvas has no CRS until a project gives it one
+        centre = QgsCoordinateTransform(UTM29, destination, QgsProject.instance()).transform(centre)
+    assert canvas.extent().contains(centre)
+
+    outcome = dock.last_outcome
+    results = dock.results
+    assert dock.mainTabs.currentWidget() is dock.resultsTab
+    assert results.titleLabel.text() == PRODUCT_ID
+    assert results.deviceLabel.text() == "CPU" == outcome.mask.device_used
+    assert results.modelLabel.text() == outcome.mask.model_used != ""
+    shares = [float(results.classTable.item(row, 1).text().split()[0]) for row in range(4)]
+    assert [results.classTable.item(row, 0).text() for row in range(4)] == [CLASS_NAMES[c] for c in MASK_CODES]
+    assert shares == pytest.approx([round(outcome.mask.class_percentages.get(c, 0.0), 1) for c in MASK_CODES])
+    assert sum(shares) == pytest.approx(100.0, abs=0.3)
+    assert results.sclGroup.isVisible() or not dock.isVisible()
+    matrix = results.matrixTable
+    assert (matrix.rowCount(), matrix.columnCount()) == (8, 5)
+    cells = sum(int(matrix.item(r, c).text().replace(",", "")) for r in range(8) for c in range(1, 5))
+    assert cells == outcome.comparison.compared_pixels
+    assert f"{100 * outcome.comparison.overall_agreement:.1f} %" in results.agreementLabel.text()
+    assert results.reportButton.isEnabled() and Path(results.report_path).is_file()
+    success = messages(qgis_iface, Qgis.Success)
+    assert any(PRODUCT_ID in text and "CPU" in text for text in success)
+
+    # the choices are remembered for the next session
+    again = CloudMaskDock(qgis_iface)
+    assert again.productEdit.text() == str(real_l2a)
+    assert again.resolutionCombo.currentData() == 60
+    assert again.extentGroupBox.isChecked()
+    assert again.outputFileWidget.filePath() == str(output)
+    assert again.sclModeCombo.currentData() == "product"
+    again.deleteLater()
+
+
+def test_cancel_midway_stops_the_task_and_leaves_no_file(dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path) -> None:
+    dock.set_product(str(real_l2a))
+    dock.resolutionCombo.setCurrentIndex(dock.resolutionCombo.findData(20))
+    dock.outputFileWidget.setFilePath(str(tmp_path / "whole.tif"))
+    dock.runButton.click()
+    wait_until(lambda: dock.task is None or dock.progressBar.value() >= 2, timeout=120)
+    assert dock.task is not None, "the whole tile finished before it could be cancelled"
+    dock.cancelButton.click()
+    wait_until(lambda: dock.task is None, timeout=120)
+    assert "Cancelled" in dock.stageLabel.text()
+    assert any("cancelled" in text for text in messages(qgis_iface, Qgis.Info))
+    assert list(tmp_path.iterdir()) == []
+    assert QgsProject.instance().layerTreeRoot().findGroup(PRODUCT_ID) is None
+
+
+def test_raster_layer_door_maps_bands_and_masks_the_layer(dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path) -> None:
+    stack = tmp_path / "stack.vrt"
+    bands = ["B02", "B03", "B04", "B8A", "B11", "B12"]
+    gdal.BuildVRT(str(stack), [str(real_l2a / R60.format(b)) for b in bands],
+                  options=gdal.BuildVRTOptions(separate=True, outputBounds=WINDOW)).FlushCache()
+    layer = QgsRasterLayer(str(stack), "six bands", "gdal")
+    QgsProject.instance().addMapLayer(layer)
+    assert guess_bands(layer) == {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5, "swir22": 6}
+
+    dock.sourceCombo.setCurrentIndex(1)
+    dock.rasterLayerCombo.setLayer(layer)
+    assert [dock.band_combo(role).currentBand() for role in ("blue", "green", "red", "nir", "swir16", "swir22")] == [1, 2, 3, 4, 5, 6]
+    assert not dock.extentGroupBox.isEnabled() and "clip it first" in dock.extentGroupBox.toolTip()
+    assert [dock.sclModeCombo.itemData(i) for i in range(dock.sclModeCombo.count())] == ["file", "none"]
+    assert Path(dock.outputFileWidget.filePath()).name == "six_bands_cloudmask.tif"
+
+    dock.band_combo("swir22").setBand(-1)
+    dock.run()
+    assert any("both SWIR bands" in text for text in messages(qgis_iface, Qgis.Critical))
+    dock.band_combo("swir22").setBand(6)
+
+    dock.sclModeCombo.setCurrentIndex(dock.sclModeCombo.findData("none"))
+    dock.outputFileWidget.setFilePath(str(tmp_path / "layer_mask.tif"))
+    dock.run()
+    wait_until(lambda: dock.task is None)
+    group = QgsProject.instance().layerTreeRoot().findGroup("six bands")
+    assert [node.name() for node in group.children()] == ["Cloud mask"]
+    assert not dock.results.sclGroup.isVisibleTo(dock.results)
+    assert os.path.isfile(tmp_path / "layer_mask.tif")

@@ -1,0 +1,75 @@
+"""The plugin loads, registers what it promises, and unloads without leftovers, twice in one session."""
+
+from __future__ import annotations
+
+import pytest
+from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import QEvent
+from qgis.PyQt.QtWidgets import QDockWidget, QToolBar
+from s2cloudmask import classFactory
+from s2cloudmask.__about__ import plugin_metadata
+
+ALGORITHMS = {"s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:comparescl"}
+
+
+def _registered_algorithms() -> set[str]:
+    return {alg.id() for alg in QgsApplication.processingRegistry().algorithms() if alg.id().startswith("s2cloudmask:")}
+
+
+def _children(parent, kind, name):
+    return [child for child in parent.findChildren(kind, name)]
+
+
+def _settle():
+    for _ in range(3):
+        QgsApplication.processEvents()
+        QgsApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # runs pending deleteLater()
+
+
+@pytest.fixture()
+def iface(qgis_iface):
+    qgis_iface.addPluginToRasterMenu.reset_mock()
+    qgis_iface.removePluginRasterMenu.reset_mock()
+    return qgis_iface
+
+
+def test_metadata_is_complete_for_the_plugin_repository():
+    meta = plugin_metadata()
+    for key in ("name", "description", "about", "version", "qgisminimumversion", "author", "email",
+                "homepage", "tracker", "repository", "tags", "icon", "experimental", "hasprocessingprovider"):
+        assert meta.get(key), key
+    assert meta["qgisminimumversion"] == "3.22"
+    assert meta["hasprocessingprovider"] == "yes"
+
+
+def test_load_unload_load_leaves_nothing_behind(iface):
+    main_window = iface.mainWindow()
+    for _round in range(2):
+        plugin = classFactory(iface)
+        plugin.initGui()
+        assert _registered_algorithms() == ALGORITHMS
+        assert len(_children(main_window, QDockWidget, "S2CloudMaskDock")) == 1
+        assert len(_children(main_window, QToolBar, "S2CloudMaskToolbar")) == 1
+        added = [call.args[1].objectName() for call in iface.addPluginToRasterMenu.call_args_list]
+        assert added == ["S2CloudMaskShowDock", "S2CloudMaskInstallDependencies", "S2CloudMaskDiagnostics"]
+
+        plugin.unload()
+        _settle()
+        assert _registered_algorithms() == set()
+        assert _children(main_window, QDockWidget, "S2CloudMaskDock") == []
+        assert _children(main_window, QToolBar, "S2CloudMaskToolbar") == []
+        removed = [call.args[1] for call in iface.removePluginRasterMenu.call_args_list]
+        assert len(removed) == 3
+        iface.addPluginToRasterMenu.reset_mock()
+        iface.removePluginRasterMenu.reset_mock()
+
+
+def test_processing_only_start_registers_provider(iface):
+    """qgis_process calls initProcessing() alone, without any GUI."""
+    plugin = classFactory(iface)
+    plugin.initProcessing()
+    try:
+        assert _registered_algorithms() == ALGORITHMS
+    finally:
+        plugin.unload()
+    assert _registered_algorithms() == set()

@@ -1,0 +1,476 @@
+"""The Processing provider through processing.run, as the toolbox, the modeler and scripts use it.
+
+Every run masks a small window of the real L2A product (EXTENT), never the whole tile.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from osgeo import gdal
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingModelAlgorithm,
+    QgsProcessingModelChildAlgorithm,
+    QgsProcessingModelChildParameterSource,
+    QgsProcessingModelOutput,
+    QgsProcessingModelParameter,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputRasterLayer,
+    QgsProcessingOutputString,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterRasterDestination,
+)
+from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES
+
+# A 7.68 km window (128 x 128 px at 60 m) of tile 29UNU with clear land, cloud, cirrus and shadow.
+WINDOW = (534540.0, 5838600.0, 542220.0, 5846280.0)
+WINDOW_EXTENT = f"{WINDOW[0]},{WINDOW[2]},{WINDOW[1]},{WINDOW[3]} [EPSG:32629]"
+STACK_BANDS = ("B02", "B03", "B04", "B8A", "B11", "B12")
+STACK_NAMES = ("blue", "green", "red", "nir", "swir16", "swir22")
+PERCENT_OUTPUTS = ("CLEAR_PERCENT", "CLOUD_SHADOW_PERCENT", "SEMI_TRANSPARENT_PERCENT", "CLOUD_PERCENT")
+
+
+def import_qgis_processing():
+    """QGIS's own `processing` plugin; the repository root (the plugin folder) must not shadow it."""
+    plugins = str(Path(QgsApplication.pkgDataPath()) / "python" / "plugins")
+    if plugins in sys.path:
+        sys.path.remove(plugins)
+    sys.path.insert(0, plugins)
+    from processing.core.Processing import Processing
+
+    import processing
+
+    assert Path(processing.__file__).resolve().parent.parent == Path(plugins).resolve()
+    Processing.initialize()
+    return processing
+
+
+@pytest.fixture(scope="module")
+def processing(qgis_app):
+    from s2cloudmask.processing.provider import CloudMaskProvider
+
+    module = import_qgis_processing()
+    registry = QgsApplication.processingRegistry()
+    provider = CloudMaskProvider()
+    assert registry.addProvider(provider)
+    yield module
+    registry.removeProvider(provider)
+
+
+class RecordingFeedback(QgsProcessingFeedback):
+    """A real QgsProcessingFeedback that also keeps what it was told, as the dialog's log would show it."""
+
+    def __init__(self, cancel_at: float | None = None) -> None:
+        super().__init__()
+        self.stages: list[str] = []
+        self.warnings: list[str] = []
+        self.infos: list[str] = []
+        self.progress_values: list[float] = []
+        self.progressChanged.connect(self._on_progress)
+        self._cancel_at = cancel_at
+
+    def _on_progress(self, value: float) -> None:
+        self.progress_values.append(value)
+        if self._cancel_at is not None and value >= self._cancel_at:
+            self.cancel()
+
+    def setProgressText(self, text: str) -> None:  # noqa: N802
+        self.stages.append(text)
+        super().setProgressText(text)
+
+    def pushWarning(self, warning: str) -> None:  # noqa: N802
+        self.warnings.append(warning)
+        super().pushWarning(warning)
+
+    def pushInfo(self, info: str) -> None:  # noqa: N802
+        self.infos.append(info)
+        super().pushInfo(info)
+
+
+def granule_band(product: Path, band: str) -> Path:
+    return next((product / "GRANULE").glob(f"*/IMG_DATA/R60m/*_{band}_60m.jp2"))
+
+
+def scl_file(product: Path) -> Path:
+    return next((product / "GRANULE").glob("*/IMG_DATA/R20m/*_SCL_20m.jp2"))
+
+
+def write_band_stack(product: Path, bands: tuple[str, ...], target: Path) -> Path:
+    """A GeoTIFF band stack of the window, as a user would export one from the product's 60 m JP2s."""
+    vrt = gdal.BuildVRT(str(target.with_suffix(".vrt")), [str(granule_band(product, b)) for b in bands],
+                        separate=True, outputBounds=WINDOW)
+    gdal.Translate(str(target), vrt, format="GTiff")
+    vrt = None
+    return target
+
+
+def assert_no_outputs(folder: Path) -> None:
+    leftovers = [p.name for p in folder.iterdir() if p.suffix in (".tif", ".html", ".json") or "partial" in p.name]
+    assert leftovers == []
+
+
+def read_mask(path: str) -> np.ndarray:
+    with rasterio.open(path) as dataset:
+        return dataset.read(1)
+
+
+# --- the provider and its interface ------------------------------------------------------------
+
+
+def test_provider_offers_the_three_algorithms(processing):
+    provider = QgsApplication.processingRegistry().providerById("s2cloudmask")
+    assert provider.name() == "Sentinel-2 Cloud Mask"
+    assert not provider.icon().isNull()
+    ids = sorted(alg.id() for alg in provider.algorithms())
+    assert ids == ["s2cloudmask:comparescl", "s2cloudmask:maskproduct", "s2cloudmask:maskraster"]
+    for alg in provider.algorithms():
+        assert not alg.icon().isNull()
+        assert alg.group() == ("Comparison" if alg.name() == "comparescl" else "Cloud masking")
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "parameters", "outputs"),
+    [
+        (
+            "s2cloudmask:maskproduct",
+            ["INPUT", "MODEL", "DEVICE", "EXTENT", "RESOLUTION", "OUTPUT", "OUTPUT_PROBABILITIES"],
+            ["OUTPUT", "OUTPUT_PROBABILITIES", *PERCENT_OUTPUTS, "DEVICE_USED", "MODEL_USED", "CLASS3_SOURCE"],
+        ),
+        (
+            "s2cloudmask:maskraster",
+            ["INPUT", "BAND_BLUE", "BAND_GREEN", "BAND_RED", "BAND_NIR", "BAND_SWIR16", "BAND_SWIR22",
+             "SCALE", "OFFSET", "LEVEL", "MODEL", "DEVICE", "OUTPUT"],
+            ["OUTPUT", *PERCENT_OUTPUTS, "DEVICE_USED", "MODEL_USED", "CLASS3_SOURCE"],
+        ),
+        (
+            "s2cloudmask:comparescl",
+            ["MASK", "SCL", "OUTPUT", "REPORT"],
+            ["OUTPUT", "REPORT", "OVERALL_AGREEMENT", "KAPPA", "AGREEMENT_EXCLUDING_AMBIGUOUS",
+             "KAPPA_EXCLUDING_AMBIGUOUS", "F1_CLOUD", "F1_CLOUD_SHADOW", "PER_CLASS"],
+        ),
+    ],
+)
+def test_parameter_and_output_names_are_the_designed_ones(processing, algorithm, parameters, outputs):
+    alg = QgsApplication.processingRegistry().algorithmById(algorithm)
+    assert [p.name() for p in alg.parameterDefinitions()] == parameters
+    assert [o.name() for o in alg.outputDefinitions()] == outputs
+    for name in PERCENT_OUTPUTS + ("OVERALL_AGREEMENT", "KAPPA", "F1_CLOUD"):
+        if alg.outputDefinition(name) is not None:
+            assert isinstance(alg.outputDefinition(name), QgsProcessingOutputNumber)
+    for name in ("DEVICE_USED", "MODEL_USED", "CLASS3_SOURCE", "PER_CLASS"):
+        if alg.outputDefinition(name) is not None:
+            assert isinstance(alg.outputDefinition(name), QgsProcessingOutputString)
+    assert isinstance(alg.outputDefinition("OUTPUT"), QgsProcessingOutputRasterLayer)
+    help_text = alg.shortHelpString()
+    for name in parameters:
+        assert name in help_text
+
+
+def test_help_gives_codes_defaults_and_citation(processing):
+    registry = QgsApplication.processingRegistry()
+    product = registry.algorithmById("s2cloudmask:maskproduct")
+    text = product.shortHelpString()
+    assert "10.1016/j.rse.2019.05.022" in text and "Wieland" in text
+    for code in MASK_CODES:
+        assert f"{code} {CLASS_NAMES[code].lower()}" in text
+    assert ".SAFE" in text and "MTD_MSIL2A.xml" in text
+    product_input = product.parameterDefinition("INPUT")
+    assert product_input.behavior() == QgsProcessingParameterFile.File
+    typed_paths = ("/d/S2A_MSIL2A_X.SAFE", "/d/S2A_MSIL2A_X.SAFE/", "/d/X.zip", "/d/MTD_MSIL2A.xml", "/d/manifest.safe")
+    for typed in typed_paths:
+        assert product_input.checkValueIsAcceptable(typed)
+    assert product.parameterDefinition("MODEL").defaultValue() == "auto"
+    assert product.parameterDefinition("RESOLUTION").defaultValue() == "10"
+    assert product.parameterDefinition("DEVICE").options() == ["auto", "cpu", "gpu"]
+    raster = registry.algorithmById("s2cloudmask:maskraster")
+    assert raster.parameterDefinition("SCALE").defaultValue() == pytest.approx(0.0001)
+    assert raster.parameterDefinition("OFFSET").defaultValue() == pytest.approx(-0.1)
+    assert raster.parameterDefinition("BAND_SWIR16").flags() & raster.parameterDefinition("BAND_SWIR16").FlagOptional
+    assert raster.parameterDefinition("BAND_NIR").parentLayerParameterName() == "INPUT"
+    assert "04.00" in raster.shortHelpString() and "OFFSET to 0" in raster.shortHelpString()
+    assert "SCL" in registry.algorithmById("s2cloudmask:comparescl").shortHelpString()
+
+
+# --- maskproduct -------------------------------------------------------------------------------
+
+
+def test_maskproduct_on_a_window(processing, real_l2a, tmp_path):
+    feedback = RecordingFeedback()
+    output = tmp_path / "mask.tif"
+    results = processing.run(
+        "s2cloudmask:maskproduct",
+        {"INPUT": str(real_l2a), "EXTENT": WINDOW_EXTENT, "RESOLUTION": "60", "DEVICE": "cpu", "OUTPUT": str(output)},
+        feedback=feedback,
+    )
+    assert results["OUTPUT"] == str(output)
+    with rasterio.open(output) as dataset:
+        assert (dataset.width, dataset.height) == (128, 128)
+        assert dataset.transform.c == pytest.approx(WINDOW[0]) and dataset.transform.f == pytest.approx(WINDOW[3])
+        assert dataset.nodata == 0
+        mask = dataset.read(1)
+    valid = mask[mask > 0]
+    for name, code in zip(PERCENT_OUTPUTS, MASK_CODES):
+        assert results[name] == pytest.approx(100.0 * np.count_nonzero(valid == code) / valid.size, abs=0.01)
+    assert sum(results[name] for name in PERCENT_OUTPUTS) == pytest.approx(100.0, abs=0.01)
+    assert results["CLOUD_PERCENT"] > 1 and results["CLEAR_PERCENT"] > 1  # a mixed window, not all one class
+    assert results["DEVICE_USED"] == "CPU"
+    assert results["MODEL_USED"]
+    assert results["CLASS3_SOURCE"]
+    # stage text, progress and warnings reach the dialog's log
+    assert len(set(feedback.stages)) >= 2
+    assert feedback.progress_values and max(feedback.progress_values) == pytest.approx(100.0)
+    assert any("60 m" in warning for warning in feedback.warnings)
+
+
+def test_maskproduct_writes_probabilities_at_10_m_by_default(processing, real_l2a, tmp_path):
+    extent = f"{WINDOW[0]},{WINDOW[0] + 1920},{WINDOW[3] - 1920},{WINDOW[3]} [EPSG:32629]"
+    results = processing.run(
+        "s2cloudmask:maskproduct",
+        {"INPUT": str(real_l2a / "MTD_MSIL2A.xml"), "EXTENT": extent, "DEVICE": "cpu",
+         "OUTPUT": str(tmp_path / "mask.tif"), "OUTPUT_PROBABILITIES": str(tmp_path / "probabilities.tif")},
+    )
+    with rasterio.open(results["OUTPUT"]) as dataset:
+        assert dataset.res == (10.0, 10.0) and (dataset.width, dataset.height) == (192, 192)
+    assert results["OUTPUT_PROBABILITIES"] == str(tmp_path / "probabilities.tif")
+    with rasterio.open(results["OUTPUT_PROBABILITIES"]) as dataset:
+        assert dataset.count >= 3
+
+
+def test_maskproduct_cancel_leaves_nothing(processing, real_l2a, tmp_path):
+    """Cancel, as the dialog's button does, once the first batch of tiles has run (of several)."""
+    feedback = RecordingFeedback(cancel_at=0.1)
+    extent = f"{WINDOW[0]},{WINDOW[0] + 15360},{WINDOW[3] - 15360},{WINDOW[3]} [EPSG:32629]"
+    with pytest.raises(QgsProcessingException, match="(?i)cancel"):
+        processing.run(
+            "s2cloudmask:maskproduct",
+            {"INPUT": str(real_l2a), "EXTENT": extent, "RESOLUTION": "60", "DEVICE": "cpu",
+             "OUTPUT": str(tmp_path / "mask.tif"), "OUTPUT_PROBABILITIES": str(tmp_path / "probabilities.tif")},
+            feedback=feedback,
+        )
+    assert feedback.isCanceled()
+    assert 0.1 <= max(feedback.progress_values) < 95.0
+    assert_no_outputs(tmp_path)
+
+
+# --- maskraster --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def band_stacks(real_l2a, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("stacks")
+    ordered = write_band_stack(real_l2a, STACK_BANDS, folder / "stack.tif")
+    shuffled_bands = ("B12", "B8A", "B02", "B11", "B04", "B03")
+    shuffled = write_band_stack(real_l2a, shuffled_bands, folder / "shuffled.tif")
+    return ordered, shuffled, shuffled_bands
+
+
+def band_parameters(order: tuple[str, ...]) -> dict[str, int]:
+    names = dict(zip(STACK_BANDS, STACK_NAMES))
+    return {f"BAND_{names[band].upper()}": order.index(band) + 1 for band in order}
+
+
+def test_maskraster_uses_the_band_mapping(processing, band_stacks, tmp_path):
+    ordered, shuffled, shuffled_bands = band_stacks
+    common = {"LEVEL": "l2a", "DEVICE": "cpu"}  # SCALE / OFFSET defaults: L2A from baseline 04.00
+    feedback = RecordingFeedback()
+    first = processing.run(
+        "s2cloudmask:maskraster",
+        {"INPUT": str(ordered), **band_parameters(STACK_BANDS), **common, "OUTPUT": str(tmp_path / "ordered.tif")},
+        feedback=feedback,
+    )
+    assert any("class 3" in warning for warning in feedback.warnings)
+    second = processing.run(
+        "s2cloudmask:maskraster",
+        {"INPUT": str(shuffled), **band_parameters(shuffled_bands), **common, "OUTPUT": str(tmp_path / "shuffled.tif")},
+    )
+    wrong = processing.run(
+        "s2cloudmask:maskraster",
+        {"INPUT": str(shuffled), **band_parameters(STACK_BANDS), **common, "OUTPUT": str(tmp_path / "wrong.tif")},
+    )
+    ordered_mask, shuffled_mask = read_mask(first["OUTPUT"]), read_mask(second["OUTPUT"])
+    assert ordered_mask.shape == (128, 128)
+    assert set(np.unique(ordered_mask)) >= {1, 4}
+    np.testing.assert_array_equal(ordered_mask, shuffled_mask)
+    assert first["CLOUD_PERCENT"] == pytest.approx(second["CLOUD_PERCENT"])
+    assert np.count_nonzero(read_mask(wrong["OUTPUT"]) != ordered_mask) > 0.05 * ordered_mask.size
+    assert "6" in first["MODEL_USED"] or "6b" in first["MODEL_USED"].lower()
+    assert first["SEMI_TRANSPARENT_PERCENT"] == 0.0 and first["CLASS3_SOURCE"]
+
+
+def test_maskraster_four_bands_runs_the_4_band_model(processing, band_stacks, tmp_path):
+    ordered, _, _ = band_stacks
+    results = processing.run(
+        "s2cloudmask:maskraster",
+        {"INPUT": str(ordered), "DEVICE": "cpu", "OUTPUT": str(tmp_path / "four.tif")},  # bands 1-4 by default
+    )
+    assert "4" in results["MODEL_USED"]
+    assert read_mask(results["OUTPUT"]).shape == (128, 128)
+
+
+# --- the graphical modeler ---------------------------------------------------------------------
+
+
+def build_mask_and_compare_model() -> QgsProcessingModelAlgorithm:
+    """Product -> maskproduct (window) -> comparescl against the same product's SCL, as built in the modeler."""
+    model = QgsProcessingModelAlgorithm("Mask and compare with SCL", "Tests")
+    model.addModelParameter(
+        QgsProcessingParameterFile("product", "Product", behavior=QgsProcessingParameterFile.File),
+        QgsProcessingModelParameter("product"),
+    )
+    model.addModelParameter(QgsProcessingParameterExtent("window", "Window"), QgsProcessingModelParameter("window"))
+
+    mask = QgsProcessingModelChildAlgorithm("s2cloudmask:maskproduct")
+    mask.setChildId("mask")
+    mask.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromModelParameter("product")])
+    mask.addParameterSources("EXTENT", [QgsProcessingModelChildParameterSource.fromModelParameter("window")])
+    mask.addParameterSources("RESOLUTION", [QgsProcessingModelChildParameterSource.fromStaticValue("60")])
+    mask.addParameterSources("MODEL", [QgsProcessingModelChildParameterSource.fromStaticValue("auto")])
+    mask.addParameterSources("DEVICE", [QgsProcessingModelChildParameterSource.fromStaticValue("cpu")])
+    mask_output = QgsProcessingModelOutput("mask", "Cloud mask")
+    mask_output.setChildOutputName("OUTPUT")
+    mask.setModelOutputs({"mask": mask_output})
+    model.addChildAlgorithm(mask)
+
+    compare = QgsProcessingModelChildAlgorithm("s2cloudmask:comparescl")
+    compare.setChildId("compare")
+    compare.addParameterSources("MASK", [QgsProcessingModelChildParameterSource.fromChildOutput("mask", "OUTPUT")])
+    compare.addParameterSources("SCL", [QgsProcessingModelChildParameterSource.fromModelParameter("product")])
+    difference_output = QgsProcessingModelOutput("difference", "SCL difference")
+    difference_output.setChildOutputName("OUTPUT")
+    report_output = QgsProcessingModelOutput("report", "Report")
+    report_output.setChildOutputName("REPORT")
+    compare.setModelOutputs({"difference": difference_output, "report": report_output})
+    model.addChildAlgorithm(compare)
+    return model
+
+
+def test_model_masks_a_window_and_compares_with_scl(processing, real_l2a, tmp_path):
+    model = build_mask_and_compare_model()
+    assert model.validate()[0], model.validate()[1]
+    assert isinstance(model.parameterDefinition("mask:mask"), QgsProcessingParameterRasterDestination)
+    feedback = RecordingFeedback()
+    results = processing.run(
+        model,
+        {
+            "product": str(real_l2a),
+            "window": WINDOW_EXTENT,
+            "mask:mask": str(tmp_path / "mask.tif"),
+            "compare:difference": str(tmp_path / "difference.tif"),
+            "compare:report": str(tmp_path / "report.html"),
+        },
+        feedback=feedback,
+    )
+    assert results["mask:mask"] == str(tmp_path / "mask.tif")
+    assert results["compare:difference"] == str(tmp_path / "difference.tif")
+    children = results["CHILD_RESULTS"]
+    comparison = children["compare"]
+    assert 0.0 < comparison["OVERALL_AGREEMENT"] <= 1.0
+    assert -1.0 <= comparison["KAPPA"] <= 1.0 and comparison["KAPPA"] > 0.2
+    per_class = json.loads(comparison["PER_CLASS"])
+    assert set(per_class) == {"clear", "cloud_shadow", "semi_transparent_cloud", "cloud"}
+    assert comparison["F1_CLOUD"] == pytest.approx(per_class["cloud"]["f1"])
+    assert comparison["F1_CLOUD_SHADOW"] == pytest.approx(per_class["cloud_shadow"]["f1"])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["kappa"]["ambiguous_as_clear"] == pytest.approx(comparison["KAPPA"])
+    assert (tmp_path / "report.html").is_file()
+    with rasterio.open(tmp_path / "difference.tif") as dataset, rasterio.open(tmp_path / "mask.tif") as mask:
+        assert dataset.shape == mask.shape and dataset.transform == mask.transform
+        difference = dataset.read(1)
+    agreeing = np.isin(difference, (1, 2, 3, 12))  # both clear, both cloud, both shadow, SCL-ambiguous clear
+    assert comparison["OVERALL_AGREEMENT"] == pytest.approx(agreeing.sum() / np.count_nonzero(difference))
+    assert children["mask"]["DEVICE_USED"] == "CPU"
+
+
+# --- bad input, through every algorithm --------------------------------------------------------
+
+
+@pytest.fixture
+def not_a_product(tmp_path) -> Path:
+    path = tmp_path / "inputs" / "notes.txt"
+    path.parent.mkdir()
+    path.write_text("not a Sentinel-2 product\n")
+    return path
+
+
+def failing_run(processing, algorithm: str, parameters: dict) -> str:
+    with pytest.raises(QgsProcessingException) as raised:
+        processing.run(algorithm, parameters)
+    message = str(raised.value)
+    assert "Traceback" not in message
+    return message
+
+
+def test_maskproduct_rejects_bad_input(processing, real_l2a, not_a_product, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    base = {"EXTENT": WINDOW_EXTENT, "RESOLUTION": "60", "DEVICE": "cpu", "OUTPUT": str(out / "mask.tif")}
+    message = failing_run(processing, "s2cloudmask:maskproduct", {**base, "INPUT": str(not_a_product)})
+    assert str(not_a_product) in message
+    missing = tmp_path / "S2A_MSIL2A_missing.SAFE"
+    message = failing_run(processing, "s2cloudmask:maskproduct", {**base, "INPUT": str(missing)})
+    assert str(missing) in message
+    unwritable = not_a_product / "mask.tif"  # its "folder" is a file: no one can write there, not even root
+    message = failing_run(processing, "s2cloudmask:maskproduct", {**base, "INPUT": str(real_l2a),
+                                                                  "OUTPUT": str(unwritable)})
+    assert str(not_a_product) in message
+    message = failing_run(processing, "s2cloudmask:maskproduct", {**base, "INPUT": str(real_l2a),
+                                                                  "MODEL": str(not_a_product)})
+    assert str(not_a_product) in message
+    assert_no_outputs(out)
+
+
+def test_maskraster_rejects_bad_input(processing, band_stacks, not_a_product, tmp_path):
+    ordered, _, _ = band_stacks
+    out = tmp_path / "out"
+    out.mkdir()
+    base = {"INPUT": str(ordered), "DEVICE": "cpu", "OUTPUT": str(out / "mask.tif")}
+    message = failing_run(processing, "s2cloudmask:maskraster", {**base, "BAND_NIR": 9})
+    assert str(ordered) in message and "9" in message
+    message = failing_run(processing, "s2cloudmask:maskraster", {**base, "OUTPUT": str(not_a_product / "mask.tif")})
+    assert str(not_a_product) in message
+    message = failing_run(processing, "s2cloudmask:maskraster", {**base, "INPUT": str(not_a_product)})
+    assert f"INPUT: {not_a_product} is not a raster" in message
+    missing = tmp_path / "missing.tif"
+    message = failing_run(processing, "s2cloudmask:maskraster", {**base, "INPUT": str(missing)})
+    assert f"INPUT: the file {missing} does not exist" in message
+    assert_no_outputs(out)
+
+
+@pytest.fixture(scope="module")
+def window_mask(processing, real_l2a, tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("window-mask") / "mask.tif"
+    processing.run(
+        "s2cloudmask:maskproduct",
+        {"INPUT": str(real_l2a), "EXTENT": WINDOW_EXTENT, "RESOLUTION": "60", "DEVICE": "cpu", "OUTPUT": str(output)},
+    )
+    return output
+
+
+def test_comparescl_rejects_bad_input(processing, real_l2a, window_mask, band_stacks, not_a_product, tmp_path):
+    ordered, _, _ = band_stacks
+    out = tmp_path / "out"
+    out.mkdir()
+    base = {"MASK": str(window_mask), "OUTPUT": str(out / "difference.tif")}
+    message = failing_run(processing, "s2cloudmask:comparescl", {**base, "SCL": str(not_a_product)})
+    assert str(not_a_product) in message
+    missing = tmp_path / "T29UNU_SCL_20m.jp2"
+    message = failing_run(processing, "s2cloudmask:comparescl", {**base, "SCL": str(missing)})
+    assert str(missing) in message
+    scl = str(scl_file(real_l2a))
+    message = failing_run(processing, "s2cloudmask:comparescl", {**base, "MASK": str(not_a_product), "SCL": scl})
+    assert f"MASK: {not_a_product} is not a raster" in message
+    message = failing_run(processing, "s2cloudmask:comparescl", {**base, "MASK": str(ordered), "SCL": scl})
+    assert str(ordered) in message and "6 bands" in message
+    message = failing_run(processing, "s2cloudmask:comparescl", {**base, "SCL": scl,
+                                                                "OUTPUT": str(not_a_product / "d.tif")})
+    assert str(not_a_product) in message
+    assert_no_outputs(out)

@@ -1,0 +1,95 @@
+"""The algorithms headless, as a server script runs them: qgis_process on a plugin installed into a profile.
+
+Debian's /usr/bin/qgis_process wrapper adds --noversioncheck, which the binary
+rejects, so the binary is called directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from tests.sandbox_env import REPO
+from tests.qgis.test_processing import PERCENT_OUTPUTS, WINDOW, WINDOW_EXTENT
+
+QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
+
+pytestmark = pytest.mark.skipif(not Path(QGIS_PROCESS).is_file(), reason="qgis_process.bin is not installed")
+
+
+@pytest.fixture(scope="module")
+def qgis_env(tmp_path_factory) -> dict[str, str]:
+    """A fresh settings folder with the plugin installed and enabled, the way a user's profile holds it."""
+    root = tmp_path_factory.mktemp("qgis-process")
+    settings = root / "settings"
+    home = root / "home"
+    home.mkdir()
+    subprocess.run(
+        [sys.executable, str(REPO / "tools" / "install_plugin.py"), "--settings-dir", str(settings)],
+        check=True, capture_output=True, text=True, cwd=root,
+    )
+    assert (settings / "profiles" / "default" / "python" / "plugins" / "s2cloudmask" / "metadata.txt").is_file()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "QGIS_"))}
+    env.update(
+        QGIS_CUSTOM_CONFIG_PATH=str(settings),
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        QT_QPA_PLATFORM="offscreen",
+    )
+    return env
+
+
+def qgis_process(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=env["HOME"])
+
+
+def test_list_shows_the_algorithms(qgis_env):
+    listed = qgis_process(qgis_env, "list")
+    assert listed.returncode == 0, listed.stderr
+    for algorithm in ("s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:comparescl"):
+        assert algorithm in listed.stdout
+
+
+def test_help_describes_maskproduct(qgis_env):
+    shown = qgis_process(qgis_env, "help", "s2cloudmask:maskproduct")
+    assert shown.returncode == 0, shown.stderr
+    for text in ("INPUT", "EXTENT", "RESOLUTION", "OUTPUT_PROBABILITIES", "CLOUD_PERCENT", "10.1016/j.rse.2019.05.022"):
+        assert text in shown.stdout
+
+
+def test_run_on_a_window_returns_json(qgis_env, real_l2a, tmp_path):
+    output = tmp_path / "mask.tif"
+    ran = qgis_process(
+        qgis_env, "--json", "run", "s2cloudmask:maskproduct", "--",
+        f"INPUT={real_l2a}", f"EXTENT={WINDOW_EXTENT}", "RESOLUTION=60", "DEVICE=cpu", f"OUTPUT={output}",
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    results = json.loads(ran.stdout)["results"]
+    assert results["OUTPUT"] == str(output)
+    assert results["DEVICE_USED"] == "CPU"
+    assert results["MODEL_USED"] and results["CLASS3_SOURCE"]
+    assert sum(results[name] for name in PERCENT_OUTPUTS) == pytest.approx(100.0, abs=0.01)
+    with rasterio.open(output) as dataset:
+        assert dataset.bounds.left == pytest.approx(WINDOW[0]) and dataset.res == (60.0, 60.0)
+
+
+def test_bad_input_exits_non_zero_with_the_message(qgis_env, tmp_path):
+    not_a_product = tmp_path / "notes.txt"
+    not_a_product.write_text("not a Sentinel-2 product\n")
+    ran = qgis_process(
+        qgis_env, "run", "s2cloudmask:maskproduct", "--", f"INPUT={not_a_product}", f"OUTPUT={tmp_path / 'mask.tif'}",
+    )
+    assert ran.returncode != 0
+    failure = [line for line in (ran.stdout + ran.stderr).splitlines() if str(not_a_product) in line]
+    assert failure, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stdout + ran.stderr
+    assert not (tmp_path / "mask.tif").exists()

@@ -1,0 +1,114 @@
+"""The plugin's layer styles: QML files that match inference.classes, applied as QGIS loads the outputs."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from osgeo import gdal
+from qgis.core import QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
+from s2cloudmask.inference.comparing import difference
+from s2cloudmask.inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, SCL_COLOURS, SCL_NAMES
+from s2cloudmask.toolbelt import layers
+
+from tests.qgis.test_processing import WINDOW_EXTENT, processing, scl_file  # noqa: F401 (fixture)
+
+
+def qml_palette(path: Path) -> dict[int, tuple[str, tuple[int, int, int, int]]]:
+    entries = ET.parse(path).getroot().iter("paletteEntry")
+    palette = {}
+    for entry in entries:
+        colour = entry.get("color").lstrip("#")
+        rgb = tuple(int(colour[i : i + 2], 16) for i in (0, 2, 4))
+        palette[int(entry.get("value"))] = (entry.get("label"), (*rgb, int(entry.get("alpha"))))
+    return palette
+
+
+def renderer_classes(layer: QgsRasterLayer) -> dict[int, tuple[str, tuple[int, int, int, int]]]:
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsPalettedRasterRenderer)
+    return {int(c.value): (c.label, c.color.getRgb()) for c in renderer.classes()}
+
+
+def legend_labels(layer: QgsRasterLayer) -> list[str]:
+    return [label for label, _colour in layer.renderer().legendSymbologyItems()]
+
+
+def test_mask_style_has_the_class_palette():
+    assert qml_palette(layers.MASK_STYLE) == {code: (CLASS_NAMES[code], CLASS_COLOURS[code]) for code in MASK_CODES}
+
+
+def test_scl_style_has_the_official_palette():
+    assert qml_palette(layers.SCL_STYLE) == {code: (SCL_NAMES[code], SCL_COLOURS[code]) for code in range(1, 12)}
+
+
+def test_difference_style_matches_the_comparison_codes():
+    palette = qml_palette(layers.DIFFERENCE_STYLE)
+    expected = {code: difference.DIFFERENCE_NAMES[code] for code in difference.DIFFERENCE_CODES}
+    assert {code: label for code, (label, _colour) in palette.items()} == expected
+
+
+@pytest.fixture
+def scl_view(real_l2a, tmp_path) -> str:
+    """The product's SCL through a VRT in tmp_path, as the dock shows it: QGIS's statistics land beside the VRT,
+    never inside the product."""
+    view = str(tmp_path / "scl.vrt")
+    gdal.BuildVRT(view, [str(scl_file(real_l2a))]).FlushCache()
+    return view
+
+
+def test_scl_layer_styled_with_names(qgis_app, scl_view):
+    layer = QgsRasterLayer(scl_view, "SCL", "gdal")
+    assert layer.isValid()
+    layers.style_scl_layer(layer)
+    assert renderer_classes(layer) == {code: (SCL_NAMES[code], SCL_COLOURS[code]) for code in range(1, 12)}
+    assert legend_labels(layer) == [SCL_NAMES[code] for code in range(1, 12)]
+
+
+def test_add_styled_raster_puts_a_styled_layer_in_the_project(qgis_app, scl_view):
+    project = QgsProject()
+    layer = layers.add_styled_raster(scl_view, layers.SCL_LAYER_NAME, layers.SCL_STYLE, project)
+    assert project.mapLayersByName(layers.SCL_LAYER_NAME) == [layer]
+    assert legend_labels(layer)[2] == SCL_NAMES[3]
+
+
+def test_missing_style_file_is_reported(qgis_app, scl_view, tmp_path):
+    layer = QgsRasterLayer(scl_view, "SCL", "gdal")
+    with pytest.raises(layers.StyleError, match="reinstall"):
+        layers.apply_style(layer, tmp_path / "gone.qml")
+
+
+@pytest.fixture
+def clean_project(qgis_app):
+    project = QgsProject.instance()
+    project.removeAllMapLayers()
+    yield project
+    project.removeAllMapLayers()
+
+
+def test_outputs_load_styled_and_named(processing, real_l2a, clean_project, tmp_path):  # noqa: F811
+    """What a user sees after running from the toolbox: named layers with the plugin's legend in words."""
+    mask_results = processing.runAndLoadResults(
+        "s2cloudmask:maskproduct",
+        {"INPUT": str(real_l2a), "EXTENT": WINDOW_EXTENT, "RESOLUTION": "60", "DEVICE": "cpu",
+         "OUTPUT": str(tmp_path / "mask.tif")},
+    )
+    (mask_layer,) = clean_project.mapLayersByName(layers.MASK_LAYER_NAME)
+    assert mask_layer.source() == mask_results["OUTPUT"]
+    assert renderer_classes(mask_layer) == {code: (CLASS_NAMES[code], CLASS_COLOURS[code]) for code in MASK_CODES}
+    assert legend_labels(mask_layer) == [CLASS_NAMES[code] for code in MASK_CODES]
+
+    processing.runAndLoadResults(
+        "s2cloudmask:comparescl",
+        {"MASK": mask_results["OUTPUT"], "SCL": str(real_l2a), "OUTPUT": str(tmp_path / "difference.tif")},
+    )
+    (difference_layer,) = clean_project.mapLayersByName(layers.DIFFERENCE_LAYER_NAME)
+    classes = renderer_classes(difference_layer)
+    assert {code: label for code, (label, _) in classes.items()} == {
+        code: difference.DIFFERENCE_NAMES[code] for code in difference.DIFFERENCE_CODES
+    }
+    assert {code: colour for code, (_, colour) in classes.items()} == {
+        code: difference.DIFFERENCE_COLOURS[code] for code in difference.DIFFERENCE_CODES
+    }
+    assert "SCL ambiguous, mask clear" in legend_labels(difference_layer)
