@@ -26,15 +26,9 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from ..__about__ import ICON_PATH
+from ..inference.defaults import DEVICES
 from ..inference.errors import CloudMaskError
-
-MODEL_CITATION = (
-    "Wieland, M., Li, Y., Martinis, S. (2019): Multi-sensor cloud and cloud shadow segmentation "
-    "with a convolutional neural network. Remote Sensing of Environment 230, 1-12. "
-    "doi:10.1016/j.rse.2019.05.022"
-)
-
-DEVICE_OPTIONS = ["auto", "cpu", "gpu"]
+from ..inference.masking.model_card import UKIS_CITATION
 
 
 class ProcessingFeedbackAdapter:
@@ -131,7 +125,7 @@ def model_parameter() -> QgsProcessingParameterString:
 
 def device_parameter() -> QgsProcessingParameterEnum:
     parameter = QgsProcessingParameterEnum(
-        "DEVICE", "Device", options=DEVICE_OPTIONS, defaultValue="auto", usesStaticStrings=True
+        "DEVICE", "Device", options=list(DEVICES), defaultValue="auto", usesStaticStrings=True
     )
     parameter.setHelp("auto tries the GPU first and falls back to the CPU; DEVICE_USED tells which one ran.")
     return parameter
@@ -165,7 +159,7 @@ CHOICES_HELP = (
 
 MODEL_HELP = (
     "The default models are the pretrained U-Nets of the ukis-csmask package (DLR, Apache-2.0): "
-    + MODEL_CITATION
+    + UKIS_CITATION
     + "."
 )
 

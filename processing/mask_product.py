@@ -11,6 +11,7 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
+from ..inference.defaults import DEFAULT_RESOLUTION, RESOLUTIONS
 from ..inference.masking.engine import mask_product
 from ..toolbelt.layers import MASK_LAYER_NAME, style_mask_layer
 from .base import (
@@ -30,7 +31,6 @@ from .base import (
 from .results import add_mask_outputs, mask_result_values
 
 PRODUCT_FILTER = "Sentinel-2 products (*.zip MTD_MSIL1C.xml MTD_MSIL2A.xml manifest.safe);;All files (*)"
-RESOLUTION_OPTIONS = ["10", "20", "60"]
 
 
 class MaskProductAlgorithm(MaskingAlgorithm):
@@ -98,8 +98,8 @@ class MaskProductAlgorithm(MaskingAlgorithm):
             QgsProcessingParameterEnum(
                 "RESOLUTION",
                 "Output resolution (m)",
-                options=RESOLUTION_OPTIONS,
-                defaultValue="10",
+                options=[str(r) for r in RESOLUTIONS],
+                defaultValue=str(DEFAULT_RESOLUTION),
                 usesStaticStrings=True,
             )
         )

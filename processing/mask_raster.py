@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ..inference.defaults import DEFAULT_LEVEL, DEFAULT_OFFSET, DEFAULT_SCALE, LEVELS
 from ..inference.masking.engine import mask_raster
 from ..toolbelt.layers import MASK_LAYER_NAME, style_mask_layer
 from .base import (
@@ -40,7 +41,6 @@ BAND_PARAMETERS: dict[str, tuple[str, str, int | None]] = {
     "BAND_SWIR16": ("swir16", "Short-wave infrared 1.6 µm band (B11)", None),
     "BAND_SWIR22": ("swir22", "Short-wave infrared 2.2 µm band (B12)", None),
 }
-LEVEL_OPTIONS = ["l1c", "l2a"]
 
 
 class MaskRasterAlgorithm(MaskingAlgorithm):
@@ -71,7 +71,7 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
                 ),
                 (
                     "SCALE, OFFSET",
-                    "Reflectance = DN × SCALE + OFFSET. The defaults (0.0001, -0.1) fit Level-2A from "
+                    f"Reflectance = DN × SCALE + OFFSET. The defaults ({DEFAULT_SCALE}, {DEFAULT_OFFSET}) fit Level-2A from "
                     "processing baseline 04.00 on (January 2022), where reflectance = (DN - 1000) / 10000, and "
                     "Level-1C from baseline 04.00 likewise. For products processed before baseline 04.00 set "
                     "OFFSET to 0. For data already in reflectance (0-1) use SCALE 1 and OFFSET 0.",
@@ -98,15 +98,15 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
             )
         self.addParameter(
             QgsProcessingParameterNumber(
-                "SCALE", "Scale (reflectance = DN × SCALE + OFFSET)", QgsProcessingParameterNumber.Double, 0.0001
+                "SCALE", "Scale (reflectance = DN × SCALE + OFFSET)", QgsProcessingParameterNumber.Double, DEFAULT_SCALE
             )
         )
         self.addParameter(
-            QgsProcessingParameterNumber("OFFSET", "Offset", QgsProcessingParameterNumber.Double, -0.1)
+            QgsProcessingParameterNumber("OFFSET", "Offset", QgsProcessingParameterNumber.Double, DEFAULT_OFFSET)
         )
         self.addParameter(
             QgsProcessingParameterEnum(
-                "LEVEL", "Processing level", options=LEVEL_OPTIONS, defaultValue="l2a", usesStaticStrings=True
+                "LEVEL", "Processing level", options=list(LEVELS), defaultValue=DEFAULT_LEVEL, usesStaticStrings=True
             )
         )
         self.addParameter(model_parameter())

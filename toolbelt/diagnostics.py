@@ -12,8 +12,8 @@ import platform
 import sys
 from pathlib import Path
 
-from . import dependencies
 from ..__about__ import plugin_version
+from . import dependencies
 
 
 def _version(module_name: str, attribute: str = "__version__") -> str:

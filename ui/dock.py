@@ -35,7 +35,10 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QFileDialog, QFrame, QScrollArea, QSizePolicy, QWidget
 
 from ..__about__ import PLUGIN_NAME
+from ..inference.defaults import DEFAULT_OFFSET, DEFAULT_SCALE, OPTIONAL_BAND_ROLES, RESOLUTIONS
+from ..inference.defaults import RASTER_BAND_ROLES as BAND_ROLES
 from ..inference.errors import BandError, CloudMaskError, DependencyError, ModelError, OutputError, ProductError
+from ..inference.masking.model_card import SENTINEL2_BANDS
 from ..inference.outputs import check_writable
 from ..inference.reading.product import is_product_path
 from ..toolbelt import layers as layer_styles
@@ -46,9 +49,6 @@ from .task import CloudMaskTask, RunOutcome, RunRequest
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("dock.ui")))
 
 SETTINGS_GROUP = "s2cloudmask/dock/"
-RESOLUTIONS = (10, 20, 60)
-BAND_ROLES = ("blue", "green", "red", "nir", "swir16", "swir22")
-ROLE_BANDS = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "swir16": "B11", "swir22": "B12"}
 # Band numbers of each role in common stacks, by band count: ESA's 13-band order, the same without B10, 4 and 6 bands.
 STACK_ORDERS = {
     13: {"blue": 2, "green": 3, "red": 4, "nir": 8, "swir16": 12, "swir22": 13},
@@ -118,7 +118,7 @@ def guess_bands(layer: QgsRasterLayer) -> dict[str, int]:
         match = re.search(r"\bB(0?[1-9]|1[0-2]|8A)\b", layer.bandName(number), re.IGNORECASE)
         if match:
             band = "B" + match.group(1).upper().zfill(2)
-            named.update({role: number for role, wanted in ROLE_BANDS.items() if wanted == band})
+            named.update({role: number for role in BAND_ROLES if SENTINEL2_BANDS[role] == band})
     if all(role in named for role in ("blue", "green", "red", "nir")):
         return named
     return dict(STACK_ORDERS.get(count, {}))
@@ -162,7 +162,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
     def _setup_widgets(self) -> None:
         self.rasterLayerCombo.setFilters(QgsMapLayerProxyModel.RasterLayer)
         self.rasterLayerCombo.setAllowEmptyLayer(True)
-        for role in ("swir16", "swir22"):
+        for role in OPTIONAL_BAND_ROLES:
             self.band_combo(role).setShowNotSetOption(True, "Not used")
         self.modelFileWidget.setStorageMode(QgsFileWidget.GetFile)
         self.modelFileWidget.lineEdit().setPlaceholderText("Automatic: the built-in U-Net for the product level")
@@ -571,8 +571,8 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         for combo, key, default in ((self.deviceCombo, "device", "auto"), (self.resolutionCombo, "resolution", 10)):
             index = combo.findData(value(key, default, type(default)))
             combo.setCurrentIndex(max(index, 0))
-        self.scaleSpin.setValue(value("scale", 0.0001, float))
-        self.offsetSpin.setValue(value("offset", -0.1, float))
+        self.scaleSpin.setValue(value("scale", DEFAULT_SCALE, float))
+        self.offsetSpin.setValue(value("offset", DEFAULT_OFFSET, float))
         self.levelCombo.setCurrentIndex(value("level", 0, int))
         self.sclFileWidget.setFilePath(value("scl_file", ""))
         self.extentGroupBox.setChecked(value("limit_extent", False, bool))

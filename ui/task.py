@@ -19,6 +19,7 @@ from qgis.core import Qgis, QgsMessageLog, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
 from ..__about__ import PLUGIN_NAME
+from ..inference.defaults import DEFAULT_OFFSET, DEFAULT_SCALE
 from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.feedback import check_cancelled
 from .context_layers import ContextView, build_scl_view, build_true_colour_view
@@ -35,8 +36,8 @@ class RunRequest:
     product: str | None = None  # a product path (.SAFE folder, .zip, MTD xml) ...
     raster: str | None = None  # ... or a GDAL raster with Sentinel-2 bands
     bands: dict[str, int] = field(default_factory=dict)
-    scale: float = 0.0001
-    offset: float = -0.1
+    scale: float = DEFAULT_SCALE
+    offset: float = DEFAULT_OFFSET
     level: str = "l2a"
     model: str = "auto"
     device: str = "auto"
@@ -144,8 +145,8 @@ class CloudMaskTask(QgsTask):
         return False
 
     def _run(self) -> RunOutcome:
-        from ..inference.masking import engine
         from ..inference.comparing.compare import compare_with_scl
+        from ..inference.masking import engine
 
         request = self.request
         started = time.perf_counter()

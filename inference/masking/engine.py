@@ -24,6 +24,7 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from ..classes import MASK_CODES, NODATA, SEMI_TRANSPARENT
+from ..defaults import DEFAULT_OFFSET, DEFAULT_SCALE, RESOLUTIONS
 from ..errors import BandError, ModelError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
@@ -392,8 +393,8 @@ def mask_raster(
     output: str | Path,
     *,
     bands: dict[str, int],
-    scale: float = 0.0001,
-    offset: float = -0.1,
+    scale: float = DEFAULT_SCALE,
+    offset: float = DEFAULT_OFFSET,
     level: str = "l2a",
     model: str | Path = "auto",
     device: str = "auto",
@@ -520,7 +521,7 @@ def mask_product(
     card = _choose_card(model, product.level, product.bands)
     _check_level(card, product.level, f"product {product.product_id}")
     bands = _product_bands(card, product, notices)
-    if int(resolution) not in (10, 20, 60):
+    if int(resolution) not in RESOLUTIONS:
         raise BandError(f"RESOLUTION {resolution} is not offered; choose 10, 20 or 60 (m).")
     output_grid = product_grid(product, int(resolution), extent)
     model_grid = output_grid.resampled(card.resolution)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-
+from ..defaults import RESOLUTIONS
 from ..errors import ProductError
 from ..grid import Grid
 from .metadata import (
@@ -33,7 +33,6 @@ from .metadata import (
     parse_tile_metadata,
 )
 
-RESOLUTIONS = (10, 20, 60)
 MAX_XML_BYTES = 64 * 1024 * 1024
 
 _PRODUCT_MTD_RE = re.compile(r"^(MTD_MSIL(1C|2A)|S2[A-D]_[A-Z]{4}_MTD_SAFL(1C|2A)_.*)\.xml$", re.IGNORECASE)

@@ -1,0 +1,20 @@
+"""Choices and defaults that every door shows (Processing, dock, Python API): each has its one home here."""
+
+from __future__ import annotations
+
+# Digital number -> reflectance for a plain raster: reflectance = DN * SCALE + OFFSET. These fit Level-2A
+# from processing baseline 04.00 on (BOA_ADD_OFFSET -1000, quantification 10000).
+DEFAULT_SCALE = 0.0001
+DEFAULT_OFFSET = -0.1
+
+# Output grids a product can be masked on, in metres (the tile's own grids).
+RESOLUTIONS = (10, 20, 60)
+DEFAULT_RESOLUTION = 10
+
+DEVICES = ("auto", "cpu", "gpu")
+LEVELS = ("l1c", "l2a")
+DEFAULT_LEVEL = "l2a"
+
+# The band roles a plain raster maps to (the DLR models' inputs, in their order); SWIR is optional.
+RASTER_BAND_ROLES = ("blue", "green", "red", "nir", "swir16", "swir22")
+OPTIONAL_BAND_ROLES = ("swir16", "swir22")
