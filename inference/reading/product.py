@@ -539,7 +539,7 @@ def _open_raster(path: str):
             dataset = rasterio.open(path)
         except Exception as exc:  # rasterio.errors.RasterioIOError and friends
             raise ProductError(
-                f"The file {display_path(path)} cannot be opened as a raster ({_short(exc)}). It is damaged or was "
+                f"The file {display_path(path)} cannot be opened as a raster ({short_error(exc)}). It is damaged or was "
                 "not completely downloaded; download the product again."
             ) from None
     if errors:
@@ -550,7 +550,8 @@ def _open_raster(path: str):
     return dataset
 
 
-def _short(exc: Exception) -> str:
+def short_error(exc: Exception) -> str:
+    """The first line of a library's error, bounded: enough to name the cause in a user message."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:300]
 
@@ -750,13 +751,13 @@ def _extent_in_crs(extent, crs: str) -> tuple[float, float, float, float]:
         source_crs = CRS.from_user_input(extent_crs)
         target_crs = CRS.from_user_input(crs)
     except Exception as exc:
-        raise ProductError(f"The CRS of the extent ({extent_crs!r}) is not understood: {_short(exc)}") from None
+        raise ProductError(f"The CRS of the extent ({extent_crs!r}) is not understood: {short_error(exc)}") from None
     if source_crs == target_crs:
         return (xmin, ymin, xmax, ymax)
     try:
         return tuple(transform_bounds(source_crs, target_crs, xmin, ymin, xmax, ymax, densify_pts=21))  # type: ignore[return-value]
     except Exception as exc:
-        raise ProductError(f"The extent {extent!r} cannot be transformed to {crs}: {_short(exc)}") from None
+        raise ProductError(f"The extent {extent!r} cannot be transformed to {crs}: {short_error(exc)}") from None
 
 
 PRODUCT_FILE_NAMES = ("MTD_MSIL1C.XML", "MTD_MSIL2A.XML", "MANIFEST.SAFE")

@@ -39,7 +39,16 @@ from rasterio.windows import Window
 from ..errors import BandError, ProductError
 from ..grid import Grid
 from .metadata import NATIVE_RESOLUTION, to_reflectance
-from .product import Product, band_missing_error, display_path, gdal_errors, open_product, product_grid, scl_key
+from .product import (
+    Product,
+    band_missing_error,
+    display_path,
+    gdal_errors,
+    open_product,
+    product_grid,
+    scl_key,
+    short_error,
+)
 
 __all__ = ["BandBlock", "ProductReader", "open_product", "product_grid", "read_mask_layer", "read_scl"]
 
@@ -204,18 +213,13 @@ def _open(path: str, **options):
             dataset = rasterio.open(path, **options)
         except Exception as exc:
             raise ProductError(
-                f"The file {display_path(path)} cannot be opened as a raster ({_short(exc)}). It is damaged or was not "
+                f"The file {display_path(path)} cannot be opened as a raster ({short_error(exc)}). It is damaged or was not "
                 "completely downloaded; download the product again."
             ) from None
     if errors:
         dataset.close()
         raise ProductError(f"The file {display_path(path)} is damaged ({errors[-1]}); download the product again.")
     return dataset
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
 class _Source:
@@ -305,7 +309,7 @@ class _Source:
                 data = dataset.read(band, window=Window(c0, r0, c1 - c0, r1 - r0))
             except Exception as exc:
                 raise ProductError(
-                    f"Reading {self.label} from {display_path(self.path)} failed ({_short(exc)}). The file is damaged "
+                    f"Reading {self.label} from {display_path(self.path)} failed ({short_error(exc)}). The file is damaged "
                     "or was not completely downloaded; download the product again."
                 ) from None
         if errors:

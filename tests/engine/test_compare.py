@@ -21,8 +21,8 @@ from osgeo import gdal
 from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window
-from s2cloudmask.inference.comparing import difference, rasters
 from s2cloudmask.inference.classes import SCL_AMBIGUOUS, SCL_TO_MASK, scl_to_mask
+from s2cloudmask.inference.comparing import difference, rasters
 from s2cloudmask.inference.comparing.compare import compare_masks, compare_with_scl
 from s2cloudmask.inference.comparing.difference import DIFFERENCE_CODES, DIFFERENCE_COLOURS, DIFFERENCE_NAMES
 from s2cloudmask.inference.errors import Cancelled, OutputError, ProductError

@@ -6,17 +6,14 @@ Every run masks a small window of the real L2A product (EXTENT), never the whole
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
-from osgeo import gdal
 from qgis.core import (
     QgsApplication,
     QgsProcessingException,
-    QgsProcessingFeedback,
     QgsProcessingModelAlgorithm,
     QgsProcessingModelChildAlgorithm,
     QgsProcessingModelChildParameterSource,
@@ -31,86 +28,11 @@ from qgis.core import (
 )
 from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES
 
-# A 7.68 km window (128 x 128 px at 60 m) of tile 29UNU with clear land, cloud, cirrus and shadow.
-WINDOW = (534540.0, 5838600.0, 542220.0, 5846280.0)
-WINDOW_EXTENT = f"{WINDOW[0]},{WINDOW[2]},{WINDOW[1]},{WINDOW[3]} [EPSG:32629]"
-STACK_BANDS = ("B02", "B03", "B04", "B8A", "B11", "B12")
+from tests.qgis.conftest import RecordingFeedback
+from tests.real_product import STACK_BANDS, WINDOW, WINDOW_EXTENT, scl_file, write_band_stack
+
 STACK_NAMES = ("blue", "green", "red", "nir", "swir16", "swir22")
 PERCENT_OUTPUTS = ("CLEAR_PERCENT", "CLOUD_SHADOW_PERCENT", "SEMI_TRANSPARENT_PERCENT", "CLOUD_PERCENT")
-
-
-def import_qgis_processing():
-    """QGIS's own `processing` plugin; the repository root (the plugin folder) must not shadow it."""
-    plugins = str(Path(QgsApplication.pkgDataPath()) / "python" / "plugins")
-    if plugins in sys.path:
-        sys.path.remove(plugins)
-    sys.path.insert(0, plugins)
-    from processing.core.Processing import Processing
-
-    import processing
-
-    assert Path(processing.__file__).resolve().parent.parent == Path(plugins).resolve()
-    Processing.initialize()
-    return processing
-
-
-@pytest.fixture(scope="module")
-def processing(qgis_app):
-    from s2cloudmask.processing.provider import CloudMaskProvider
-
-    module = import_qgis_processing()
-    registry = QgsApplication.processingRegistry()
-    provider = CloudMaskProvider()
-    assert registry.addProvider(provider)
-    yield module
-    registry.removeProvider(provider)
-
-
-class RecordingFeedback(QgsProcessingFeedback):
-    """A real QgsProcessingFeedback that also keeps what it was told, as the dialog's log would show it."""
-
-    def __init__(self, cancel_at: float | None = None) -> None:
-        super().__init__()
-        self.stages: list[str] = []
-        self.warnings: list[str] = []
-        self.infos: list[str] = []
-        self.progress_values: list[float] = []
-        self.progressChanged.connect(self._on_progress)
-        self._cancel_at = cancel_at
-
-    def _on_progress(self, value: float) -> None:
-        self.progress_values.append(value)
-        if self._cancel_at is not None and value >= self._cancel_at:
-            self.cancel()
-
-    def setProgressText(self, text: str) -> None:  # noqa: N802
-        self.stages.append(text)
-        super().setProgressText(text)
-
-    def pushWarning(self, warning: str) -> None:  # noqa: N802
-        self.warnings.append(warning)
-        super().pushWarning(warning)
-
-    def pushInfo(self, info: str) -> None:  # noqa: N802
-        self.infos.append(info)
-        super().pushInfo(info)
-
-
-def granule_band(product: Path, band: str) -> Path:
-    return next((product / "GRANULE").glob(f"*/IMG_DATA/R60m/*_{band}_60m.jp2"))
-
-
-def scl_file(product: Path) -> Path:
-    return next((product / "GRANULE").glob("*/IMG_DATA/R20m/*_SCL_20m.jp2"))
-
-
-def write_band_stack(product: Path, bands: tuple[str, ...], target: Path) -> Path:
-    """A GeoTIFF band stack of the window, as a user would export one from the product's 60 m JP2s."""
-    vrt = gdal.BuildVRT(str(target.with_suffix(".vrt")), [str(granule_band(product, b)) for b in bands],
-                        separate=True, outputBounds=WINDOW)
-    gdal.Translate(str(target), vrt, format="GTiff")
-    vrt = None
-    return target
 
 
 def assert_no_outputs(folder: Path) -> None:

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import rasterio
 
+from tests.qgis.test_processing import PERCENT_OUTPUTS
+from tests.real_product import WINDOW, WINDOW_EXTENT
 from tests.sandbox_env import REPO
-from tests.qgis.test_processing import PERCENT_OUTPUTS, WINDOW, WINDOW_EXTENT
 
 QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
 

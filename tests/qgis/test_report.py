@@ -19,8 +19,8 @@ from s2cloudmask.inference.comparing.difference import DIFFERENCE_CODES, DIFFERE
 from s2cloudmask.inference.comparing.report import check_report_path
 from s2cloudmask.inference.errors import OutputError
 
-from tests.sandbox_env import REPO
 from tests.engine.test_compare import constructed_case, write_raster
+from tests.sandbox_env import REPO
 
 DIFFERENCE_STYLE = REPO / "resources" / "styles" / "difference.qml"
 JSON_KEYS = {

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from osgeo import gdal
 from qgis.core import QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
-from s2cloudmask.inference.comparing import difference
 from s2cloudmask.inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, SCL_COLOURS, SCL_NAMES
+from s2cloudmask.inference.comparing import difference
 from s2cloudmask.toolbelt import layers
 
-from tests.qgis.test_processing import WINDOW_EXTENT, processing, scl_file  # noqa: F401 (fixture)
+from tests.real_product import WINDOW_EXTENT, scl_file
 
 
 def qml_palette(path: Path) -> dict[int, tuple[str, tuple[int, int, int, int]]]:

@@ -8,15 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from osgeo import gdal
 from qgis.core import QgsApplication
 from s2cloudmask.inference.classes import MASK_CODES
 from s2cloudmask.ui.task import CloudMaskTask, CompanionPaths, RunRequest, TaskFeedback
 
-# 15 km x 15 km of tile 29UNU with data everywhere, cloud, shadow and clear land (UTM 29N).
-WINDOW = (537480.0, 5855040.0, 552480.0, 5870040.0)
-R60 = "GRANULE/L2A_T29UNU_A038058_20221005T115407/IMG_DATA/R60m/T29UNU_20221005T115411_{}_60m.jp2"
-STACK_BANDS = ("B02", "B03", "B04", "B8A", "B11", "B12")
+from tests.real_product import LARGE_WINDOW, STACK_BANDS, write_band_stack
 
 
 class Watcher:
@@ -56,19 +52,15 @@ def start(request: RunRequest) -> tuple[CloudMaskTask, Watcher]:
 
 @pytest.fixture
 def band_stack(real_l2a: Path, tmp_path: Path) -> Path:
-    """A six-band raster of real L2A digital numbers (the product's 60 m JP2s), cut to WINDOW."""
-    path = tmp_path / "stack.vrt"
-    sources = [str(real_l2a / R60.format(band)) for band in STACK_BANDS]
-    dataset = gdal.BuildVRT(str(path), sources, options=gdal.BuildVRTOptions(separate=True, outputBounds=WINDOW))
-    dataset = None
-    return path
+    """A six-band raster of real L2A digital numbers (the product's 60 m JP2s), cut to LARGE_WINDOW."""
+    return write_band_stack(real_l2a, STACK_BANDS, tmp_path / "stack.vrt", LARGE_WINDOW)
 
 
 def test_product_run_writes_mask_comparison_and_context_views(qgis_app, real_l2a: Path, tmp_path: Path) -> None:
     output = tmp_path / "mask.tif"
     request = RunRequest(
         label="T29UNU window", output=str(output), product=str(real_l2a), resolution=60,
-        extent=(*WINDOW, "EPSG:32629"), scl=str(real_l2a),
+        extent=(*LARGE_WINDOW, "EPSG:32629"), scl=str(real_l2a),
     )
     task, watcher = start(request)
     assert task.description() == "Cloud mask: T29UNU window"
@@ -81,7 +73,7 @@ def test_product_run_writes_mask_comparison_and_context_views(qgis_app, real_l2a
     assert sum(outcome.mask.class_percentages.values()) == pytest.approx(100.0, abs=0.1)
     with rasterio.open(output) as mask:
         assert mask.crs.to_epsg() == 32629
-        assert tuple(mask.bounds) == pytest.approx(WINDOW)
+        assert tuple(mask.bounds) == pytest.approx(LARGE_WINDOW)
         codes = np.unique(mask.read(1))
     assert {1, 4} <= set(codes.tolist()) <= {0, *MASK_CODES}
 
@@ -93,13 +85,13 @@ def test_product_run_writes_mask_comparison_and_context_views(qgis_app, real_l2a
 
     with rasterio.open(outcome.true_colour.path) as true_colour:
         assert true_colour.count == 3
-        assert tuple(true_colour.bounds) == pytest.approx(WINDOW)
+        assert tuple(true_colour.bounds) == pytest.approx(LARGE_WINDOW)
         rgb = true_colour.read()
     assert rgb.max() > outcome.true_colour.minimum  # real reflectance, not an empty view
     # BOA_ADD_OFFSET -1000, quantification 10000: reflectance 0 and 0.25 as digital numbers
     assert (outcome.true_colour.minimum, outcome.true_colour.maximum) == (1000.0, 3500.0)
     with rasterio.open(outcome.scl_view) as scl:
-        assert tuple(scl.bounds) == pytest.approx(WINDOW, abs=20)
+        assert tuple(scl.bounds) == pytest.approx(LARGE_WINDOW, abs=20)
         assert set(np.unique(scl.read(1)).tolist()) <= set(range(12))
     for view in (outcome.true_colour.path, outcome.scl_view):
         assert Path(view).parent == tmp_path  # beside the mask, never inside the product
@@ -112,11 +104,11 @@ def test_product_run_writes_mask_comparison_and_context_views(qgis_app, real_l2a
 
 def test_raster_run_masks_a_band_stack_and_compares_with_an_scl_file(qgis_app, real_l2a: Path, band_stack: Path, tmp_path: Path) -> None:
     output = tmp_path / "stack_mask.tif"
-    scl_file = real_l2a / R60.format("SCL")
+    scl = next((real_l2a / "GRANULE").glob("*/IMG_DATA/R60m/*_SCL_60m.jp2"))
     request = RunRequest(
         label="stack", output=str(output), raster=str(band_stack),
         bands={"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5, "swir22": 6},
-        scale=0.0001, offset=-0.1, level="l2a", scl=str(scl_file),
+        scale=0.0001, offset=-0.1, level="l2a", scl=str(scl),
     )
     _, watcher = start(request)
     watcher.wait()
