@@ -27,8 +27,8 @@ the mask is compared against.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -78,3 +78,45 @@ L2A_RULE = Class3Rule(
     (CIRRUS_FLAG, "red"),
     l2a_semi_transparent,
 )
+
+
+@dataclass(frozen=True)
+class Class3Plan:
+    """How one run gets class 3, and what it must read for it.
+
+    A plan is returned, never applied to the caller's band mapping: the caller
+    adds `bands` (model band name -> Sentinel-2 band id, for products) and
+    `layers` (band name -> (mask file key, band)) to what it reads.
+    """
+
+    rule: Class3Rule | None  # None: the model has class 3 itself, or nothing can give it
+    source: str  # the CLASS3_SOURCE tag: how class 3 is obtained, or why it is absent
+    warning: str | None = None  # for the user when class 3 is absent
+    bands: dict[str, str] = field(default_factory=dict)
+    layers: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+def plan_class3(model_classes: Iterable[int], level: str, *, b10: bool, cirrus_layer: bool,
+                product_id: str | None = None) -> Class3Plan:
+    """The one place that decides where class 3 comes from.
+
+    model_classes: the mask codes the model's outputs vote for; b10: the input
+    has the B10 cirrus band (a product's B10 file, or a raster's band mapped
+    as "cirrus"); cirrus_layer: the product has MSK_CLASSI_B00; product_id:
+    the product's id, None for a plain raster (the messages say which).
+    """
+    if SEMI_TRANSPARENT in set(model_classes):
+        return Class3Plan(None, "model")
+    level = level.upper()
+    if level == "L1C" and b10:
+        return Class3Plan(L1C_RULE, L1C_RULE.description, bands={"red": "B04", "cirrus": "B10"})
+    if level == "L2A" and cirrus_layer:
+        return Class3Plan(L2A_RULE, L2A_RULE.description, bands={"red": "B04"},
+                          layers={CIRRUS_FLAG: ("MSK_CLASSI_B00", 2)})
+    if product_id is None:
+        source = ("absent: no cirrus band mapped (L1C B10 needed)" if level == "L1C" else
+                  "absent: a plain L2A raster carries no MSK_CLASSI_B00 cirrus layer")
+        return Class3Plan(None, source, "No cirrus information: class 3 (semi-transparent cloud) is absent.")
+    source = (f"absent: product {product_id} has no B10 cirrus band" if level == "L1C" else
+              f"absent: product {product_id} has no MSK_CLASSI_B00 cirrus layer (baseline before 04.00)")
+    return Class3Plan(None, source, f"No cirrus information: class 3 (semi-transparent cloud) is absent ({source}).")

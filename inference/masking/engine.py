@@ -1,20 +1,24 @@
-"""The masking engine: band source -> tiles -> ONNX -> blended probabilities -> classes -> GeoTIFF.
+"""The masking engine: band source -> strips -> ONNX -> blended rows -> output rows -> codes -> GeoTIFF.
 
-Everything streams in horizontal strips of tile rows. A strip reads only the
-rows its tiles need (mirrored beyond the image edges by index reflection, so
-a strip sees exactly what padding the whole image would give), runs its tiles
-in batches through one session, and adds the Tukey-weighted probabilities to
-a rolling buffer. Rows that no later tile touches are divided by their summed
-weights and handed on: upsampled bilinearly (probabilities, not labels) to
-the output grid, turned into mask codes, and written. Peak memory therefore
-depends on the strip width, never on the image height.
+One run is a chain of streaming stages, each in its own module:
+
+    read_strips (here)        the source's rows for each strip of tile rows, normalised, mirrored at the edges
+    blend_strips (blending)   tiles through the model (predict.TilePredictor), Tukey-weighted, rows as they settle
+    Upsampler (upsampling)    model-grid rows -> output-grid rows, bilinear on probabilities
+    Coder (codes)             the card's class mapping, then class 3 by its rule (cirrus.py)
+    post-steps (poststeps)    optional refinements of the codes, streaming, with lookahead
+    MaskWriter (writer)       the mask GeoTIFF (and the probability GeoTIFF), block row by block row
+
+`mask_product` and `mask_raster` share one preparation (`prepare`: model card,
+session, class-3 plan) and differ only in how they read bands.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,22 +27,25 @@ import numpy as np
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from ..classes import MASK_CODES, NODATA, SEMI_TRANSPARENT
+from ..classes import SEMI_TRANSPARENT
 from ..defaults import DEFAULT_OFFSET, DEFAULT_SCALE, RESOLUTIONS
 from ..errors import BandError, ModelError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
 from ..outputs import atomic_output, check_writable
 from ..reading.sources import BandSource, ProductSource, RasterSource, is_metric
-from .cirrus import CIRRUS_FLAG, L1C_RULE, L2A_RULE, Class3Rule
+from .blending import StripInput, TileLayout, blend_strips
+from .cirrus import Class3Plan, Class3Rule, plan_class3
+from .codes import CodeBlock, Coder, Tally
 from .model_card import ModelCard, builtin_card, check_card_matches, load_card
+from .poststeps import PostStep, apply_post_steps
+from .predict import TilePredictor
 from .session import create_session
-from .tiling import LinearWeights, TileGrid, blend_window, linear_weights, reflect_indices, strips
-from .writer import PROBABILITY_NODATA, MaskWriter, mask_tags
+from .upsampling import Upsampler
+from .writer import MaskWriter, mask_tags, probability_percent
 
 BATCH_SIZE = 4
 TILE_ROWS_PER_STRIP = 2
-OUTPUT_CHUNK_ROWS = 128
 RUN_SHARE = 95.0  # percent of the progress bar for reading and inference; the rest is writing
 
 
@@ -76,119 +83,6 @@ class _Notices:
         return self.feedback.is_cancelled()
 
 
-def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
-    shifted = logits - logits.max(axis=axis, keepdims=True)
-    np.exp(shifted, out=shifted)
-    shifted /= shifted.sum(axis=axis, keepdims=True)
-    return shifted
-
-
-@dataclass
-class _OutputRows:
-    """Output-grid rows ready to become mask codes."""
-
-    index: np.ndarray  # uint8 (rows, cols): the model class with the highest blended probability
-    extras: np.ndarray  # float32 (channels, rows, cols): the semi-transparent rule's inputs (may be empty)
-    probabilities: np.ndarray | None  # float32 (classes, rows, cols), only when a probability file is asked for
-    valid: np.ndarray  # bool (rows, cols)
-
-
-class _Upsampler:
-    """Turns settled model-grid rows into output-grid rows (bilinear, pixel-centre aligned).
-
-    Keeps just the model rows the next output row still needs (the one-row
-    halo between strips) and emits output rows as soon as their lower
-    neighbour row has arrived.
-
-    Probabilities, not labels, are interpolated, but only where it can matter:
-    where the four model pixels around an output pixel share their most
-    probable class c, every bilinear mix of them still ranks c first (each
-    weighted term p_c - p_k is non-negative), so such pixels take c directly
-    and the interpolation runs only along class borders.
-    """
-
-    def __init__(self, model: Grid, output: Grid, n_classes: int, keep_probabilities: bool):
-        self.rows: LinearWeights = linear_weights(
-            output.height, model.transform.f - output.transform.f, output.resolution, model.resolution, model.height
-        )
-        self.cols: LinearWeights = linear_weights(
-            output.width, output.transform.c - model.transform.c, output.resolution, model.resolution, model.width
-        )
-        self.n_classes = n_classes
-        self.keep_probabilities = keep_probabilities
-        self.identity = model == output
-        self.next_row = 0
-        self.first = 0  # model row of buffer index 0
-        self.values: np.ndarray | None = None  # float32 (channels, rows, model cols)
-        self.valid: np.ndarray | None = None
-        self.index: np.ndarray | None = None  # most probable class of each buffered model pixel
-
-    def push(self, values: np.ndarray, valid: np.ndarray, final: bool) -> Iterator[_OutputRows]:
-        if self.values is None:
-            self.values, self.valid = values, valid
-        else:
-            self.values = np.concatenate([self.values, values], axis=1)
-            self.valid = np.concatenate([self.valid, valid], axis=0)
-        self.index = np.argmax(self.values[: self.n_classes], axis=0).astype(np.uint8)
-        available = self.first + self.values.shape[1]
-        total = len(self.rows.lower)
-        end = total if final else int(np.searchsorted(self.rows.upper, available, side="left"))
-        while self.next_row < end:
-            stop = min(end, self.next_row + OUTPUT_CHUNK_ROWS)
-            yield self._rows(slice(self.next_row, stop))
-            self.next_row = stop
-        if self.next_row < total:
-            keep = int(self.rows.lower[self.next_row]) - self.first
-            self.values, self.valid = self.values[:, keep:], self.valid[keep:]
-            self.first += keep
-
-    def _rows(self, rows: slice) -> _OutputRows:
-        assert self.values is not None and self.valid is not None and self.index is not None
-        n = self.n_classes
-        if self.identity:
-            local = slice(rows.start - self.first, rows.stop - self.first)
-            values = self.values[:, local]
-            return _OutputRows(self.index[local], values[n:], values[:n] if self.keep_probabilities else None,
-                               self.valid[local])
-        lower = self.rows.lower[rows] - self.first
-        upper = self.rows.upper[rows] - self.first
-        valid = self.valid[self.rows.nearest[rows] - self.first][:, self.cols.nearest]
-        extras = self._bilinear(self.values[n:], lower, upper, rows)
-        if self.keep_probabilities:
-            probabilities = self._bilinear(self.values[:n], lower, upper, rows)
-            return _OutputRows(np.argmax(probabilities, axis=0).astype(np.uint8), extras, probabilities, valid)
-        return _OutputRows(self._classes(lower, upper, rows), extras, None, valid)
-
-    def _bilinear(self, channels: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: slice) -> np.ndarray:
-        w = self.rows.weight[rows][np.newaxis, :, np.newaxis]
-        blended = channels[:, lower] * (1 - w) + channels[:, upper] * w
-        wc = self.cols.weight[np.newaxis, np.newaxis, :]
-        out = blended[:, :, self.cols.lower]
-        out *= 1 - wc
-        out += blended[:, :, self.cols.upper] * wc
-        return out.astype(np.float32, copy=False)
-
-    def _classes(self, lower: np.ndarray, upper: np.ndarray, rows: slice) -> np.ndarray:
-        """The argmax of the interpolated probabilities, interpolating only where the four neighbours disagree."""
-        assert self.values is not None and self.index is not None
-        col_lower, col_upper = self.cols.lower, self.cols.upper
-        top, bottom = self.index[lower], self.index[upper]
-        result = top[:, col_lower]
-        mixed = (result != top[:, col_upper]) | (result != bottom[:, col_lower]) | (result != bottom[:, col_upper])
-        if mixed.any():
-            r, c = np.nonzero(mixed)
-            wr, wc = self.rows.weight[rows][r], self.cols.weight[c]
-            v = self.values[: self.n_classes]
-            lr, ur, lc, uc = lower[r], upper[r], col_lower[c], col_upper[c]
-            # same operations in the same order as _bilinear, so ties resolve identically
-            left = v[:, lr, lc] * (1 - wr) + v[:, ur, lc] * wr
-            right = v[:, lr, uc] * (1 - wr) + v[:, ur, uc] * wr
-            mixed_values = left * (1 - wc)
-            mixed_values += right * wc
-            result[mixed] = np.argmax(mixed_values, axis=0)
-        return result
-
-
 def _band_positions(source: BandSource, names: list[str], what: str) -> list[int]:
     missing = [name for name in names if name not in source.band_names]
     if missing:
@@ -199,10 +93,29 @@ def _band_positions(source: BandSource, names: list[str], what: str) -> list[int
     return [source.band_names.index(name) for name in names]
 
 
-def _percentages(counts: np.ndarray, valid_pixels: int) -> dict[int, float]:
-    if valid_pixels == 0:
-        return {code: 0.0 for code in MASK_CODES}
-    return {code: round(100.0 * float(counts[code]) / valid_pixels, 4) for code in MASK_CODES}
+def read_strips(source: BandSource, layout: TileLayout, card: ModelCard, model_positions: list[int],
+                extra_positions: list[int]) -> Iterator[StripInput]:
+    """Each strip's rows from the source: the model bands normalised by the card (0 where not valid) and laid
+    out over the strip's tiles; the extra bands (the class-3 rule's) as read."""
+    height, width = source.grid.shape
+    mean = np.asarray(card.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(card.std, dtype=np.float32)[:, None, None]
+    col_index = layout.col_index
+    for first, last in layout.strips:
+        row_index = layout.strip_rows(first, last)
+        low, high = int(row_index.min()), int(row_index.max()) + 1
+        block = source.read(Window(0, low, width, high - low))
+        reflectance = block.data[model_positions]
+        if card.clip is not None:
+            reflectance = np.clip(reflectance, *card.clip)
+        normalised = np.where(block.valid, (reflectance - mean) / std, 0.0).astype(np.float32)
+        del reflectance
+        yield StripInput(
+            first, last,
+            tiles=normalised[:, row_index - low][:, :, col_index],
+            tiles_valid=block.valid[row_index - low][:, col_index],
+            low=low, valid=block.valid, extras=block.data[extra_positions].astype(np.float32),
+        )
 
 
 def run_mask(
@@ -220,6 +133,7 @@ def run_mask(
     feedback: Feedback | None = None,
     batch_size: int = BATCH_SIZE,
     tile_rows_per_strip: int = TILE_ROWS_PER_STRIP,
+    post_steps: Sequence[PostStep] = (),
 ) -> MaskResult:
     """Mask whatever `source` delivers (on the model grid) and write it on `output_grid` (same CRS)."""
     started = time.perf_counter()
@@ -228,134 +142,40 @@ def run_mask(
     rule_positions = _band_positions(source, list(class3.bands), "the semi-transparent cloud rule") if class3 else []
     if class3 is None and not class3_source:
         class3_source = "model" if SEMI_TRANSPARENT in card.class_codes() else "absent: no source configured"
-    grid = source.grid
-    height, width = grid.shape
-    tile = card.tile_size
-    row_tiles = TileGrid.for_overlap(tile, card.overlap, height)
-    col_tiles = TileGrid.for_overlap(tile, card.overlap, width)
-    window = blend_window(tile, card.overlap)
-    col_begin, col_end = col_tiles.span(0, col_tiles.count - 1)
-    col_index = reflect_indices(np.arange(col_begin, col_end), width)
-    image_cols = slice(-col_begin, -col_begin + width)
-    mean = np.asarray(card.mean, dtype=np.float32)[:, None, None]
-    std = np.asarray(card.std, dtype=np.float32)[:, None, None]
-    lut = np.asarray(card.class_codes(), dtype=np.uint8)
-    n_classes = len(lut)
-    model_input = session.get_inputs()[0]
-    fixed_batch = model_input.shape[0] if isinstance(model_input.shape[0], int) else None
-    batch_size = fixed_batch or max(1, batch_size)
-    plan = strips(row_tiles.count, max(1, tile_rows_per_strip))
-    upsampler = _Upsampler(grid, output_grid, n_classes, keep_probabilities=probabilities is not None)
-    counts = np.zeros(256, dtype=np.int64)
-    valid_pixels = 0
-    class_names = [spec.name for spec in card.classes]
+    layout = TileLayout.for_image(*source.grid.shape, card.tile_size, card.overlap, tile_rows_per_strip)
+    predict = TilePredictor(session, card, batch_size)
+    n_classes = len(card.classes)
+    upsampler = Upsampler(source.grid, output_grid, n_classes, keep_probabilities=probabilities is not None)
+    coder = Coder(card.class_codes(), class3)
+    tally = Tally()
     tags = mask_tags(card.name, card.version, product_id, device_used, class3_source)
-
-    def finish_rows(rows: _OutputRows, writer: MaskWriter) -> None:
-        nonlocal valid_pixels
-        valid = rows.valid
-        codes = lut[rows.index]
-        if class3 is not None:
-            codes = class3.apply(codes, {name: rows.extras[i] for i, name in enumerate(class3.bands)})
-        codes[~valid] = NODATA
-        counts[:] += np.bincount(codes.ravel(), minlength=256)
-        valid_pixels += int(valid.sum())
-        percent = None
-        if rows.probabilities is not None:
-            probs = rows.probabilities
-            total = probs.sum(axis=0, keepdims=True) / np.float32(100)
-            scaled = np.divide(probs, total, out=np.zeros_like(probs), where=total > 0)
-            percent = np.rint(scaled, out=scaled).astype(np.uint8)
-            del scaled
-            percent[:, ~valid] = PROBABILITY_NODATA
-        writer.write(codes, percent)
-
-    def run(writer: MaskWriter) -> None:
-        accumulated: np.ndarray | None = None  # (classes + 1 weight, rows, cols), rows from acc_first
-        acc_first = 0
-        emitted = 0
-        for number, (first, last) in enumerate(plan, start=1):
-            check_cancelled(notices)
-            base = RUN_SHARE * (number - 1) / len(plan)
-            notices.progress(base, "Reading bands")
-            row_begin, row_end = row_tiles.span(first, last)
-            row_index = reflect_indices(np.arange(row_begin, row_end), height)
-            low, high = int(row_index.min()), int(row_index.max()) + 1
-            block = source.read(Window(0, low, width, high - low))
-            reflectance = block.data[model_positions]
-            if card.clip is not None:
-                reflectance = np.clip(reflectance, *card.clip)
-            normalised = np.where(block.valid, (reflectance - mean) / std, 0.0).astype(np.float32)
-            strip = normalised[:, row_index - low][:, :, col_index]
-            strip_valid = block.valid[row_index - low][:, col_index]
-            del reflectance, normalised
-
-            fresh = np.zeros((n_classes + 1, row_end - row_begin, col_end - col_begin), dtype=np.float32)
-            if accumulated is not None:
-                carried = accumulated[:, row_begin - acc_first:]
-                fresh[:, : carried.shape[1]] = carried
-                del carried
-            accumulated, acc_first = fresh, row_begin
-            del fresh
-
-            tiles = [
-                (i, j)
-                for i in range(first, last + 1)
-                for j in range(col_tiles.count)
-                if strip_valid[(i - first) * row_tiles.step:][:tile, j * col_tiles.step:][:, :tile].any()
-            ]
-            stage = f"Running the model (strip {number} of {len(plan)})"
-            for done in range(0, len(tiles), batch_size):
-                check_cancelled(notices)
-                batch = tiles[done: done + batch_size]
-                stack = np.stack([
-                    strip[:, (i - first) * row_tiles.step:][:, :tile, j * col_tiles.step:][:, :, :tile]
-                    for i, j in batch
-                ])
-                if len(batch) < batch_size and fixed_batch:
-                    stack = np.concatenate([stack, np.repeat(stack[-1:], batch_size - len(batch), axis=0)])
-                try:
-                    out = session.run(None, {model_input.name: stack})[0][: len(batch)]
-                except Exception as exc:  # onnxruntime's own exception types
-                    raise ModelError(f"The model {card.model_path or card.name} failed on a tile: "
-                                     f"{str(exc).splitlines()[0][:300]}") from exc
-                probs = softmax(out.astype(np.float32), axis=1) if card.output == "logits" else out
-                for k, (i, j) in enumerate(batch):
-                    r, c = (i - first) * row_tiles.step, j * col_tiles.step
-                    accumulated[:n_classes, r: r + tile, c: c + tile] += probs[k] * window
-                    accumulated[n_classes, r: r + tile, c: c + tile] += window
-                notices.progress(base + RUN_SHARE / len(plan) * min(1.0, (done + len(batch)) / len(tiles)), stage)
-
-            settled = row_tiles.settled_before(last + 1)
-            if settled > emitted:
-                local = slice(emitted - acc_first, settled - acc_first)
-                summed = accumulated[:n_classes, local, image_cols]
-                weight = accumulated[n_classes, local, image_cols]
-                values = np.divide(summed, weight, out=np.zeros_like(summed), where=weight > 0)
-                if rule_positions:
-                    rule_values = block.data[rule_positions][:, emitted - low: settled - low]
-                    values = np.concatenate([values, rule_values.astype(np.float32)])
-                valid = block.valid[emitted - low: settled - low]
-                for out_rows in upsampler.push(values, valid, final=settled >= height):
-                    finish_rows(out_rows, writer)
-                emitted = settled
-        check_cancelled(notices)
-        notices.progress(RUN_SHARE, "Writing the mask")
-        writer.finish()
+    class_names = [spec.name for spec in card.classes]
 
     if probabilities is not None:
         check_writable(probabilities)
-    with atomic_output(output) as temporary:
-        if probabilities is None:
-            _write(run, temporary, output_grid, tags, None, class_names)
-        else:
-            with atomic_output(probabilities) as temporary_probs:
-                _write(run, temporary, output_grid, tags, temporary_probs, class_names)
+    with atomic_output(output) as temporary, \
+            (atomic_output(probabilities) if probabilities is not None else nullcontext(None)) as temporary_probs, \
+            MaskWriter(temporary, output_grid, tags, temporary_probs, class_names) as writer:
+        blended = blend_strips(read_strips(source, layout, card, model_positions, rule_positions), predict, layout,
+                               n_classes, batch_size=predict.batch_size, feedback=notices, share=RUN_SHARE)
+
+        def code_blocks() -> Iterator[CodeBlock]:
+            for rows in blended:
+                for out_rows in upsampler.push(rows):
+                    if out_rows.probabilities is not None:
+                        writer.write_probabilities(probability_percent(out_rows.probabilities, out_rows.valid))
+                    yield coder(out_rows)
+
+        for block in apply_post_steps(code_blocks(), post_steps, output_grid):
+            tally.add(block)
+            writer.write(block.codes)
+        check_cancelled(notices)
+        notices.progress(RUN_SHARE, "Writing the mask")
     notices.progress(100.0, "Done")
     return MaskResult(
         output=str(output),
         probabilities=str(probabilities) if probabilities is not None else None,
-        class_percentages=_percentages(counts, valid_pixels),
+        class_percentages=tally.percentages(),
         device_used=device_used,
         model_used=card.label,
         class3_source=class3_source,
@@ -365,13 +185,31 @@ def run_mask(
     )
 
 
-def _write(run: Any, path: Path, grid: Grid, tags: dict[str, str], probs: Path | None, names: list[str]) -> None:
-    writer = MaskWriter(path, grid, tags, probs, names)
-    try:
-        run(writer)
-    except BaseException:
-        writer.abandon()
-        raise
+@dataclass(frozen=True)
+class Preparation:
+    """What every run needs before it reads a pixel: the model's card, its session, and the class-3 plan."""
+
+    card: ModelCard
+    session: Any
+    device_used: str
+    class3: Class3Plan
+
+
+def prepare(model: str | Path, level: str, bands: list[str], where: str, *, b10: bool, cirrus_layer: bool,
+            product_id: str | None, device: str, threads: int, notices: _Notices) -> Preparation:
+    """Card (for the level and the bands present), class-3 plan, and one session on the device asked for.
+
+    bands: Sentinel-2 ids or model band names the input offers; where: how
+    errors name the input. b10, cirrus_layer, product_id: see plan_class3.
+    """
+    card = _choose_card(model, level, bands)
+    _check_level(card, level, where)
+    plan = plan_class3(card.class_codes(), level, b10=b10, cirrus_layer=cirrus_layer, product_id=product_id)
+    if plan.warning:
+        notices.warn(plan.warning)
+    session, device_used = create_session(card.model_path, device, threads, notices)
+    check_card_matches(card, session)
+    return Preparation(card, session, device_used, plan)
 
 
 def _choose_card(model: str | Path, level: str, bands: list[str]) -> ModelCard:
@@ -401,6 +239,7 @@ def mask_raster(
     probabilities: str | Path | None = None,
     threads: int = 0,
     feedback: Feedback | None = None,
+    post_steps: Sequence[PostStep] = (),
 ) -> MaskResult:
     """Mask any raster holding Sentinel-2 bands; the mask lies on the raster's own grid.
 
@@ -413,24 +252,16 @@ def mask_raster(
     if probabilities is not None:
         check_writable(probabilities)
     level = level.upper()
-    card = _choose_card(model, level, list(bands))
-    _check_level(card, level, f"the raster {raster_path} (LEVEL)")
+    prep = prepare(model, level, list(bands), f"the raster {raster_path} (LEVEL)", b10="cirrus" in bands,
+                   cirrus_layer=False, product_id=None, device=device, threads=threads, notices=notices)
+    card, class3 = prep.card, prep.class3
     needed = [name for name in card.band_names if name not in bands]
     if needed:
         raise BandError(
             f"The model {card.label} needs the band(s) {', '.join(needed)}, which are not mapped for {raster_path}; "
             f"give their band numbers (BAND_{'/BAND_'.join(n.upper() for n in needed)})."
         )
-    class3, class3_source = None, ""
-    if SEMI_TRANSPARENT in card.class_codes():
-        class3_source = "model"
-    elif level == "L1C" and "cirrus" in bands:
-        class3, class3_source = L1C_RULE, L1C_RULE.description
-    else:
-        class3_source = "absent: no cirrus band mapped (L1C B10 needed)" if level == "L1C" else \
-            "absent: a plain L2A raster carries no MSK_CLASSI_B00 cirrus layer"
-        notices.warn("No cirrus information: class 3 (semi-transparent cloud) is absent.")
-    wanted = list(dict.fromkeys([*card.band_names, *(class3.bands if class3 else ())]))
+    wanted = list(dict.fromkeys([*card.band_names, *(class3.rule.bands if class3.rule else ())]))
     with RasterSource(raster_path, {name: bands[name] for name in wanted}) as native:
         own_grid = native.native_grid
         crs = CRS.from_user_input(own_grid.crs) if own_grid.crs else None
@@ -441,13 +272,11 @@ def mask_raster(
         model_grid = own_grid
         notices.warn(f"The raster {raster_path} is not in a projected CRS in metres; the model runs on its own "
                      f"pixels, although it expects about {card.resolution:g} m.")
-    session, device_used = create_session(card.model_path, device, threads, notices)
-    check_card_matches(card, session)
     with RasterSource(raster_path, {name: bands[name] for name in wanted}, scale, offset, model_grid) as source:
         result = run_mask(
-            source, own_grid, card, session, output,
-            device_used=device_used, product_id=Path(raster_path).name, class3=class3,
-            class3_source=class3_source, probabilities=probabilities, feedback=notices,
+            source, own_grid, card, prep.session, output,
+            device_used=prep.device_used, product_id=Path(raster_path).name, class3=class3.rule,
+            class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=post_steps,
         )
     return replace(result, seconds=round(time.perf_counter() - started, 3))
 
@@ -475,22 +304,6 @@ def _product_bands(card: ModelCard, product: Any, notices: _Notices) -> dict[str
     return chosen
 
 
-def _product_class3(card: ModelCard, product: Any, bands: dict[str, str]) -> tuple[Class3Rule | None, str, dict]:
-    """The rule for semi-transparent cloud, its description, and the extra layers it reads."""
-    if SEMI_TRANSPARENT in card.class_codes():
-        return None, "model", {}
-    if product.level == "L1C":
-        if "B10" in product.band_files:
-            bands.setdefault("red", "B04")
-            bands.setdefault("cirrus", "B10")
-            return L1C_RULE, L1C_RULE.description, {}
-        return None, f"absent: product {product.product_id} has no B10 cirrus band", {}
-    if "MSK_CLASSI_B00" in product.mask_files:
-        bands.setdefault("red", "B04")
-        return L2A_RULE, L2A_RULE.description, {CIRRUS_FLAG: ("MSK_CLASSI_B00", 2)}
-    return None, f"absent: product {product.product_id} has no MSK_CLASSI_B00 cirrus layer (baseline before 04.00)", {}
-
-
 def mask_product(
     product_path: str | Path,
     output: str | Path,
@@ -502,6 +315,7 @@ def mask_product(
     probabilities: str | Path | None = None,
     threads: int = 0,
     feedback: Feedback | None = None,
+    post_steps: Sequence[PostStep] = (),
 ) -> MaskResult:
     """Mask a Sentinel-2 L1C or L2A product on its 10, 20 or 60 m grid (optionally only within `extent`).
 
@@ -518,28 +332,26 @@ def mask_product(
     product = open_product(product_path)
     for message in product.warnings:
         notices.warn(message)
-    card = _choose_card(model, product.level, product.bands)
-    _check_level(card, product.level, f"product {product.product_id}")
-    bands = _product_bands(card, product, notices)
     if int(resolution) not in RESOLUTIONS:
         raise BandError(f"RESOLUTION {resolution} is not offered; choose 10, 20 or 60 (m).")
     output_grid = product_grid(product, int(resolution), extent)
+    prep = prepare(model, product.level, product.bands, f"product {product.product_id}",
+                   b10="B10" in product.band_files, cirrus_layer="MSK_CLASSI_B00" in product.mask_files,
+                   product_id=product.product_id, device=device, threads=threads, notices=notices)
+    card, class3 = prep.card, prep.class3
+    model_bands = _product_bands(card, product, notices)
+    bands = {**model_bands, **{name: band for name, band in class3.bands.items() if name not in model_bands}}
     model_grid = output_grid.resampled(card.resolution)
-    class3, class3_source, layers = _product_class3(card, product, bands)
-    if class3 is None and class3_source != "model":
-        notices.warn(f"No cirrus information: class 3 (semi-transparent cloud) is absent ({class3_source}).")
-    session, device_used = create_session(card.model_path, device, threads, notices)
-    check_card_matches(card, session)
-    with ProductSource(product, bands, model_grid, layers, threads) as source:
+    with ProductSource(product, bands, model_grid, class3.layers, threads) as source:
         for message in source.warnings:
             notices.warn(message)
         used = {band: source.resolutions_used[band] for band in bands.values()}
         if min(used.values()) >= 60:
             notices.warn("Only 60 m bands present; the mask is at 60 m detail.")
         result = run_mask(
-            source, output_grid, card, session, output,
-            device_used=device_used, product_id=product.product_id, class3=class3,
-            class3_source=class3_source, probabilities=probabilities, feedback=notices,
+            source, output_grid, card, prep.session, output,
+            device_used=prep.device_used, product_id=product.product_id, class3=class3.rule,
+            class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=post_steps,
         )
     return replace(result, seconds=round(time.perf_counter() - started, 3), resolutions_used=used,
                    warnings=list(notices.messages))

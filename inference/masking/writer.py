@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from osgeo import gdal
@@ -106,7 +107,12 @@ class _BlockRows:
 
 
 class MaskWriter:
-    """Writes the mask (codes 0-4) and, optionally, per-class probabilities in percent."""
+    """Writes the mask (codes 0-4) and, optionally, per-class probabilities in percent.
+
+    Used as a context manager: leaving the block normally finishes both files,
+    leaving it with an exception abandons them (write them inside
+    `atomic_output`, which removes what is left).
+    """
 
     def __init__(self, path: Path, grid: Grid, tags: dict[str, str],
                  probabilities: Path | None = None, class_names: list[str] | None = None):
@@ -130,21 +136,36 @@ class MaskWriter:
                 {**tags, "UNITS": "percent", "NODATA_MEANING": f"{PROBABILITY_NODATA} = no valid input"}
             )
 
-    def write(self, codes: np.ndarray, probabilities: np.ndarray | None = None) -> None:
-        """codes: uint8 (n, width); probabilities: uint8 percent (classes, n, width), needed if asked for."""
+    def __enter__(self) -> "MaskWriter":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        """Finish the files (remaining rows, overviews) on success; on any error drop them unfinished."""
+        if exc_type is None:
+            self._mask.finish("MODE")
+            if self._probabilities is not None:
+                self._probabilities.finish("AVERAGE")
+        else:
+            self._mask.abandon()
+            if self._probabilities is not None:
+                self._probabilities.abandon()
+
+    def write(self, codes: np.ndarray) -> None:
+        """The next rows of the mask: uint8 codes (n, width)."""
         self._mask.add(codes[np.newaxis])
-        if self._probabilities is not None:
-            if probabilities is None:
-                raise ValueError("this writer also writes probabilities; pass them")
-            self._probabilities.add(probabilities)
 
-    def finish(self) -> None:
-        self._mask.finish("MODE")
-        if self._probabilities is not None:
-            self._probabilities.finish("AVERAGE")
+    def write_probabilities(self, percent: np.ndarray) -> None:
+        """The next rows of the probability file: uint8 percent (classes, n, width)."""
+        if self._probabilities is None:
+            raise ValueError("this writer writes no probability file")
+        self._probabilities.add(percent)
 
-    def abandon(self) -> None:
-        """Drop the GDAL handles without finishing (the caller's atomic_output removes the files)."""
-        self._mask.abandon()
-        if self._probabilities is not None:
-            self._probabilities.abandon()
+
+def probability_percent(probabilities: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """float32 probabilities (classes, n, width) -> uint8 percent, PROBABILITY_NODATA where not valid."""
+    total = probabilities.sum(axis=0, keepdims=True) / np.float32(100)
+    scaled = np.divide(probabilities, total, out=np.zeros_like(probabilities), where=total > 0)
+    percent = np.rint(scaled, out=scaled).astype(np.uint8)
+    del scaled
+    percent[:, ~valid] = PROBABILITY_NODATA
+    return percent

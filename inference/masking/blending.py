@@ -1,0 +1,153 @@
+"""Tiles -> blended probabilities, one strip of tile rows at a time: pure numpy, no files.
+
+A strip holds the model input for its tile rows (mirrored beyond the image
+edges). Its tiles run in batches through `predict`, and their probabilities,
+weighted by the Tukey window, are added to a rolling buffer. Rows that no later
+tile touches are divided by their summed weights and yielded as
+`BlendedRows`; the rest of the buffer is carried into the next strip. Peak
+memory therefore depends on the strip width, never on the image height.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..feedback import Feedback, SilentFeedback, check_cancelled
+from .tiling import TileGrid, blend_window, reflect_indices, strips
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    """Where the tiles of one image lie, and how they are grouped into strips."""
+
+    rows: TileGrid
+    cols: TileGrid
+    window: np.ndarray  # float32 (tile, tile): blending weights
+    strips: list[tuple[int, int]]  # (first, last) tile rows of each strip
+
+    @classmethod
+    def for_image(cls, height: int, width: int, tile: int, overlap: float, tile_rows_per_strip: int) -> "TileLayout":
+        rows = TileGrid.for_overlap(tile, overlap, height)
+        return cls(rows, TileGrid.for_overlap(tile, overlap, width), blend_window(tile, overlap),
+                   strips(rows.count, max(1, tile_rows_per_strip)))
+
+    @property
+    def tile(self) -> int:
+        return self.rows.size
+
+    @property
+    def col_index(self) -> np.ndarray:
+        """Image column of each strip column (mirrored beyond the edges)."""
+        begin, end = self.cols.span(0, self.cols.count - 1)
+        return reflect_indices(np.arange(begin, end), self.cols.length)
+
+    @property
+    def image_cols(self) -> slice:
+        """The strip columns that are image columns 0..width."""
+        return slice(self.cols.pad, self.cols.pad + self.cols.length)
+
+    def strip_rows(self, first: int, last: int) -> np.ndarray:
+        """Image row of each strip row of tile rows first..last (mirrored beyond the edges)."""
+        begin, end = self.rows.span(first, last)
+        return reflect_indices(np.arange(begin, end), self.rows.length)
+
+
+@dataclass
+class StripInput:
+    """What one strip brings: the model input over its tiles, and the image rows it read."""
+
+    first: int  # first tile row of the strip
+    last: int  # last tile row (inclusive)
+    tiles: np.ndarray  # float32 (bands, rows, cols): normalised model input, strip layout (layout.strip_rows)
+    tiles_valid: np.ndarray  # bool (rows, cols), strip layout
+    low: int  # image row of valid[0] and extras[:, 0]
+    valid: np.ndarray  # bool (rows, width): image rows low.. as read
+    extras: np.ndarray  # float32 (channels, rows, width): channels handed on unblended (the class-3 rule's inputs)
+
+
+@dataclass
+class BlendedRows:
+    """Finished model-grid rows: blended probabilities and what travels with them."""
+
+    row0: int  # model-grid row of the first row
+    probabilities: np.ndarray  # float32 (classes, rows, width); all 0 where no tile had weight
+    extras: np.ndarray  # float32 (channels, rows, width)
+    valid: np.ndarray  # bool (rows, width)
+
+
+Predict = Callable[[np.ndarray], np.ndarray]  # (n, bands, tile, tile) -> float32 probabilities (n, classes, tile, tile)
+
+
+def blend_strips(
+    inputs: Iterable[StripInput],
+    predict: Predict,
+    layout: TileLayout,
+    n_classes: int,
+    *,
+    batch_size: int = 4,
+    feedback: Feedback | None = None,
+    share: float = 100.0,
+) -> Iterator[BlendedRows]:
+    """Run every strip's tiles through `predict` and yield the rows as they settle, top to bottom.
+
+    `inputs` yields one StripInput per strip of `layout.strips`, in order; it is
+    asked for the next strip only after "Reading bands" is reported, so a
+    reader that works ahead never reports for it. Tiles without a single valid
+    pixel are skipped. Progress runs from 0 to `share` percent.
+    """
+    feedback = feedback or SilentFeedback()
+    tile, window = layout.tile, layout.window
+    row_step, col_step = layout.rows.step, layout.cols.step
+    count = len(layout.strips)
+    strip_inputs = iter(inputs)
+    accumulated: np.ndarray | None = None  # (classes + 1 weight, rows, cols), rows from acc_first
+    acc_first = 0
+    emitted = 0
+    for number, (first, last) in enumerate(layout.strips, start=1):
+        check_cancelled(feedback)
+        base = share * (number - 1) / count
+        feedback.progress(base, "Reading bands")
+        strip = next(strip_inputs)
+        if (strip.first, strip.last) != (first, last):
+            raise ValueError(f"strip input for tile rows {strip.first}-{strip.last}, expected {first}-{last}")
+        row_begin, row_end = layout.rows.span(first, last)
+        fresh = np.zeros((n_classes + 1, row_end - row_begin, strip.tiles.shape[2]), dtype=np.float32)
+        if accumulated is not None:
+            carried = accumulated[:, row_begin - acc_first:]
+            fresh[:, : carried.shape[1]] = carried
+            del carried
+        accumulated, acc_first = fresh, row_begin
+        del fresh
+
+        tiles = [
+            (i, j)
+            for i in range(first, last + 1)
+            for j in range(layout.cols.count)
+            if strip.tiles_valid[(i - first) * row_step:][:tile, j * col_step:][:, :tile].any()
+        ]
+        stage = f"Running the model (strip {number} of {count})"
+        for done in range(0, len(tiles), batch_size):
+            check_cancelled(feedback)
+            batch = tiles[done: done + batch_size]
+            stack = np.stack([
+                strip.tiles[:, (i - first) * row_step:][:, :tile, j * col_step:][:, :, :tile] for i, j in batch
+            ])
+            probs = predict(stack)
+            for k, (i, j) in enumerate(batch):
+                r, c = (i - first) * row_step, j * col_step
+                accumulated[:n_classes, r: r + tile, c: c + tile] += probs[k] * window
+                accumulated[n_classes, r: r + tile, c: c + tile] += window
+            feedback.progress(base + share / count * min(1.0, (done + len(batch)) / len(tiles)), stage)
+
+        settled = layout.rows.settled_before(last + 1)
+        if settled > emitted:
+            local = slice(emitted - acc_first, settled - acc_first)
+            summed = accumulated[:n_classes, local, layout.image_cols]
+            weight = accumulated[n_classes, local, layout.image_cols]
+            values = np.divide(summed, weight, out=np.zeros_like(summed), where=weight > 0)
+            rows = slice(emitted - strip.low, settled - strip.low)
+            yield BlendedRows(emitted, values, strip.extras[:, rows], strip.valid[rows])
+            emitted = settled
