@@ -15,6 +15,7 @@ from s2cloudmask.inference.masking.cirrus import (
     OPAQUE_CIRRUS,
     THIN_CIRRUS,
     l1c_semi_transparent,
+    plan_class3,
 )
 from s2cloudmask.inference.masking.engine import mask_raster
 
@@ -65,3 +66,26 @@ def test_cirrus_rule_on_real_l1c(l1c_toa, tmp_path):
     print(f"\nL1C 856x512: model {model_fractions}; with the B10 rule {fractions}; "
           f"clear->3 {int(((model == CLEAR) & expected).sum())}, cloud->3 {int(((model == CLOUD) & expected).sum())}")
     assert 0.005 < fractions[SEMI_TRANSPARENT] < 0.6
+
+
+@pytest.mark.parametrize(
+    ("classes", "level", "b10", "layer", "product", "rule", "source", "bands", "layers"),
+    [
+        ((1, 4, 2, 3), "L1C", True, False, "P", None, "model", {}, {}),
+        ((1, 4, 2), "L1C", True, False, "P", L1C_RULE, L1C_RULE.description, {"red": "B04", "cirrus": "B10"}, {}),
+        ((1, 4, 2), "l2a", False, True, "P", L2A_RULE, L2A_RULE.description, {"red": "B04"},
+         {"cirrus_flag": ("MSK_CLASSI_B00", 2)}),
+        ((1, 4, 2), "L1C", False, False, "P", None, "absent: product P has no B10 cirrus band", {}, {}),
+        ((1, 4, 2), "L2A", False, False, "P", None,
+         "absent: product P has no MSK_CLASSI_B00 cirrus layer (baseline before 04.00)", {}, {}),
+        ((1, 4, 2), "L1C", False, False, None, None, "absent: no cirrus band mapped (L1C B10 needed)", {}, {}),
+        ((1, 4, 2), "L2A", True, False, None, None,
+         "absent: a plain L2A raster carries no MSK_CLASSI_B00 cirrus layer", {}, {}),
+    ],
+)
+def test_the_class3_plan_says_what_to_read_and_why(classes, level, b10, layer, product, rule, source, bands, layers):
+    plan = plan_class3(classes, level, b10=b10, cirrus_layer=layer, product_id=product)
+    assert (plan.rule, plan.source, plan.bands, plan.layers) == (rule, source, bands, layers)
+    assert (plan.warning is not None) == source.startswith("absent")
+    if plan.warning:
+        assert plan.warning.startswith("No cirrus information: class 3 (semi-transparent cloud) is absent")
