@@ -123,7 +123,7 @@ def main() -> None:
     dock.set_product(str(args.product))
     dock.resolutionCombo.setCurrentIndex(dock.resolutionCombo.findData(20))
     dock.extentGroupBox.setChecked(True)
-    dock.extentGroupBox.setOutputExtentFromUser(QgsRectangle(*WINDOW[:4]), QgsCoordinateReferenceSystem("EPSG:32629"))
+    dock.extentWidget.setOutputExtentFromUser(QgsRectangle(*WINDOW[:4]), QgsCoordinateReferenceSystem("EPSG:32629"))
     dock.outputFileWidget.setFilePath(str(output))
     dock.run()
     wait_until(app, lambda: dock.task is None, timeout=600)

@@ -19,7 +19,7 @@ from qgis.core import QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRast
 
 from ..inference.errors import OutputError
 from ..inference.outputs import atomic_output
-from ..inference.reading.product import is_product_path, open_product, scl_file
+from ..inference.reading.product import Product, as_product, is_product_path, scl_file
 
 TRUE_COLOUR_BANDS = ("B04", "B03", "B02")
 # Reflectance shown from black to white, as ESA's TCI images: land reads well, clouds saturate.
@@ -53,11 +53,9 @@ def _write_vrt(target: str, build: Callable[[str], Any]) -> str:
     return target
 
 
-def build_true_colour_view(product_path: str, mask_path: str, target: str) -> ContextView | None:
+def build_true_colour_view(product: str | Product, mask_path: str, target: str) -> ContextView | None:
     """B04/B03/B02 at the finest resolution they share, cut to the mask; None where the product lacks them."""
-    from ..inference.reading.product import open_product
-
-    product = open_product(product_path)
+    product = as_product(product)
     bounds, crs = _mask_frame(mask_path)
     files = [product.band_files.get(band, {}) for band in TRUE_COLOUR_BANDS]
     shared = set.intersection(*(set(resolutions) for resolutions in files))
@@ -79,14 +77,14 @@ def build_true_colour_view(product_path: str, mask_path: str, target: str) -> Co
     return ContextView(target, low, high, f"B04, B03, B02 at {resolution} m")
 
 
-def scl_raster(scl_source: str) -> str:
-    """The SCL raster itself: the given file, or the finest SCL inside an L2A product."""
-    if not is_product_path(scl_source):
+def scl_raster(scl_source: str | Product) -> str:
+    """The SCL raster itself: the given file, or the finest SCL inside an L2A product (opened or by path)."""
+    if not isinstance(scl_source, Product) and not is_product_path(scl_source):
         return scl_source
-    return scl_file(open_product(scl_source))
+    return scl_file(as_product(scl_source))
 
 
-def build_scl_view(scl_source: str, mask_path: str, target: str) -> str:
+def build_scl_view(scl_source: str | Product, mask_path: str, target: str) -> str:
     """The SCL cut to the mask's extent, in the mask's CRS, classes kept intact (nearest neighbour)."""
     source = scl_raster(scl_source)
     bounds, crs = _mask_frame(mask_path)

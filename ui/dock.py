@@ -5,6 +5,10 @@ CloudMaskTask (ui/task.py) through the same engine functions as the
 Processing algorithms; when the task reports back on the main thread the dock
 adds the layers (styled by toolbelt.layers, as the algorithms' outputs are)
 and fills the results panel.
+
+It is laid out for a docked panel about 300 px wide: one field per row,
+sections that fold away, texts that wrap, and paths that break at their
+separators instead of widening the panel.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,33 +25,36 @@ from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsLayerTreeGroup,
     QgsMapLayerProxyModel,
-    QgsMessageLog,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
-    QgsSettings,
 )
-from qgis.gui import QgsDockWidget, QgsFileWidget
+from qgis.gui import QgsDockWidget, QgsExtentWidget, QgsFileWidget
 from qgis.PyQt import uic
-from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtWidgets import QFileDialog, QFrame, QScrollArea, QSizePolicy, QWidget
+from qgis.PyQt.QtCore import Qt, QTimer
+from qgis.PyQt.QtWidgets import QAction, QComboBox, QFileDialog, QMenu, QMessageBox, QScrollArea, QSizePolicy, QWidget
 
-from ..__about__ import PLUGIN_NAME
+from ..inference.classes import CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
 from ..inference.defaults import DEFAULT_OFFSET, DEFAULT_SCALE, OPTIONAL_BAND_ROLES, RESOLUTIONS
 from ..inference.defaults import RASTER_BAND_ROLES as BAND_ROLES
-from ..inference.errors import BandError, CloudMaskError, DependencyError, ModelError, OutputError, ProductError
-from ..inference.masking.model_card import SENTINEL2_BANDS
+from ..inference.errors import BandError, CloudMaskError, DependencyError, OutputError, ProductError
+from ..inference.masking.model_card import SENTINEL2_BANDS, load_card
+from ..inference.masking.session import DEVICE_NAMES, gpu_providers
 from ..inference.outputs import check_writable
-from ..inference.reading.product import is_product_path
+from ..inference.reading.product import Product, is_product_path, open_product
 from ..toolbelt import layers as layer_styles
+from ..toolbelt.log_handler import PlgLogger
+from ..toolbelt.preferences import DockSettings, PlgSettings
 from .context_layers import style_true_colour
-from .results import ResultsPanel, describe_seconds
-from .task import CloudMaskTask, RunOutcome, RunRequest
+from .results import ResultsPanel, breakable, describe_seconds
+from .task import CloudMaskTask, CompanionPaths, RunOutcome, RunRequest
 
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("dock.ui")))
 
-SETTINGS_GROUP = "s2cloudmask/dock/"
+SOURCES = (("product", "Sentinel-2 product (.SAFE, .zip or MTD xml)"), ("raster", "Raster layer in the project"))
+LEVELS = (("l2a", "L2A (surface reflectance)"), ("l1c", "L1C (top of atmosphere)"))
 # Band numbers of each role in common stacks, by band count: ESA's 13-band order, the same without B10, 4 and 6 bands.
 STACK_ORDERS = {
     13: {"blue": 2, "green": 3, "red": 4, "nir": 8, "swir16": 12, "swir22": 13},
@@ -65,8 +71,10 @@ RUNNING_TIP = "A mask is being made. Wait for it to finish, or press Cancel, bef
 RUN_TIP = "Mask the input in the background; QGIS stays usable, and the task manager shows the progress."
 
 
-def accepts_output(folder: Path) -> bool:
+def accepts_output(folder: Path | None) -> bool:
     """A folder we may write into: writable, and not marked read-only (which root would otherwise ignore)."""
+    if folder is None or not str(folder):
+        return False
     try:
         mode = folder.stat().st_mode
     except OSError:
@@ -74,19 +82,40 @@ def accepts_output(folder: Path) -> bool:
     return stat.S_ISDIR(mode) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(folder, os.W_OK | os.X_OK)
 
 
-def default_output(stem: str, beside: Path | None = None, project_home: str = "") -> str:
-    """<stem>_cloudmask.tif beside the product's folder, else in the project's home, else in the temp folder."""
-    candidates = [beside, Path(project_home) if project_home else None, Path(tempfile.gettempdir())]
-    folder = next(c for c in candidates if c is not None and accepts_output(c))
-    return str(folder / f"{stem}_cloudmask.tif")
+def free_output(folder: Path, stem: str) -> Path:
+    """<stem>_cloudmask.tif in folder, numbered (_2, _3 …) while that name or a file of its run already exists."""
+    number = 1
+    while True:
+        candidate = folder / (f"{stem}_cloudmask.tif" if number == 1 else f"{stem}_cloudmask_{number}.tif")
+        if not any(path.exists() for path in CompanionPaths.beside(str(candidate)).all_files(str(candidate))):
+            return candidate
+        number += 1
+
+
+def default_output(stem: str, beside: Path | None = None, remembered: str = "", project_home: str = "") -> str:
+    """A free <stem>_cloudmask.tif beside the product, else in the folder last used, else in the project's home.
+
+    Never the system's temp folder: QGIS treats layers there as temporary and
+    they vanish with it. "" when none of the folders is writable; Run then asks
+    for a file.
+    """
+    candidates = (beside, Path(remembered) if remembered else None, Path(project_home) if project_home else None)
+    folder = next((candidate for candidate in candidates if accepts_output(candidate)), None)
+    return str(free_output(folder, stem)) if folder is not None else ""
 
 
 def product_folder(path: str | Path) -> Path:
     """The folder holding the product: the .SAFE's parent (also for an MTD xml inside it) or the .zip's folder."""
     candidate = Path(path).resolve()
-    if candidate.is_file() and candidate.name.upper().startswith("MTD_MSIL"):
+    if candidate.is_file() and candidate.name.upper().startswith(("MTD_MSIL", "MANIFEST")):
         candidate = candidate.parent
     return candidate.parent
+
+
+def finest_resolution(product: Product) -> int:
+    """The finest resolution any spectral band of the product has: the mask's natural pixel size."""
+    present = [resolution for files in product.band_files.values() for resolution in files]
+    return min((r for r in present if r in RESOLUTIONS), default=RESOLUTIONS[0])
 
 
 def safe_stem(text: str) -> str:
@@ -95,8 +124,6 @@ def safe_stem(text: str) -> str:
 
 def device_choices() -> list[tuple[str, str, str]]:
     """(label, DEVICE value, tooltip): only the GPU providers this onnxruntime really has, by name."""
-    from ..inference.masking.session import DEVICE_NAMES, gpu_providers
-
     try:
         gpus = [DEVICE_NAMES[provider] for provider in gpu_providers()]
     except DependencyError as exc:
@@ -129,6 +156,12 @@ def qgs_crs(text: str) -> QgsCoordinateReferenceSystem:
     return crs if crs.isValid() else QgsCoordinateReferenceSystem.fromWkt(text)
 
 
+def narrow(combo: QComboBox) -> None:
+    """A combo box that may shrink below its longest entry (the popup still shows it whole): the panel stays narrow."""
+    combo.setSizePolicy(QSizePolicy.Ignored, combo.sizePolicy().verticalPolicy())
+    combo.setMinimumWidth(combo.fontMetrics().horizontalAdvance("x" * 8))
+
+
 class CloudMaskDock(QgsDockWidget, FORM_CLASS):
     """Sentinel-2 Cloud Mask's dock widget; plugin.py adds it to the right dock area."""
 
@@ -137,20 +170,24 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.setupUi(self)
         self.setObjectName("Sentinel2CloudMaskDock")
         self.iface = iface
+        self.log = PlgLogger(iface)
         self.task: CloudMaskTask | None = None
-        self.product: Any = None  # inference.reading.product.Product of the chosen path, when it opened
+        self.product: Product | None = None  # the chosen product, opened once; every step of a run reads this one
         self.product_error = ""
         self.product_path = ""
         self.last_outcome: RunOutcome | None = None
-        self.result_layers: dict[str, QgsRasterLayer] = {}
+        self.auto_output = ""  # the output name the dock chose itself (moved on after each run)
+        self._output_stem = ""  # what the dock names outputs after: the product id or the layer name
+        self._replace_at: tuple[QgsLayerTreeGroup, int] | None = None  # where the group of a replaced run stood
 
         self.results = ResultsPanel()
-        results_scroll = QScrollArea(self.resultsTab)
-        results_scroll.setObjectName("resultsScroll")
-        results_scroll.setFrameShape(QFrame.NoFrame)
-        results_scroll.setWidgetResizable(True)  # the panel scrolls as a whole when its tables outgrow the dock
-        results_scroll.setWidget(self.results)
-        self.resultsTab.layout().addWidget(results_scroll)
+        self.resultsScroll = QScrollArea(self.resultsTab)
+        self.resultsScroll.setObjectName("resultsScroll")
+        self.resultsScroll.setFrameShape(QScrollArea.NoFrame)
+        self.resultsScroll.setWidgetResizable(True)  # the panel scrolls as a whole, downwards only
+        self.resultsScroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        self.resultsScroll.setWidget(self.results)
+        self.resultsTab.layout().addWidget(self.resultsScroll)
         self._setup_widgets()
         self._connect()
         self._restore_settings()
@@ -160,25 +197,43 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
     # --- set-up --------------------------------------------------------------------------------
 
     def _setup_widgets(self) -> None:
+        for value, text in SOURCES:
+            self.sourceCombo.addItem(text, value)
+        for value, text in LEVELS:
+            self.levelCombo.addItem(text, value)
+        browse = QMenu(self.productBrowseButton)
+        self.productFolderAction = QAction("A .SAFE folder…", browse)
+        self.productFileAction = QAction("A product .zip or MTD xml…", browse)
+        browse.addAction(self.productFolderAction)
+        browse.addAction(self.productFileAction)
+        self.productBrowseButton.setMenu(browse)
         self.rasterLayerCombo.setFilters(QgsMapLayerProxyModel.RasterLayer)
         self.rasterLayerCombo.setAllowEmptyLayer(True)
         for role in OPTIONAL_BAND_ROLES:
             self.band_combo(role).setShowNotSetOption(True, "Not used")
+        for combo in (self.sourceCombo, self.rasterLayerCombo, self.levelCombo, self.deviceCombo,
+                      self.resolutionCombo, self.sclModeCombo, *(self.band_combo(role) for role in BAND_ROLES)):
+            narrow(combo)
         self.modelFileWidget.setStorageMode(QgsFileWidget.GetFile)
-        self.modelFileWidget.lineEdit().setPlaceholderText("Automatic: the built-in U-Net for the product level")
+        self.modelFileWidget.lineEdit().setPlaceholderText("Built-in U-Net for the level")
         self.modelFileWidget.setDialogTitle("Choose an ONNX model")
         for label, value, tip in device_choices():
             self.deviceCombo.addItem(label, value)
             self.deviceCombo.setItemData(self.deviceCombo.count() - 1, tip, Qt.ToolTipRole)
         for resolution in RESOLUTIONS:
             self.resolutionCombo.addItem(f"{resolution} m", resolution)
-        self.extentGroupBox.setTitleBase("Limit to an extent")
-        self.extentGroupBox.setMapCanvas(self.iface.mapCanvas())
+        # The condensed extent widget: one line and a menu (layer, map view, draw), where the expanded one needs 600 px.
+        self.extentWidget = QgsExtentWidget(self.extentGroupBox, QgsExtentWidget.CondensedStyle)
+        self.extentWidget.setObjectName("extentWidget")
+        self.extentWidget.setMapCanvas(self.iface.mapCanvas())
+        self.extentGroupBox.layout().addWidget(self.extentWidget)
         self.sclFileWidget.setStorageMode(QgsFileWidget.GetFile)
         self.sclFileWidget.setDialogTitle("Choose the matching L2A product (.zip, MTD_MSIL2A.xml) or an SCL raster")
         self.outputFileWidget.setStorageMode(QgsFileWidget.SaveFile)
         self.outputFileWidget.setConfirmOverwrite(True)
         self.outputFileWidget.setDialogTitle("Save the cloud mask as")
+        for widget in (self.modelFileWidget, self.sclFileWidget, self.outputFileWidget):
+            widget.fileChanged.connect(lambda path, shown=widget: shown.setToolTip(path or shown.toolTip()))
         self.runButton.setToolTip(RUN_TIP)
         self.progressBar.setRange(0, 100)
         self.setAcceptDrops(True)
@@ -187,31 +242,31 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.sourceCombo.currentIndexChanged.connect(self._source_changed)
         self.productEdit.editingFinished.connect(self._product_edited)
         self.productEdit.cleared.connect(lambda: self.set_product(""))
-        self.productFolderButton.clicked.connect(self._choose_product_folder)
-        self.productFileButton.clicked.connect(self._choose_product_file)
+        self.productFolderAction.triggered.connect(self._choose_product_folder)
+        self.productFileAction.triggered.connect(self._choose_product_file)
         self.rasterLayerCombo.layerChanged.connect(self._layer_changed)
         self.sclModeCombo.currentIndexChanged.connect(self._update_scl_state)
+        self.outputFileWidget.fileChanged.connect(self._output_edited)
         self.runButton.clicked.connect(self.run)
         self.cancelButton.clicked.connect(self.cancel)
 
-    def band_combo(self, role: str):
+    def band_combo(self, role: str) -> Any:
         return getattr(self, f"{role}BandCombo")
 
     # --- inputs --------------------------------------------------------------------------------
 
     @property
     def uses_product(self) -> bool:
-        return self.sourceCombo.currentIndex() == 0
+        return self.sourceCombo.currentData() == "product"
 
     def set_product(self, path: str) -> None:
-        """Open the product's metadata now, so mistakes show before Run and the extent and output follow it."""
+        """Open the product now, once: mistakes show before Run, and resolution, extent and output follow it."""
         path = path.strip()
         if self.productEdit.text() != path:
             self.productEdit.setText(path)
+        self.productEdit.setToolTip(path or self.productEdit.toolTip())
         self.product, self.product_error, self.product_path = None, "", path
         if path:
-            from ..inference.reading.product import open_product
-
             try:
                 self.product = open_product(path)
             except CloudMaskError as exc:
@@ -219,9 +274,18 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self._show_product()
         self._update_input_state()
         if self.product is not None:
-            self.outputFileWidget.setFilePath(
-                default_output(self.product.product_id, product_folder(path), QgsProject.instance().homePath())
-            )
+            self.resolutionCombo.setCurrentIndex(self.resolutionCombo.findData(finest_resolution(self.product)))
+            self._set_default_output(self.product.product_id, product_folder(path))
+
+    def _set_default_output(self, stem: str, beside: Path | None) -> None:
+        self._output_stem = stem
+        output = default_output(stem, beside, PlgSettings.get().output_folder, QgsProject.instance().homePath())
+        self.auto_output = output
+        self.outputFileWidget.setFilePath(output)
+
+    def _output_edited(self, path: str) -> None:
+        if path != self.auto_output:
+            self.auto_output = ""  # the user's own choice: a rerun asks before replacing it
 
     def _product_edited(self) -> None:
         if self.productEdit.text().strip() != self.product_path:
@@ -230,25 +294,26 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
     def _show_product(self) -> None:
         product = self.product
         if product is None:
-            self.productInfoLabel.setText(self.product_error or "No product chosen.")
+            text = self.product_error or "No product chosen."
+            self.productInfoLabel.setText(breakable(text))
+            self.productInfoLabel.setToolTip(text)
             self.productInfoLabel.setStyleSheet("color: #b00020;" if self.product_error else "")
             return
         resolutions = sorted({r for files in product.band_files.values() for r in files})
-        finest = f"bands at {', '.join(f'{r} m' for r in resolutions)}" if resolutions else "no spectral bands found"
+        bands = f"bands at {', '.join(f'{r} m' for r in resolutions)}" if resolutions else "no spectral bands found"
         self.productInfoLabel.setText(
             f"<b>{product.level}</b> · {product.satellite} · {product.sensing_time:%Y-%m-%d %H:%M} UTC · "
-            f"tile {product.tile_id} · baseline {product.processing_baseline} · {finest}"
+            f"tile {product.tile_id} · baseline {product.processing_baseline} · {bands}"
         )
         self.productInfoLabel.setToolTip(product.product_id)
         self.productInfoLabel.setStyleSheet("")
         grid = product.grids[min(product.grids)]
         crs = qgs_crs(product.crs)
-        self.extentGroupBox.setOriginalExtent(QgsRectangle(*grid.bounds), crs)
-        self.extentGroupBox.setOutputCrs(crs)
+        self.extentWidget.setOriginalExtent(QgsRectangle(*grid.bounds), crs)
+        self.extentWidget.setOutputCrs(crs)
         canvas = self.iface.mapCanvas()
-        self.extentGroupBox.setCurrentExtent(canvas.extent(), canvas.mapSettings().destinationCrs())
-        if not self.extentGroupBox.isChecked():
-            self.extentGroupBox.setOutputExtentFromOriginal()
+        self.extentWidget.setCurrentExtent(canvas.extent(), canvas.mapSettings().destinationCrs())
+        self.extentWidget.setOutputExtentFromOriginal()  # fills the field; the tick stays the user's
 
     def _choose_product_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a Sentinel-2 .SAFE folder", self._browse_start())
@@ -267,7 +332,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
 
     def _browse_start(self) -> str:
         current = self.productEdit.text()
-        return str(product_folder(current)) if current else QgsSettings().value(SETTINGS_GROUP + "browse_folder", "")
+        return str(product_folder(current)) if current else PlgSettings.get().browse_folder
 
     def _show_source_page(self) -> None:
         self.sourceStack.setCurrentIndex(self.sourceCombo.currentIndex())
@@ -294,7 +359,8 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             for role in BAND_ROLES:
                 self.band_combo(role).setBand(guessed.get(role, -1))
             if not self.uses_product:
-                self.outputFileWidget.setFilePath(default_output(safe_stem(layer.name()), None, QgsProject.instance().homePath()))
+                source = Path(layer.source())
+                self._set_default_output(safe_stem(layer.name()), source.parent if source.is_file() else None)
 
     def _update_input_state(self) -> None:
         product_door = self.uses_product
@@ -347,34 +413,27 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             event.ignore()
             return
         event.acceptProposedAction()
-        self.sourceCombo.setCurrentIndex(0)
+        self.sourceCombo.setCurrentIndex(self.sourceCombo.findData("product"))
         self.mainTabs.setCurrentWidget(self.settingsTab)
         self.set_product(path)
 
     # --- running -------------------------------------------------------------------------------
 
     def build_request(self) -> RunRequest:
-        """The run the dock's widgets describe; a CloudMaskError in words when something is missing."""
-        model = self.modelFileWidget.filePath().strip() or "auto"
-        if model != "auto" and not Path(model).is_file():
-            raise ModelError(f"The model file {model} does not exist; choose an .onnx file, or clear the field for the built-in model.")
-        output = self.outputFileWidget.filePath().strip()
-        if not output:
-            raise OutputError("Choose where to save the mask (Output > Mask), for example cloudmask.tif.")
-        if Path(output).suffix.lower() not in (".tif", ".tiff"):
-            output += ".tif"
-        check_writable(output)
-        common = {"output": output, "model": model, "device": self.deviceCombo.currentData() or "auto"}
+        """The run the form describes, checked in the order the form is filled: input, model, comparison, output.
 
+        The checks are the engine's own where it has one (the product as opened,
+        the model card, the output folder); a CloudMaskError says what is missing.
+        """
         if self.uses_product:
             if self.product is None:
                 raise ProductError(self.product_error or "Choose a Sentinel-2 product: a .SAFE folder, a product .zip or its MTD xml.")
             request = RunRequest(
                 label=self.product.product_id,
-                product=self.productEdit.text().strip(),
+                output="",
+                product=self.product,
                 resolution=int(self.resolutionCombo.currentData()),
                 extent=self._extent(),
-                **common,
             )
         else:
             layer = self.rasterLayerCombo.currentLayer()
@@ -382,20 +441,30 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
                 raise ProductError("Choose a raster layer read from a file (GDAL) in Input > Layer.")
             request = RunRequest(
                 label=layer.name(),
+                output="",
                 raster=layer.dataProvider().dataSourceUri(),
                 bands=self._bands(layer),
                 scale=self.scaleSpin.value(),
                 offset=self.offsetSpin.value(),
-                level="l2a" if self.levelCombo.currentIndex() == 0 else "l1c",
-                **common,
+                level=self.levelCombo.currentData(),
             )
-        return replace(request, scl=self._scl_source(request))
+        model = self.modelFileWidget.filePath().strip() or "auto"
+        if model != "auto":
+            load_card(model)  # a missing file or card is told now, not after the product is read
+        scl = self._scl_source()
+        output = self.outputFileWidget.filePath().strip()
+        if not output:
+            raise OutputError("Choose where to save the mask (Output > Mask), for example cloudmask.tif.")
+        if Path(output).suffix.lower() not in (".tif", ".tiff"):
+            output += ".tif"
+        check_writable(output)
+        return replace(request, output=output, model=model, device=self.deviceCombo.currentData() or "auto", scl=scl)
 
     def _extent(self) -> tuple[float, float, float, float, str] | None:
         if not self.extentGroupBox.isChecked():
             return None
-        rect = self.extentGroupBox.outputExtent()
-        crs = self.extentGroupBox.outputCrs()
+        rect = self.extentWidget.outputExtent()
+        crs = self.extentWidget.outputCrs()
         return (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum(), crs.authid() or crs.toWkt())
 
     def _bands(self, layer: QgsRasterLayer) -> dict[str, int]:
@@ -407,10 +476,10 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             raise BandError(f"Choose both SWIR bands of {layer.name()} (B11 and B12), or neither for the 4-band model.")
         return {role: number for role, number in bands.items() if number >= 1}
 
-    def _scl_source(self, request: RunRequest) -> str | None:
+    def _scl_source(self) -> str | Product | None:
         mode = self.sclModeCombo.currentData()
         if mode == "product":
-            return request.product
+            return self.product
         if mode == "file":
             path = self.sclFileWidget.filePath().strip()
             if not path or not Path(path).exists():
@@ -424,14 +493,18 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
     def run(self) -> None:
         """Start a run in QGIS's task manager; refused (politely) while another one runs."""
         if self.task is not None:
-            self.iface.messageBar().pushMessage(PLUGIN_NAME, RUNNING_TIP, level=Qgis.Info, duration=5)
+            self.log.log(RUNNING_TIP, Qgis.Info, push=True)
             return
         try:
             request = self.build_request()
-        except CloudMaskError as exc:
-            self._show_error(str(exc), str(exc))
+        except CloudMaskError as exc:  # a slip in the form: said plainly, not as an alarm
+            self.log.log(str(exc), Qgis.Info, push=True, duration=10)
             return
-        self._save_settings()
+        existing = [path for path in CompanionPaths.beside(request.output).all_files(request.output) if path.exists()]
+        if existing and not self.confirm_replace(request.output, existing):
+            return
+        self._replace_at = self._release(existing) if existing else None
+        self._save_settings(request)
         task = CloudMaskTask(request)
         task.progressChanged.connect(lambda value: self.progressBar.setValue(round(value)))
         task.stageChanged.connect(self.stageLabel.setText)
@@ -440,8 +513,40 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         task.cancelledRun.connect(self._cancelled)
         self.task = task
         self._set_running(True)
-        self.stageLabel.setText(f"Waiting for the task manager to start {task.description()}…")
+        self.stageLabel.setText(breakable(f"Waiting for the task manager to start {task.description()}…"))
         QgsApplication.taskManager().addTask(task)
+
+    def confirm_replace(self, output: str, existing: list[Path]) -> bool:
+        """Ask before a run writes over files of an earlier run; No is the default."""
+        names = "\n".join(f"  {path.name}" for path in existing)
+        answer = QMessageBox.question(
+            self,
+            "Replace the earlier results?",
+            f"These files in {Path(output).parent} exist and would be replaced:\n{names}\n\n"
+            "Their layers leave the map. Choose another output name to keep them.",
+            QMessageBox.Yes | QMessageBox.No,
+            QMessageBox.No,
+        )
+        return answer == QMessageBox.Yes
+
+    def _release(self, files: list[Path]) -> tuple[QgsLayerTreeGroup, int] | None:
+        """Take the layers that read these files off the map, so the new run's group takes their group's place."""
+        project = QgsProject.instance()
+        wanted = {str(path.resolve()) for path in files}
+        place: tuple[QgsLayerTreeGroup, int] | None = None
+        for layer in list(project.mapLayers().values()):
+            source = Path(layer.source().split("|")[0])
+            if not source.is_absolute() or str(source.resolve()) not in wanted:
+                continue
+            node = project.layerTreeRoot().findLayer(layer.id())
+            group = node.parent() if node is not None else None
+            project.removeMapLayer(layer.id())
+            if isinstance(group, QgsLayerTreeGroup) and group is not project.layerTreeRoot() and not group.children():
+                parent = group.parent()
+                index = parent.children().index(group)
+                parent.removeChildNode(group)
+                place = place or (parent, index)
+        return place
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -465,43 +570,55 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.progressBar.setValue(100)
         mask = outcome.mask
         self.stageLabel.setText(f"Done in {describe_seconds(outcome.seconds)} on {mask.device_used}.")
-        self.result_layers = self._add_layers(outcome)
+        self._add_layers(outcome)
         self.results.show_run(outcome.request.label, mask, outcome.seconds, outcome.comparison, outcome.warnings)
         self.mainTabs.setCurrentWidget(self.resultsTab)
-        for warning in outcome.warnings:
-            QgsMessageLog.logMessage(warning, PLUGIN_NAME, Qgis.Warning)
-        cloud = sum(mask.class_percentages.get(code, 0.0) for code in (3, 4))
+        if self.auto_output == outcome.request.output:  # the next run gets fresh names, not these
+            self._set_default_output(self._output_stem, Path(outcome.request.output).parent)
+        shares = mask.class_percentages
         summary = (
             f"{outcome.request.label}: masked in {describe_seconds(outcome.seconds)} on {mask.device_used}; "
-            f"{cloud:.1f} % cloud, {mask.class_percentages.get(2, 0.0):.1f} % cloud shadow."
+            f"{shares.get(CLOUD, 0.0) + shares.get(SEMI_TRANSPARENT, 0.0):.1f} % cloud, "
+            f"{shares.get(CLOUD_SHADOW, 0.0):.1f} % cloud shadow."
         )
-        if outcome.warnings:
+        if outcome.warnings:  # already logged one by one as they came: only counted here
             count = len(outcome.warnings)
             summary += f" {count} note{'s' if count > 1 else ''} in the results panel and the log."
-        self.iface.messageBar().pushMessage(PLUGIN_NAME, summary, level=Qgis.Success, duration=8)
+        # after QGIS's own "Task complete" notice, so the summary is the one on top of the message bar
+        QTimer.singleShot(0, lambda: self.log.bar(summary, Qgis.Success))
 
     def _failed(self, message: str, details: str) -> None:
         self._finish()
         self.progressBar.setValue(0)
         self.stageLabel.setText("Stopped: see the message bar.")
-        self._show_error(message, details)
+        QTimer.singleShot(0, lambda: self.log.log(message, Qgis.Critical, push=True, details=details))
 
     def _cancelled(self) -> None:
         self._finish()
         self.progressBar.setValue(0)
         self.stageLabel.setText("Cancelled; nothing was written.")
-        self.iface.messageBar().pushMessage(PLUGIN_NAME, "The run was cancelled; no output was written.", level=Qgis.Info, duration=5)
-
-    def _show_error(self, message: str, details: str) -> None:
-        QgsMessageLog.logMessage(details, PLUGIN_NAME, Qgis.Critical)
-        self.iface.messageBar().pushMessage(PLUGIN_NAME, message, level=Qgis.Critical, duration=0)
+        QTimer.singleShot(0, lambda: self.log.log("The run was cancelled; no output was written.", Qgis.Info, push=True))
 
     # --- results on the map --------------------------------------------------------------------
 
+    def _group_name(self, label: str) -> str:
+        """The run's label, numbered when another group of the project already carries it."""
+        root = QgsProject.instance().layerTreeRoot()
+        name, number = label, 1
+        while root.findGroup(name) is not None:
+            number += 1
+            name = f"{label} ({number})"
+        return name
+
     def _add_layers(self, outcome: RunOutcome) -> dict[str, QgsRasterLayer]:
-        """A group named after the product: mask on top, then the SCL views, the true colour underneath."""
+        """A group named after the product: mask on top, then the SCL views, the true colour underneath.
+
+        A run that replaced an earlier one's files puts its group where that one's stood.
+        """
         project = QgsProject.instance()
-        group = project.layerTreeRoot().insertGroup(0, outcome.request.label)
+        parent, index = self._replace_at or (project.layerTreeRoot(), 0)
+        self._replace_at = None
+        group = parent.insertGroup(index, self._group_name(outcome.request.label))
         entries = [("mask", outcome.mask.output, layer_styles.MASK_LAYER_NAME, layer_styles.style_mask_layer, True)]
         if outcome.difference:
             entries.append(("difference", outcome.difference, layer_styles.DIFFERENCE_LAYER_NAME, layer_styles.style_difference_layer, False))
@@ -514,12 +631,12 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         for key, path, name, style, visible in entries:
             layer = QgsRasterLayer(path, name, "gdal")
             if not layer.isValid():
-                QgsMessageLog.logMessage(f"QGIS could not open {path} as a layer.", PLUGIN_NAME, Qgis.Warning)
+                self.log.log(f"QGIS could not open {path} as a layer.", Qgis.Warning)
                 continue
             try:
                 style(layer)
-            except RuntimeError as exc:  # toolbelt.layers.StyleError: a broken installation, shown but not fatal
-                QgsMessageLog.logMessage(str(exc), PLUGIN_NAME, Qgis.Warning)
+            except layer_styles.StyleError as exc:  # a broken installation, shown but not fatal
+                self.log.log(str(exc), Qgis.Warning)
             project.addMapLayer(layer, False)
             group.addLayer(layer).setItemVisibilityChecked(visible)
             added[key] = layer
@@ -540,50 +657,34 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
 
     # --- remembered choices --------------------------------------------------------------------
 
-    def _save_settings(self) -> None:
-        settings = QgsSettings()
-        values = {
-            "source": self.sourceCombo.currentIndex(),
-            "product": self.productEdit.text().strip(),
-            "model": self.modelFileWidget.filePath(),
-            "device": self.deviceCombo.currentData(),
-            "resolution": self.resolutionCombo.currentData(),
-            "limit_extent": self.extentGroupBox.isChecked(),
-            "scl_mode": self.sclModeCombo.currentData(),
-            "scl_file": self.sclFileWidget.filePath(),
-            "output": self.outputFileWidget.filePath(),
-            "scale": self.scaleSpin.value(),
-            "offset": self.offsetSpin.value(),
-            "level": self.levelCombo.currentIndex(),
-        }
-        if self.productEdit.text().strip():
-            values["browse_folder"] = str(product_folder(self.productEdit.text().strip()))
-        for key, value in values.items():
-            settings.setValue(SETTINGS_GROUP + key, value)
+    def _save_settings(self, request: RunRequest) -> None:
+        """What a run used, for the next session; the extent and resolution are left out: they follow the product."""
+        settings = PlgSettings.get()
+        settings.source = self.sourceCombo.currentData()
+        settings.model = self.modelFileWidget.filePath().strip()
+        settings.device = self.deviceCombo.currentData() or "auto"
+        settings.scl_mode = self.sclModeCombo.currentData()
+        settings.scl_file = self.sclFileWidget.filePath().strip()
+        settings.output_folder = str(Path(request.output).parent)
+        if self.uses_product:
+            settings.product = self.product_path
+            settings.browse_folder = str(product_folder(self.product_path))
+        else:
+            settings.scale, settings.offset, settings.level = request.scale, request.offset, request.level
+        PlgSettings.set(settings)
 
     def _restore_settings(self) -> None:
-        settings = QgsSettings()
-
-        def value(key: str, default: Any, kind: type = str) -> Any:
-            return settings.value(SETTINGS_GROUP + key, default, type=kind)
-
-        self.modelFileWidget.setFilePath(value("model", ""))
-        for combo, key, default in ((self.deviceCombo, "device", "auto"), (self.resolutionCombo, "resolution", 10)):
-            index = combo.findData(value(key, default, type(default)))
-            combo.setCurrentIndex(max(index, 0))
-        self.scaleSpin.setValue(value("scale", DEFAULT_SCALE, float))
-        self.offsetSpin.setValue(value("offset", DEFAULT_OFFSET, float))
-        self.levelCombo.setCurrentIndex(value("level", 0, int))
-        self.sclFileWidget.setFilePath(value("scl_file", ""))
-        self.extentGroupBox.setChecked(value("limit_extent", False, bool))
-        self.sourceCombo.setCurrentIndex(value("source", 0, int))
-        product = value("product", "")
-        if product and Path(product).exists():
-            self.set_product(product)
+        settings: DockSettings = PlgSettings.get()
+        self.modelFileWidget.setFilePath(settings.model)
+        self.deviceCombo.setCurrentIndex(max(self.deviceCombo.findData(settings.device), 0))
+        self.scaleSpin.setValue(DEFAULT_SCALE if settings.scale is None else settings.scale)
+        self.offsetSpin.setValue(DEFAULT_OFFSET if settings.offset is None else settings.offset)
+        self.levelCombo.setCurrentIndex(max(self.levelCombo.findData(settings.level), 0))
+        self.sclFileWidget.setFilePath(settings.scl_file)
+        self.sourceCombo.setCurrentIndex(max(self.sourceCombo.findData(settings.source), 0))
+        if settings.product and Path(settings.product).exists():
+            self.set_product(settings.product)
         self._update_input_state()
-        index = self.sclModeCombo.findData(value("scl_mode", ""))
+        index = self.sclModeCombo.findData(settings.scl_mode)
         if index >= 0:
             self.sclModeCombo.setCurrentIndex(index)
-        output = value("output", "")
-        if output:
-            self.outputFileWidget.setFilePath(output)

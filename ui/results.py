@@ -5,16 +5,24 @@ device, time) and, when the run compared with Sen2Cor's SCL, where the two
 agree: overall agreement and kappa, the areas where SCL lets clouds through or
 throws clear pixels away, per-class precision and recall, and the confusion
 matrix. Everything comes from the engine's MaskResult and Comparison, so these
-figures are the same ones the Processing algorithms and the HTML report give.
+figures are the same ones the Processing algorithms and the HTML report give,
+in the same units (percent) and the same matrix orientation (rows: the mask;
+columns: the reference).
+
+The panel lives in a docked panel about 300 px wide: tables wrap their text
+and grow downwards, and the confusion matrix, too wide for one row of
+columns, wraps its reference columns onto as many stacked blocks as the width
+needs; the panel then scrolls vertically only.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from qgis.PyQt.QtCore import Qt, QUrl
-from qgis.PyQt.QtGui import QColor, QDesktopServices, QFont, QIcon, QPixmap
+from qgis.PyQt.QtCore import QSize, Qt, QUrl
+from qgis.PyQt.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QIcon, QPixmap
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -32,6 +40,13 @@ from qgis.PyQt.QtWidgets import (
 from ..inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES
 
 EMPTY_TEXT = "No results yet. Choose a product on the Mask tab and press Run; the figures appear here."
+ZERO_WIDTH_SPACE = "\u200b"
+PATH_SEPARATORS = re.compile(r"([/\\_])")
+
+
+def breakable(text: str) -> str:
+    """Plain text whose long paths and product ids may wrap after / \\ and _, so they never widen the panel."""
+    return PATH_SEPARATORS.sub(r"\1" + ZERO_WIDTH_SPACE, text)
 
 
 def swatch(rgba: tuple[int, int, int, int] | str, size: int = 12) -> QIcon:
@@ -62,36 +77,47 @@ def _item(text: str, align_right: bool = False) -> QTableWidgetItem:
     return item
 
 
-def _table(name: str, headers: list[str]) -> QTableWidget:
-    table = QTableWidget(0, len(headers))
-    table.setObjectName(name)
-    table.setHorizontalHeaderLabels(headers)
-    table.verticalHeader().setVisible(False)
-    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-    table.setSelectionMode(QAbstractItemView.NoSelection)
-    table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-    table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-    table.setWordWrap(False)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeToContents)
-    header.setSectionResizeMode(0, QHeaderView.Stretch)
-    table.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-    return table
+class FitTable(QTableWidget):
+    """A read-only table that shows every row at the width the panel gives it: names wrap, the panel scrolls."""
+
+    def __init__(self, name: str, headers: list[str]) -> None:
+        super().__init__(0, len(headers))
+        self.setObjectName(name)
+        self.setHorizontalHeaderLabels(headers)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.NoSelection)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setWordWrap(True)  # the first column wraps its names; the figures beside it keep their width
+        self.setTextElideMode(Qt.ElideNone)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        header.setMinimumSectionSize(8)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)  # the panel's width decides, not the contents
+
+    def fit_height(self) -> None:
+        """Tall enough for every row at the current width: the table never scrolls, the panel does."""
+        self.resizeRowsToContents()
+        rows = sum(self.rowHeight(row) for row in range(self.rowCount()))
+        self.setFixedHeight(self.horizontalHeader().sizeHint().height() + rows + 2 * self.frameWidth())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(0, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.fit_height()  # wrapped names need other row heights at another width
 
 
-def _fit_height(table: QTableWidget) -> None:
-    """Tables show every row; the panel scrolls, not each table."""
-    table.resizeRowsToContents()
-    rows = sum(table.rowHeight(row) for row in range(table.rowCount()))
-    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth())
-
-
-def _fill(table: QTableWidget, rows: list[list[QTableWidgetItem]]) -> None:
+def _fill(table: FitTable, rows: list[list[QTableWidgetItem]]) -> None:
     table.setRowCount(len(rows))
     for row, items in enumerate(rows):
         for column, item in enumerate(items):
             table.setItem(row, column, item)
-    _fit_height(table)
+    table.fit_height()
 
 
 class ResultsPanel(QWidget):
@@ -116,6 +142,7 @@ class ResultsPanel(QWidget):
         self.runGroup = QGroupBox("Mask")
         form = QFormLayout(self.runGroup)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
         self.modelLabel, self.deviceLabel, self.timeLabel, self.outputLabel, self.class3Label = (
             self._value_label(name) for name in ("modelValue", "deviceValue", "timeValue", "outputValue", "class3Value")
         )
@@ -127,36 +154,37 @@ class ResultsPanel(QWidget):
         form.addRow("Time", self.timeLabel)
         form.addRow("File", self.outputLabel)
         form.addRow("Thin cloud", self.class3Label)
-        self.classTable = _table("classTable", ["Class", "Share of valid pixels"])
+        self.classTable = FitTable("classTable", ["Class", "Share of valid pixels"])
         form.addRow(self.classTable)
         self.warningsLabel = self._value_label("warningsValue")
         self.warningsLabel.setStyleSheet("color: #9a5b00;")
         form.addRow(self.warningsLabel)
 
-        self.sclGroup = QGroupBox("Agreement with Sen2Cor's SCL")
+        self.sclGroup = QGroupBox("Agreement with SCL")
         scl_layout = QFormLayout(self.sclGroup)
         scl_layout.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        scl_layout.setRowWrapPolicy(QFormLayout.WrapLongRows)
         self.agreementLabel = self._value_label("agreementValue")
         self.kappaLabel = self._value_label("kappaValue")
         self.comparedLabel = self._value_label("comparedValue")
         scl_layout.addRow("Overall agreement", self.agreementLabel)
         scl_layout.addRow("Cohen's kappa", self.kappaLabel)
         scl_layout.addRow("Compared", self.comparedLabel)
-        self.differenceTable = _table("differenceTable", ["Where", "km²", "%"])
-        scl_layout.addRow(QLabel("Where the mask and SCL differ:"))
+        self.differenceTable = FitTable("differenceTable", ["Where", "km²", "%"])
+        scl_layout.addRow(self._caption("Where the mask and SCL differ:"))
         scl_layout.addRow(self.differenceTable)
-        self.perClassTable = _table("perClassTable", ["Class", "Precision", "Recall", "F1"])
+        self.perClassTable = FitTable("perClassTable", ["Class", "Prec.", "Recall", "F1"])
         self.perClassTable.setToolTip(
             "With SCL as the truth. Precision: of what the mask calls the class, the share SCL agrees with. "
             "Recall: of what SCL calls the class, the share the mask finds."
         )
-        scl_layout.addRow(QLabel("Per class, with SCL as the truth:"))
+        scl_layout.addRow(self._caption("Per class, with SCL as the truth (percent):"))
         scl_layout.addRow(self.perClassTable)
         self.matrixCaption = QLabel()
         self.matrixCaption.setWordWrap(True)
-        self.matrixTable = _table("matrixTable", [""])
+        self.matrixView = MatrixView()
         scl_layout.addRow(self.matrixCaption)
-        scl_layout.addRow(self.matrixTable)
+        scl_layout.addRow(self.matrixView)
         self.reportButton = QPushButton("Open the HTML report")
         self.reportButton.setObjectName("reportButton")
         self.reportButton.clicked.connect(self.open_report)
@@ -168,6 +196,12 @@ class ResultsPanel(QWidget):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.clear()
+
+    @staticmethod
+    def _caption(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setWordWrap(True)
+        return label
 
     @staticmethod
     def _value_label(name: str) -> QLabel:
@@ -186,7 +220,7 @@ class ResultsPanel(QWidget):
     def show_run(self, title: str, mask: Any, seconds: float, comparison: Any | None = None, warnings: list[str] | None = None) -> None:
         """Fill the panel from a MaskResult and, when there was one, a Comparison."""
         self.emptyLabel.hide()
-        self.titleLabel.setText(title)
+        self.titleLabel.setText(breakable(title))
         self.titleLabel.show()
         self._show_mask(mask, seconds, warnings if warnings is not None else list(mask.warnings))
         self.runGroup.show()
@@ -202,22 +236,22 @@ class ResultsPanel(QWidget):
         self.deviceLabel.setText(mask.device_used)
         self.timeLabel.setText(describe_seconds(seconds))
         output = Path(mask.output)
-        self.outputLabel.setText(f'<a href="{QUrl.fromLocalFile(str(output.parent)).toString()}">{output.name}</a>')
+        self.outputLabel.setText(f'<a href="{QUrl.fromLocalFile(str(output.parent)).toString()}">{breakable(output.name)}</a>')
         self.outputLabel.setToolTip(str(output))
-        self.class3Label.setText(mask.class3_source)
+        self.class3Label.setText(breakable(mask.class3_source))
         rows = []
         for code in MASK_CODES:
             name = _item(CLASS_NAMES[code])
             name.setIcon(swatch(CLASS_COLOURS[code]))
             rows.append([name, _item(f"{mask.class_percentages.get(code, 0.0):.1f} %", align_right=True)])
         _fill(self.classTable, rows)
-        self.warningsLabel.setText("\n".join(f"⚠ {warning}" for warning in warnings))
+        self.warningsLabel.setText(breakable("\n".join(f"⚠ {warning}" for warning in warnings)))
         self.warningsLabel.setVisible(bool(warnings))
 
     def _show_comparison(self, comparison: Any) -> None:
         figures = comparison.to_dict()
         reference = figures["reference"]
-        self.sclGroup.setTitle("Agreement with Sen2Cor's SCL" if reference == "SCL" else f"Agreement with the {reference}")
+        self.sclGroup.setTitle(f"Agreement with {'SCL' if reference == 'SCL' else 'the ' + reference}")
         agreement, kappa = figures["overall_agreement"], figures["kappa"]
         self.agreementLabel.setText(
             f"{percent(agreement['ambiguous_as_clear'])} "
@@ -238,14 +272,15 @@ class ResultsPanel(QWidget):
                 continue
             name = _item(entry["name"])
             name.setIcon(swatch(entry["colour"]))
-            rows.append([name, _item(f"{entry['area_km2']:,.2f}", True), _item(f"{entry['percent'] or 0.0:.1f}", True)])
+            rows.append([name, _item(f"{entry['area_km2']:,.2f}", True), _item(f"{entry['percent'] or 0.0:.2f}", True)])
         _fill(self.differenceTable, rows)
 
         rows = []
         for entry in figures["per_class"].values():
             name = _item(entry["name"])
             name.setIcon(swatch(CLASS_COLOURS[entry["code"]]))
-            rows.append([name, *(_item(percent(entry[key], 0), True) for key in ("precision", "recall", "f1"))])
+            rows.append([name, *(_item(plain(None if entry[key] is None else 100.0 * entry[key], 1), True)
+                               for key in ("precision", "recall", "f1"))])
         _fill(self.perClassTable, rows)
 
         self._show_matrix(figures["matrix"], reference)
@@ -254,48 +289,115 @@ class ResultsPanel(QWidget):
         self.reportButton.setToolTip(self.report_path or "This run wrote no report.")
 
     def _show_matrix(self, matrix: dict[str, Any], reference: str) -> None:
-        """Reference classes down, the mask's four across: eight SCL rows fit a narrow dock, eight columns do not."""
-        mask_classes = matrix["row_classes"]
-        reference_classes = matrix["column_classes"]
-        counts = matrix["counts"]
-        total = sum(sum(row) for row in counts) or 1
+        """Rows: the mask's classes; columns: the reference's, as in the report, wrapped onto stacked blocks."""
         self.matrixCaption.setText(
-            f"Confusion matrix, pixels: {reference} classes down, mask classes across "
-            f"(ambiguous SCL classes in italics; agreement on the diagonal in bold)."
+            f"Confusion matrix: mask classes down, {reference} classes across; each cell is the share of the "
+            f"row's pixels (rows add up to 100 %), agreement in bold, ambiguous {reference} classes in italics. "
+            "Hover a cell for its pixel count."
         )
-        table = self.matrixTable
-        table.clear()
-        table.setColumnCount(1 + len(mask_classes))
-        table.setHorizontalHeaderLabels([f"{reference} \\ mask", *(c["name"] for c in mask_classes)])
-        for column, mask_class in enumerate(mask_classes, start=1):
-            header = table.horizontalHeaderItem(column)
-            header.setIcon(swatch(CLASS_COLOURS[mask_class["code"]]))
-            header.setToolTip(f"Pixels the mask calls {mask_class['name'].lower()}")
-        header_view = table.horizontalHeader()
-        header_view.setSectionResizeMode(QHeaderView.ResizeToContents)  # class names must read in full
-        header_view.setStretchLastSection(True)
-        rows = []
-        for row_index, reference_class in enumerate(reference_classes):
-            name = _item(reference_class["name"])
-            codes = ", ".join(str(code) for code in reference_class["reference_codes"])
-            name.setToolTip(f"{reference} codes {codes}, compared as {CLASS_NAMES[reference_class['compared_as']].lower()}")
-            if reference_class["ambiguous"]:
-                font = name.font()
-                font.setItalic(True)
-                name.setFont(font)
-            cells = [name]
-            for column_index, mask_class in enumerate(mask_classes):
-                count = counts[column_index][row_index]
-                cell = _item(f"{count:,}", align_right=True)
-                cell.setToolTip(f"{100.0 * count / total:.2f} % of the compared pixels")
-                if not reference_class["ambiguous"] and reference_class["compared_as"] == mask_class["code"]:
-                    font = cell.font()
-                    font.setBold(True)
-                    cell.setFont(font)
-                cells.append(cell)
-            rows.append(cells)
-        _fill(table, rows)
+        self.matrixView.show_matrix(matrix, reference)
 
     def open_report(self) -> None:
         if self.report_path:
             QDesktopServices.openUrl(QUrl.fromLocalFile(self.report_path))
+
+
+class MatrixView(QWidget):
+    """The confusion matrix, mask classes down and reference classes across, wrapped to the panel's width.
+
+    Eight SCL columns do not fit beside each other in a docked panel. Instead of
+    a horizontal scroll bar the columns wrap, like words in a line: each block
+    repeats the mask classes down its side and holds as many reference columns as
+    the width allows.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("matrixView")
+        self.tables: list[FitTable] = []
+        self._matrix: dict[str, Any] | None = None
+        self._reference = ""
+        self._per_block = 0
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+
+    def show_matrix(self, matrix: dict[str, Any], reference: str) -> None:
+        self._matrix, self._reference, self._per_block = matrix, reference, 0
+        self._rebuild()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(0, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self._matrix is not None and self._columns_per_block() != self._per_block:
+            self._rebuild()
+
+    @staticmethod
+    def _words(name: str) -> list[str]:
+        """Where a class name may wrap: at spaces and after hyphens ("Semi-", "transparent", "cloud")."""
+        return re.sub(r"-", "- ", name).split()
+
+    def _layout_widths(self) -> tuple[int, int, int]:
+        """Reference columns per block, and the widths of the mask-class column and of one reference column."""
+        metrics = QFontMetrics(self.font())
+        padding = 12
+        columns = (self._matrix or {}).get("column_classes", [])
+        words = [word for column in columns for word in self._words(column["name"])] + ["100.0 %"]
+        column = max(metrics.horizontalAdvance(word) for word in words) + padding
+        first = metrics.horizontalAdvance("transparent") + 16 + padding  # the longest word of a mask class, and its swatch
+        available = self.width() - 4  # the table's frame
+        per_block = max(1, min(len(columns) or 1, (available - first) // column))
+        return per_block, max(40, min(first, available - per_block * column)), column
+
+    def _columns_per_block(self) -> int:
+        return self._layout_widths()[0]
+
+    def _rebuild(self) -> None:
+        for table in self.tables:
+            self._layout.removeWidget(table)
+            table.deleteLater()
+        self.tables = []
+        matrix, reference = self._matrix, self._reference
+        if matrix is None:
+            return
+        self._per_block, first, column = self._layout_widths()
+        mask_classes, columns, counts = matrix["row_classes"], matrix["column_classes"], matrix["counts"]
+        for start in range(0, len(columns), self._per_block):
+            block = list(enumerate(columns))[start : start + self._per_block]
+            table = FitTable(f"matrixTable{len(self.tables) + 1}", ["Mask", *("\n".join(self._words(c["name"])) for _, c in block)])
+            header = table.horizontalHeader()
+            header.setSectionResizeMode(QHeaderView.Fixed)
+            header.resizeSection(0, first)
+            for position, (_, reference_class) in enumerate(block, start=1):
+                header.resizeSection(position, column)
+                codes = ", ".join(str(code) for code in reference_class["reference_codes"])
+                item = table.horizontalHeaderItem(position)
+                item.setToolTip(f"{reference} codes {codes}, compared as {CLASS_NAMES[reference_class['compared_as']].lower()}"
+                                + (" (ambiguous)" if reference_class["ambiguous"] else ""))
+                if reference_class["ambiguous"]:
+                    font = item.font()
+                    font.setItalic(True)
+                    item.setFont(font)
+            rows = []
+            for row_index, mask_class in enumerate(mask_classes):
+                name = _item(mask_class["name"])
+                name.setIcon(swatch(CLASS_COLOURS[mask_class["code"]]))
+                row_total = sum(counts[row_index]) or 1
+                cells = [name]
+                for column_index, reference_class in block:
+                    count = counts[row_index][column_index]
+                    cell = _item(f"{100.0 * count / row_total:.1f} %", align_right=True)
+                    cell.setToolTip(f"{count:,} pixels the mask calls {mask_class['name'].lower()} and {reference} "
+                                    f"calls {reference_class['name'].lower()}")
+                    if not reference_class["ambiguous"] and reference_class["compared_as"] == mask_class["code"]:
+                        font = cell.font()
+                        font.setBold(True)
+                        cell.setFont(font)
+                    cells.append(cell)
+                rows.append(cells)
+            _fill(table, rows)
+            self._layout.addWidget(table)
+            self.tables.append(table)
+        self.updateGeometry()

@@ -15,13 +15,16 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qgis.core import Qgis, QgsMessageLog, QgsTask
+from qgis.core import Qgis, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
-from ..__about__ import PLUGIN_NAME
+from ..inference.comparing.compare import compare_with_scl
 from ..inference.defaults import DEFAULT_OFFSET, DEFAULT_SCALE
 from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.feedback import check_cancelled
+from ..inference.masking import engine
+from ..inference.reading.product import Product
+from ..toolbelt.log_handler import PlgLogger
 from .context_layers import ContextView, build_scl_view, build_true_colour_view
 
 Extent = tuple[float, float, float, float, str]
@@ -33,7 +36,7 @@ class RunRequest:
 
     label: str  # product id or layer name: the task's description and the layer group's name
     output: str
-    product: str | None = None  # a product path (.SAFE folder, .zip, MTD xml) ...
+    product: Product | str | None = None  # the product the dock opened (passed to every step, never reopened), or a path ...
     raster: str | None = None  # ... or a GDAL raster with Sentinel-2 bands
     bands: dict[str, int] = field(default_factory=dict)
     scale: float = DEFAULT_SCALE
@@ -43,7 +46,7 @@ class RunRequest:
     device: str = "auto"
     resolution: int = 10
     extent: Extent | None = None
-    scl: str | None = None  # an L2A product or an SCL raster to compare with; None: no comparison
+    scl: str | Product | None = None  # an L2A product (opened, or its path) or an SCL raster; None: no comparison
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class CompanionPaths:
     report: str
     true_colour: str
     scl_view: str
+
+    def all_files(self, mask: str) -> list[Path]:
+        """Every file a run with this mask may write, the mask first (the report's JSON included)."""
+        report = Path(self.report)
+        return [Path(p) for p in (mask, self.difference, self.report, report.with_suffix(".json"), self.true_colour, self.scl_view)]
 
     @classmethod
     def beside(cls, output: str) -> "CompanionPaths":
@@ -111,8 +119,10 @@ class TaskFeedback:
         return self._task.isCanceled()
 
     def warn(self, message: str) -> None:
-        self.warnings.append(message)
-        QgsMessageLog.logMessage(message, PLUGIN_NAME, Qgis.Warning)
+        """Logged as it happens (once: the dock shows the list but does not log it again)."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+            PlgLogger().log(message, Qgis.Warning)
 
 
 class CloudMaskTask(QgsTask):
@@ -132,8 +142,14 @@ class CloudMaskTask(QgsTask):
         self._written: list[str] = []
 
     def run(self) -> bool:
+        """True also for a cancelled run: cancelling is the user's choice, not a failure for the task manager."""
         try:
             self.outcome = self._run()
+            return True
+        except Cancelled as exc:
+            self.error = exc
+            self._remove_written()
+            self.setDescription(f"{self.description()} (cancelled)")
             return True
         except CloudMaskError as exc:
             self.error = exc
@@ -145,9 +161,6 @@ class CloudMaskTask(QgsTask):
         return False
 
     def _run(self) -> RunOutcome:
-        from ..inference.comparing.compare import compare_with_scl
-        from ..inference.masking import engine
-
         request = self.request
         started = time.perf_counter()
         feedback = TaskFeedback(self)
@@ -155,7 +168,7 @@ class CloudMaskTask(QgsTask):
         mask_share = 80.0 if request.scl else 95.0
 
         feedback.step(0.0, mask_share)
-        if request.product:
+        if request.product is not None:
             mask = engine.mask_product(
                 request.product,
                 request.output,
@@ -192,7 +205,7 @@ class CloudMaskTask(QgsTask):
         feedback.progress(0.0, "Preparing the map layers")
         check_cancelled(feedback)
         try:
-            if request.product:
+            if request.product is not None:
                 outcome.true_colour = build_true_colour_view(request.product, mask.output, companions.true_colour)
                 self._written.append(companions.true_colour)
             if request.scl:
@@ -218,6 +231,7 @@ class CloudMaskTask(QgsTask):
         if result and self.outcome is not None:
             self.succeeded.emit(self.outcome)
         elif self.isCanceled() or isinstance(self.error, Cancelled):
+            self._remove_written()  # the task manager may cancel before run() looked at the flag
             self.cancelledRun.emit()
         else:
             message = str(self.error) if isinstance(self.error, CloudMaskError) else (

@@ -36,7 +36,7 @@ from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
 from ..outputs import atomic_output, check_writable
-from ..reading.product import is_product_path
+from ..reading.product import Product, is_product_path
 from .difference import (
     DIFFERENCE_CODES,
     DIFFERENCE_COLOURS,
@@ -66,12 +66,13 @@ from .report import check_report_path, write_report
 
 
 def _open_reference(
-    reference: Path, grid: Grid, mask: Path, against_scl: bool, stack: contextlib.ExitStack
+    reference: Path, grid: Grid, mask: Path, against_scl: bool, stack: contextlib.ExitStack,
+    opened: Product | None = None,
 ) -> tuple[ReadBlock, str, dict[str, Any], int | None]:
     """How to read the reference on the mask grid, what kind it is, what identifies it, its year if known."""
     info: dict[str, Any] = {}
-    if against_scl and is_product_path(reference):
-        read, year = product_scl_on_grid(reference, grid, mask, info, stack)
+    if against_scl and (opened is not None or is_product_path(reference)):
+        read, year = product_scl_on_grid(reference, grid, mask, info, stack, opened)
         return read, "l2a_product", info, year
     dataset = open_raster(reference, _role(against_scl), stack)
     check_overlap(grid, tuple(dataset.bounds), dataset.crs, mask, reference)
@@ -123,7 +124,7 @@ def _stream(
 
 def _compare(
     mask: str | Path,
-    reference: str | Path,
+    reference: str | Path | Product,
     output: str | Path,
     report: str | Path | None,
     feedback: Feedback | None,
@@ -131,7 +132,9 @@ def _compare(
 ) -> Comparison:
     started = time.perf_counter()
     feedback = feedback or SilentFeedback()
-    mask_path, reference_path, output_path = Path(mask), Path(reference), Path(output)
+    opened = reference if isinstance(reference, Product) else None
+    mask_path, output_path = Path(mask), Path(output)
+    reference_path = Path(opened.source if opened is not None else reference)
     check_writable(output_path)
     if report is not None:
         check_report_path(report)
@@ -139,7 +142,7 @@ def _compare(
     with contextlib.ExitStack() as stack:
         mask_dataset = open_raster(mask_path, "mask", stack)
         grid = mask_grid(mask_dataset)
-        read_reference, kind, info, year = _open_reference(reference_path, grid, mask_path, against_scl, stack)
+        read_reference, kind, info, year = _open_reference(reference_path, grid, mask_path, against_scl, stack, opened)
         mask_tags = {key: str(value) for key, value in mask_dataset.tags().items() if key != "AREA_OR_POINT"}
         with atomic_output(output_path) as temporary:
             with rasterio.open(temporary, "w", **difference_profile(grid)) as target:
@@ -203,7 +206,7 @@ def _difference_tags(comparison: Comparison) -> dict[str, str]:
 
 def compare_with_scl(
     mask: str | Path,
-    scl: str | Path,
+    scl: str | Path | Product,
     output: str | Path,
     report: str | Path | None = None,
     feedback: Feedback | None = None,
@@ -211,7 +214,8 @@ def compare_with_scl(
     """Compare a mask (this plugin's or KappaMask's, codes 0-4) with Sen2Cor's SCL on the mask's grid.
 
     `scl` is an SCL raster (SCL_20m.jp2, SCL_60m.jp2, a GeoTIFF) or an L2A
-    product (.SAFE folder, .zip, MTD_MSIL2A.xml). `output` receives the
+    product (.SAFE folder, .zip, MTD_MSIL2A.xml), or such a product already
+    opened with `open_product` (read as it is, not again). `output` receives the
     difference GeoTIFF; `report` (optional, .html) the HTML report, with the
     JSON beside it under the same stem.
     """

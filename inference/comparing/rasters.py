@@ -26,7 +26,7 @@ from rasterio.windows import Window
 
 from ..errors import OutputError, ProductError
 from ..grid import Grid
-from ..reading.product import no_scl_error, open_product, scl_file
+from ..reading.product import Product, as_product, no_scl_error, scl_file
 
 BLOCK_PIXELS = 1 << 22
 EARTH_AUTHALIC_RADIUS_M = 6371007.2
@@ -116,12 +116,16 @@ def _pick_on_grid(dataset: rasterio.DatasetReader, grid: Grid) -> ReadBlock:
 
 
 def product_scl_on_grid(
-    path: Path, grid: Grid, mask: Path, info: dict[str, Any], stack: contextlib.ExitStack
+    path: Path, grid: Grid, mask: Path, info: dict[str, Any], stack: contextlib.ExitStack,
+    opened: Product | None = None,
 ) -> tuple[ReadBlock, int]:
-    """The product's SCL (20 m, 60 m where that is all) on the mask grid, read once through one open dataset."""
-    if "MSIL1C" in path.name.upper():
+    """The product's SCL (20 m, 60 m where that is all) on the mask grid, read once through one open dataset.
+
+    opened: the same product, already opened by the caller, so it is not parsed again.
+    """
+    if opened is None and "MSIL1C" in path.name.upper():
         raise no_scl_error(path, "L1C")  # before opening: an L1C needs no parsing to be refused
-    product = open_product(path)
+    product = as_product(opened if opened is not None else path)
     scl = scl_file(product)
     dataset = open_raster(scl, "SCL", stack)
     check_overlap(grid, tuple(dataset.bounds), dataset.crs, mask, path)

@@ -305,7 +305,7 @@ def _product_bands(card: ModelCard, product: Any, notices: _Notices) -> dict[str
 
 
 def mask_product(
-    product_path: str | Path,
+    product_path: str | Path | Any,
     output: str | Path,
     *,
     model: str | Path = "auto",
@@ -319,9 +319,10 @@ def mask_product(
 ) -> MaskResult:
     """Mask a Sentinel-2 L1C or L2A product on its 10, 20 or 60 m grid (optionally only within `extent`).
 
+    product_path: the product's path, or a `Product` the caller already opened (read as it is, not again).
     extent: (xmin, ymin, xmax, ymax, crs) in any CRS, or (xmin, ymin, xmax, ymax) in the product's CRS.
     """
-    from ..reading.product import open_product, product_grid
+    from ..reading.product import as_product, product_grid
 
     started = time.perf_counter()
     notices = _Notices(feedback or SilentFeedback())
@@ -329,7 +330,7 @@ def mask_product(
     if probabilities is not None:
         check_writable(probabilities)
     notices.progress(0.0, "Reading bands")
-    product = open_product(product_path)
+    product = as_product(product_path)
     for message in product.warnings:
         notices.warn(message)
     if int(resolution) not in RESOLUTIONS:

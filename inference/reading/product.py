@@ -763,6 +763,15 @@ def _extent_in_crs(extent, crs: str) -> tuple[float, float, float, float]:
 PRODUCT_FILE_NAMES = ("MTD_MSIL1C.XML", "MTD_MSIL2A.XML", "MANIFEST.SAFE")
 
 
+def as_product(source: "str | os.PathLike | Product") -> Product:
+    """The product itself when a caller already opened it (the dock does, to describe it), else opened from its path.
+
+    Opening parses two XML files and lists the product's folders; one run passes
+    the opened product along instead of repeating that for every step.
+    """
+    return source if isinstance(source, Product) else open_product(source)
+
+
 def is_product_path(path: str | Path) -> bool:
     """Whether a path is something `open_product` takes: a .SAFE folder (or one holding its MTD xml),
     a .zip, an MTD_MSIL1C/2A.xml or a manifest.safe. A cheap look at the name, no parsing."""

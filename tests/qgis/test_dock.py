@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import onnxruntime
@@ -17,12 +18,13 @@ from qgis.core import (
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
-    QgsSettings,
 )
-from qgis.PyQt.QtCore import QMimeData, QPoint, Qt, QUrl
+from qgis.PyQt.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
 from qgis.PyQt.QtGui import QDragEnterEvent, QDropEvent
+from qgis.PyQt.QtWidgets import QApplication, QMessageBox, QScrollArea
 from s2cloudmask.__about__ import PLUGIN_NAME
 from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES, SCL_NAMES
+from s2cloudmask.toolbelt.preferences import PlgSettings
 from s2cloudmask.ui.dock import CloudMaskDock, default_output, guess_bands
 
 WINDOW = (537480.0, 5855040.0, 552480.0, 5870040.0)  # 15 km x 15 km with data, cloud, shadow and clear land
@@ -45,14 +47,36 @@ def messages(iface, level) -> list[str]:
 
 @pytest.fixture
 def dock(qgis_iface, qgis_new_project):
-    QgsSettings().remove("s2cloudmask")
+    PlgSettings.clear()
     widget = CloudMaskDock(qgis_iface)
     yield widget
     if widget.task is not None:
         widget.cancel()
         wait_until(lambda: widget.task is None)
     widget.deleteLater()
-    QgsSettings().remove("s2cloudmask")
+    PlgSettings.clear()
+
+
+def settle() -> None:
+    for _ in range(5):
+        QgsApplication.processEvents()
+
+
+def scrolls_sideways(area: QScrollArea) -> bool:
+    settle()
+    return area.horizontalScrollBar().maximum() > 0
+
+
+def answer_next_question(button: int) -> None:
+    """Press `button` in the next question box the dock opens (as a user would)."""
+    def press() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            box.button(button).click()
+        else:
+            QTimer.singleShot(20, press)
+
+    QTimer.singleShot(20, press)
 
 
 @pytest.fixture
@@ -67,12 +91,14 @@ def log_messages():
     QgsApplication.messageLog().messageReceived.disconnect(record)
 
 
-def choose_window(dock: CloudMaskDock, real_l2a: Path, output: Path, resolution: int = 60) -> None:
+def choose_window(dock: CloudMaskDock, real_l2a: Path, output: Path | None, resolution: int = 60) -> None:
+    """The T29UNU window at `resolution`; output None keeps the name the dock chose."""
     dock.set_product(str(real_l2a))
     dock.resolutionCombo.setCurrentIndex(dock.resolutionCombo.findData(resolution))
     dock.extentGroupBox.setChecked(True)
-    dock.extentGroupBox.setOutputExtentFromUser(QgsRectangle(*WINDOW), UTM29)
-    dock.outputFileWidget.setFilePath(str(output))
+    dock.extentWidget.setOutputExtentFromUser(QgsRectangle(*WINDOW), UTM29)
+    if output is not None:
+        dock.outputFileWidget.setFilePath(str(output))
 
 
 def palette_labels(layer: QgsRasterLayer) -> dict[int, str]:
@@ -92,31 +118,52 @@ def test_device_list_holds_only_providers_this_onnxruntime_has(dock: CloudMaskDo
         assert (name in labels) == (name in available)
 
 
-def test_choosing_a_product_describes_it_and_prepares_extent_output_and_scl(dock: CloudMaskDock, real_l2a: Path) -> None:
+def test_choosing_a_product_describes_it_and_follows_it_with_resolution_extent_output_and_scl(
+    dock: CloudMaskDock, real_l2a: Path, tmp_path: Path
+) -> None:
+    PlgSettings.set(replace(PlgSettings.get(), output_folder=str(tmp_path)))
     dock.set_product(str(real_l2a / "MTD_MSIL2A.xml"))
     info = dock.productInfoLabel.text()
     assert "L2A" in info and "29UNU" in info and "2022-10-05" in info and "60 m" in info
-    assert dock.extentGroupBox.originalCrs().authid() == "EPSG:32629"
-    assert dock.extentGroupBox.originalExtent().contains(QgsRectangle(*WINDOW))
+    assert dock.resolutionCombo.currentData() == 60  # the product's bands are all 60 m: a finer grid adds no detail
+    assert dock.extentWidget.originalCrs().authid() == "EPSG:32629"
+    assert dock.extentWidget.originalExtent().contains(QgsRectangle(*WINDOW))
+    assert not dock.extentGroupBox.isChecked()  # choosing a product never ticks the extent
     output = Path(dock.outputFileWidget.filePath())
-    assert output.name == f"{PRODUCT_ID}_cloudmask.tif"
-    # the shared data folder is read-only: the default falls back to the project's home or the temp folder
-    assert real_l2a.parent != output.parent
+    # the shared data folder is read-only: the default goes to the folder used last, never the temp folder
+    assert output == tmp_path / f"{PRODUCT_ID}_cloudmask.tif"
     assert [dock.sclModeCombo.itemData(i) for i in range(dock.sclModeCombo.count())] == ["product", "file", "none"]
     assert dock.sclModeCombo.currentData() == "product" and not dock.sclFileWidget.isEnabled()
 
 
-def test_default_output_goes_beside_the_product_unless_that_folder_is_read_only(tmp_path: Path) -> None:
-    beside, home = tmp_path / "products", tmp_path / "project"
-    beside.mkdir()
-    home.mkdir()
-    assert default_output("P", beside, str(home)) == str(beside / "P_cloudmask.tif")
+def test_default_output_goes_beside_the_product_else_the_remembered_folder_never_the_temp_folder(tmp_path: Path) -> None:
+    beside, remembered, home = tmp_path / "products", tmp_path / "masks", tmp_path / "project"
+    for folder in (beside, remembered, home):
+        folder.mkdir()
+    assert default_output("P", beside, str(remembered), str(home)) == str(beside / "P_cloudmask.tif")
+    (beside / "P_cloudmask_scl_report.html").write_text("an earlier run")
+    assert default_output("P", beside, str(remembered), str(home)) == str(beside / "P_cloudmask_2.tif")
     beside.chmod(0o555)
     try:
-        assert default_output("P", beside, str(home)) == str(home / "P_cloudmask.tif")
-        assert Path(default_output("P", beside, "")).parent != beside
+        assert default_output("P", beside, str(remembered), str(home)) == str(remembered / "P_cloudmask.tif")
+        assert default_output("P", beside, "", str(home)) == str(home / "P_cloudmask.tif")
+        assert default_output("P", beside, "", "") == ""
     finally:
         beside.chmod(0o755)
+
+
+@pytest.mark.parametrize("width", [320, 360])
+def test_the_form_fits_a_docked_panel_without_sideways_scrolling(dock: CloudMaskDock, real_l2a: Path, width: int) -> None:
+    dock.resize(width, 700)
+    dock.show()
+    assert not scrolls_sideways(dock.settingsScroll)
+    dock.set_product(str(real_l2a))
+    dock.set_product(str(real_l2a.parent / ("S2A_MSIL2A_" + "long_name_without_spaces_" * 6 + ".SAFE")))
+    assert dock.product is None and dock.product_error  # a long path in the message wraps, it does not widen
+    assert not scrolls_sideways(dock.settingsScroll)
+    dock.sourceCombo.setCurrentIndex(dock.sourceCombo.findData("raster"))
+    assert not scrolls_sideways(dock.settingsScroll)
+    dock.hide()
 
 
 def test_a_product_dropped_on_the_dock_is_taken_and_other_files_are_refused(dock: CloudMaskDock, real_l2a: Path, tmp_path: Path) -> None:
@@ -132,35 +179,43 @@ def test_a_product_dropped_on_the_dock_is_taken_and_other_files_are_refused(dock
     event, _ = drag(text_file)
     assert not event.isAccepted()
 
-    dock.sourceCombo.setCurrentIndex(1)
+    dock.sourceCombo.setCurrentIndex(dock.sourceCombo.findData("raster"))
     event, mime = drag(real_l2a)
     assert event.isAccepted()
     dock.dropEvent(QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
-    assert dock.sourceCombo.currentIndex() == 0
+    assert dock.sourceCombo.currentData() == "product"
     assert dock.productEdit.text() == str(real_l2a)
     assert dock.product is not None and dock.product.product_id == PRODUCT_ID
 
 
-def test_mistakes_are_told_in_words_in_the_message_bar_and_logged(dock: CloudMaskDock, qgis_iface, tmp_path: Path, log_messages) -> None:
-    dock.outputFileWidget.setFilePath(str(tmp_path / "mask.tif"))
-    dock.run()
+def test_slips_are_told_in_the_order_of_the_form_as_information_not_alarms(
+    dock: CloudMaskDock, qgis_iface, tmp_path: Path, log_messages
+) -> None:
+    dock.outputFileWidget.setFilePath("")
+    dock.run()  # nothing chosen at all: the product is asked for first, not the output
     assert dock.task is None
-    assert any("Choose a Sentinel-2 product" in text for text in messages(qgis_iface, Qgis.Critical))
+    assert any("Choose a Sentinel-2 product" in text for text in messages(qgis_iface, Qgis.Info))
 
     not_a_product = tmp_path / "S2A_MSIL2A_nothing.SAFE"
     not_a_product.mkdir()
     dock.set_product(str(not_a_product))
-    assert str(not_a_product) in dock.productInfoLabel.text()
+    assert str(not_a_product) in dock.productInfoLabel.toolTip()
     dock.run()
     assert dock.task is None
-    assert any(str(not_a_product) in text for text in messages(qgis_iface, Qgis.Critical))
-    assert any(tag == PLUGIN_NAME and level == Qgis.Critical and str(not_a_product) in text for text, tag, level in log_messages)
+    assert any(str(not_a_product) in text for text in messages(qgis_iface, Qgis.Info))
+    assert not messages(qgis_iface, Qgis.Critical)
+    logged = [(text, level) for text, tag, level in log_messages if tag == PLUGIN_NAME and str(not_a_product) in text]
+    assert logged and all(level == Qgis.Info for _text, level in logged)
     assert list(tmp_path.iterdir()) == [not_a_product]
 
 
-def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path) -> None:
+def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(
+    dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path, log_messages
+) -> None:
     output = tmp_path / "mask.tif"
     choose_window(dock, real_l2a, output)
+    dock.resize(320, 700)
+    dock.show()
     dock.runButton.click()
 
     assert f"Cloud mask: {PRODUCT_ID}" in [task.description() for task in QgsApplication.taskManager().tasks()]
@@ -202,7 +257,7 @@ def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(dock: CloudMa
     outcome = dock.last_outcome
     results = dock.results
     assert dock.mainTabs.currentWidget() is dock.resultsTab
-    assert results.titleLabel.text() == PRODUCT_ID
+    assert results.titleLabel.text().replace("\u200b", "") == PRODUCT_ID  # may wrap at its underscores
     assert results.deviceLabel.text() == "CPU" == outcome.mask.device_used
     assert results.modelLabel.text() == outcome.mask.model_used != ""
     shares = [float(results.classTable.item(row, 1).text().split()[0]) for row in range(4)]
@@ -210,23 +265,72 @@ def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(dock: CloudMa
     assert shares == pytest.approx([round(outcome.mask.class_percentages.get(c, 0.0), 1) for c in MASK_CODES])
     assert sum(shares) == pytest.approx(100.0, abs=0.3)
     assert results.sclGroup.isVisible() or not dock.isVisible()
-    matrix = results.matrixTable
-    assert (matrix.rowCount(), matrix.columnCount()) == (8, 5)
-    cells = sum(int(matrix.item(r, c).text().replace(",", "")) for r in range(8) for c in range(1, 5))
-    assert cells == outcome.comparison.compared_pixels
+    # the matrix: mask classes down, the eight SCL columns across, wrapped onto blocks that fit the panel
+    blocks = results.matrixView.tables
+    assert len(blocks) > 1 and all(table.rowCount() == 4 for table in blocks)
+    headers = [table.horizontalHeaderItem(c).text().replace("-\n", "-").replace("\n", " ") for table in blocks for c in range(1, table.columnCount())]
+    assert headers == [column["name"] for column in outcome.comparison.to_dict()["matrix"]["column_classes"]]
+    for row, code in enumerate(MASK_CODES):
+        assert blocks[0].item(row, 0).text() == CLASS_NAMES[code]
+        shares = [float(t.item(row, c).text().split()[0]) for t in blocks for c in range(1, t.columnCount())]
+        assert sum(shares) == pytest.approx(100.0, abs=0.5) or sum(shares) == 0.0
+    # at 320 px nothing scrolls sideways and no table is cut off
+    dock.resize(320, 700)
+    assert not scrolls_sideways(dock.resultsScroll)
+    for table in [results.classTable, results.differenceTable, results.perClassTable, *results.matrixView.tables]:
+        assert table.horizontalHeader().length() <= table.viewport().width(), table.objectName()
+    # warnings are logged once, as they happen, not again with the summary
+    plugin_warnings = [text for text, tag, level in log_messages if tag == PLUGIN_NAME and level == Qgis.Warning]
+    assert len(plugin_warnings) == len(set(plugin_warnings))
     assert f"{100 * outcome.comparison.overall_agreement:.1f} %" in results.agreementLabel.text()
     assert results.reportButton.isEnabled() and Path(results.report_path).is_file()
+    settle()
     success = messages(qgis_iface, Qgis.Success)
     assert any(PRODUCT_ID in text and "CPU" in text for text in success)
 
-    # the choices are remembered for the next session
+    # the choices are remembered for the next session; the extent tick is not, it belongs to one run
     again = CloudMaskDock(qgis_iface)
     assert again.productEdit.text() == str(real_l2a)
     assert again.resolutionCombo.currentData() == 60
-    assert again.extentGroupBox.isChecked()
-    assert again.outputFileWidget.filePath() == str(output)
+    assert not again.extentGroupBox.isChecked()
+    assert Path(again.outputFileWidget.filePath()).parent == tmp_path  # the product's folder is read-only
     assert again.sclModeCombo.currentData() == "product"
     again.deleteLater()
+    dock.hide()
+
+
+def test_a_second_run_onto_the_same_files_asks_and_replaces_its_own_group(
+    dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path
+) -> None:
+    PlgSettings.set(replace(PlgSettings.get(), output_folder=str(tmp_path)))
+    choose_window(dock, real_l2a, None)  # the dock's own name, in the folder used last (the product's is read-only)
+    output = Path(dock.outputFileWidget.filePath())
+    assert output == tmp_path / f"{PRODUCT_ID}_cloudmask.tif"
+    dock.sclModeCombo.setCurrentIndex(dock.sclModeCombo.findData("none"))
+    dock.run()
+    wait_until(lambda: dock.task is None)
+    # the next run gets fresh names of its own
+    assert Path(dock.outputFileWidget.filePath()) == tmp_path / f"{PRODUCT_ID}_cloudmask_2.tif"
+    root = QgsProject.instance().layerTreeRoot()
+    other = root.insertGroup(0, "Someone else's layers")
+    first = root.findGroup(PRODUCT_ID)
+    assert root.children().index(first) == 1
+    written = output.stat().st_mtime_ns
+
+    dock.outputFileWidget.setFilePath(str(output))
+    answer_next_question(QMessageBox.No)
+    dock.run()
+    assert dock.task is None and output.stat().st_mtime_ns == written  # No: nothing is touched
+
+    answer_next_question(QMessageBox.Yes)
+    dock.run()
+    wait_until(lambda: dock.task is None)
+    groups = [node.name() for node in root.children()]
+    assert groups[:2] == ["Someone else's layers", PRODUCT_ID] and len(groups) == 2  # one group, where the first one stood
+    layers = {node.name(): node.layer() for node in root.findGroup(PRODUCT_ID).findLayers()}
+    assert list(layers) == ["Cloud mask", "True colour"]
+    assert layers["Cloud mask"].source() == str(output) and layers["Cloud mask"].isValid()
+    assert other.name() == "Someone else's layers"
 
 
 def test_cancel_midway_stops_the_task_and_leaves_no_file(dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path) -> None:
@@ -238,8 +342,10 @@ def test_cancel_midway_stops_the_task_and_leaves_no_file(dock: CloudMaskDock, qg
     assert dock.task is not None, "the whole tile finished before it could be cancelled"
     dock.cancelButton.click()
     wait_until(lambda: dock.task is None, timeout=120)
+    settle()
     assert "Cancelled" in dock.stageLabel.text()
     assert any("cancelled" in text for text in messages(qgis_iface, Qgis.Info))
+    assert not messages(qgis_iface, Qgis.Critical)
     assert list(tmp_path.iterdir()) == []
     assert QgsProject.instance().layerTreeRoot().findGroup(PRODUCT_ID) is None
 
@@ -253,16 +359,16 @@ def test_raster_layer_door_maps_bands_and_masks_the_layer(dock: CloudMaskDock, q
     QgsProject.instance().addMapLayer(layer)
     assert guess_bands(layer) == {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir16": 5, "swir22": 6}
 
-    dock.sourceCombo.setCurrentIndex(1)
+    dock.sourceCombo.setCurrentIndex(dock.sourceCombo.findData("raster"))
     dock.rasterLayerCombo.setLayer(layer)
     assert [dock.band_combo(role).currentBand() for role in ("blue", "green", "red", "nir", "swir16", "swir22")] == [1, 2, 3, 4, 5, 6]
     assert not dock.extentGroupBox.isEnabled() and "clip it first" in dock.extentGroupBox.toolTip()
     assert [dock.sclModeCombo.itemData(i) for i in range(dock.sclModeCombo.count())] == ["file", "none"]
-    assert Path(dock.outputFileWidget.filePath()).name == "six_bands_cloudmask.tif"
+    assert Path(dock.outputFileWidget.filePath()) == tmp_path / "six_bands_cloudmask.tif"  # beside the layer's file
 
     dock.band_combo("swir22").setBand(-1)
     dock.run()
-    assert any("both SWIR bands" in text for text in messages(qgis_iface, Qgis.Critical))
+    assert any("both SWIR bands" in text for text in messages(qgis_iface, Qgis.Info))
     dock.band_combo("swir22").setBand(6)
 
     dock.sclModeCombo.setCurrentIndex(dock.sclModeCombo.findData("none"))

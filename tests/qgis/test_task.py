@@ -10,6 +10,7 @@ import pytest
 import rasterio
 from qgis.core import QgsApplication
 from s2cloudmask.inference.classes import MASK_CODES
+from s2cloudmask.inference.reading.product import open_product
 from s2cloudmask.ui.task import CloudMaskTask, CompanionPaths, RunRequest, TaskFeedback
 
 from tests.real_product import LARGE_WINDOW, STACK_BANDS, write_band_stack
@@ -58,9 +59,10 @@ def band_stack(real_l2a: Path, tmp_path: Path) -> Path:
 
 def test_product_run_writes_mask_comparison_and_context_views(qgis_app, real_l2a: Path, tmp_path: Path) -> None:
     output = tmp_path / "mask.tif"
+    product = open_product(real_l2a)  # as the dock passes it: opened once, read by every step
     request = RunRequest(
-        label="T29UNU window", output=str(output), product=str(real_l2a), resolution=60,
-        extent=(*LARGE_WINDOW, "EPSG:32629"), scl=str(real_l2a),
+        label="T29UNU window", output=str(output), product=product, resolution=60,
+        extent=(*LARGE_WINDOW, "EPSG:32629"), scl=product,
     )
     task, watcher = start(request)
     assert task.description() == "Cloud mask: T29UNU window"

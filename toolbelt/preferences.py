@@ -1,0 +1,72 @@
+"""The dock's remembered choices: one typed object, read and written in one place.
+
+Only what a user would expect back next session is remembered: the product,
+the model and device, the SCL choice, the folders last used and the band
+conversion of the raster door. What follows the product (resolution, extent,
+output name) is worked out again from the product each time, so a choice
+made for one product never leaks into the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from qgis.core import QgsSettings
+
+SETTINGS_GROUP = "s2cloudmask/dock"
+
+
+@dataclass
+class DockSettings:
+    """What the dock remembers between sessions; the defaults are a first start's choices."""
+
+    source: str = "product"  # "product" or "raster": which door of the Input section
+    product: str = ""  # the last product path (a .SAFE folder, .zip or MTD xml)
+    model: str = ""  # an .onnx path; empty: the built-in model ("auto")
+    device: str = "auto"
+    scl_mode: str = "product"  # "product", "file" or "none"
+    scl_file: str = ""
+    output_folder: str = ""  # where the user last saved a mask: the default when the product's folder is read-only
+    browse_folder: str = ""  # where the product file dialogs open
+    scale: float | None = None  # None: inference.defaults' (Sentinel-2 digital numbers)
+    offset: float | None = None
+    level: str = "l2a"
+
+
+class PlgSettings:
+    """Reads and writes DockSettings under SETTINGS_GROUP in the user's QGIS profile."""
+
+    @staticmethod
+    def get() -> DockSettings:
+        stored = QgsSettings()
+        values: dict[str, Any] = {}
+        defaults = DockSettings()
+        for field in fields(DockSettings):
+            key = f"{SETTINGS_GROUP}/{field.name}"
+            default = getattr(defaults, field.name)
+            if not stored.contains(key):
+                continue
+            if default is None:  # optional numbers: stored as float, absent means "the form's default"
+                value = stored.value(key, None)
+                try:
+                    values[field.name] = float(value)
+                except (TypeError, ValueError):
+                    continue
+            else:
+                values[field.name] = stored.value(key, default, type=type(default))
+        return DockSettings(**values)
+
+    @staticmethod
+    def set(settings: DockSettings) -> None:
+        stored = QgsSettings()
+        for name, value in asdict(settings).items():
+            key = f"{SETTINGS_GROUP}/{name}"
+            if value is None:
+                stored.remove(key)
+            else:
+                stored.setValue(key, value)
+
+    @staticmethod
+    def clear() -> None:
+        QgsSettings().remove(SETTINGS_GROUP)
