@@ -6,14 +6,18 @@ VENV_PY     := .venv/bin/python
 PRODUCT     ?=
 DEMO_OUT    ?= demo-output
 PYTEST_ARGS ?=
+PRODUCTS    ?=
+OUT         ?=
+BATCH_ARGS  ?=
 
-.PHONY: help setup test test-engine demo bench package install uninstall screenshots clean
+.PHONY: help setup test test-engine demo batch bench package install uninstall screenshots clean
 
 help:
 	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
 	@echo "make test        set up, then run the whole test suite (engine tests, then QGIS tests in a real, offscreen QGIS)"
 	@echo "make test-engine the engine tests alone, without starting QGIS"
 	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
+	@echo "make batch       mask many products on dask workers: PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS=...]"
 	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model"
 	@echo "make package     build dist/s2cloudmask-<version>.zip for QGIS's 'Install from ZIP'"
 	@echo "make install     install into your default QGIS profile, enabled, with its dependencies"
@@ -30,6 +34,10 @@ test-engine: setup
 
 demo: setup
 	$(PYTHON) tools/demo.py --out $(DEMO_OUT) $(if $(PRODUCT),--product "$(PRODUCT)",)
+
+batch: setup
+	@test -n "$(PRODUCTS)" -a -n "$(OUT)" || { echo "usage: make batch PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS='--workers 2 --resolution 60']"; exit 2; }
+	$(PYTHON) tools/batch.py "$(PRODUCTS)" "$(OUT)" $(BATCH_ARGS)
 
 bench: setup
 	$(PYTHON) tools/bench.py

@@ -40,7 +40,7 @@ from .codes import CodeBlock, Coder, Tally
 from .model_card import ModelCard, builtin_card, check_card_matches, load_card
 from .poststeps import PostStep, apply_post_steps
 from .predict import TilePredictor
-from .session import create_session
+from .session import SessionFactory, create_session
 from .upsampling import Upsampler
 from .writer import MaskWriter, mask_tags, probability_percent
 
@@ -196,18 +196,20 @@ class Preparation:
 
 
 def prepare(model: str | Path, level: str, bands: list[str], where: str, *, b10: bool, cirrus_layer: bool,
-            product_id: str | None, device: str, threads: int, notices: _Notices) -> Preparation:
+            product_id: str | None, device: str, threads: int, notices: _Notices,
+            open_session: SessionFactory = create_session) -> Preparation:
     """Card (for the level and the bands present), class-3 plan, and one session on the device asked for.
 
     bands: Sentinel-2 ids or model band names the input offers; where: how
     errors name the input. b10, cirrus_layer, product_id: see plan_class3.
+    open_session: how the session is obtained (the batch runner keeps one per worker process).
     """
     card = _choose_card(model, level, bands)
     _check_level(card, level, where)
     plan = plan_class3(card.class_codes(), level, b10=b10, cirrus_layer=cirrus_layer, product_id=product_id)
     if plan.warning:
         notices.warn(plan.warning)
-    session, device_used = create_session(card.model_path, device, threads, notices)
+    session, device_used = open_session(card.model_path, device, threads, notices)
     check_card_matches(card, session)
     return Preparation(card, session, device_used, plan)
 
@@ -316,11 +318,14 @@ def mask_product(
     threads: int = 0,
     feedback: Feedback | None = None,
     post_steps: Sequence[PostStep] = (),
+    open_session: SessionFactory = create_session,
 ) -> MaskResult:
     """Mask a Sentinel-2 L1C or L2A product on its 10, 20 or 60 m grid (optionally only within `extent`).
 
     product_path: the product's path, or a `Product` the caller already opened (read as it is, not again).
     extent: (xmin, ymin, xmax, ymax, crs) in any CRS, or (xmin, ymin, xmax, ymax) in the product's CRS.
+    open_session: how the ONNX session is obtained; the batch runner passes one that keeps a session
+    per worker process, so a worker pays the model's start-up once, not once per product.
     """
     from ..reading.product import as_product, product_grid
 
@@ -338,7 +343,8 @@ def mask_product(
     output_grid = product_grid(product, int(resolution), extent)
     prep = prepare(model, product.level, product.bands, f"product {product.product_id}",
                    b10="B10" in product.band_files, cirrus_layer="MSK_CLASSI_B00" in product.mask_files,
-                   product_id=product.product_id, device=device, threads=threads, notices=notices)
+                   product_id=product.product_id, device=device, threads=threads, notices=notices,
+                   open_session=open_session)
     card, class3 = prep.card, prep.class3
     model_bands = _product_bands(card, product, notices)
     bands = {**model_bands, **{name: band for name, band in class3.bands.items() if name not in model_bands}}

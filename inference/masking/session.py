@@ -10,6 +10,8 @@ because the user expects a GPU run.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,9 @@ DEVICE_NAMES: dict[str, str] = {
 GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider")
 CPU_PROVIDER = "CPUExecutionProvider"
 DEVICES = ("auto", "cpu", "gpu")
+
+# (model path, device, threads, feedback) -> (session, device used): create_session, or a SessionCache
+SessionFactory = Callable[[str | Path, str, int, "Feedback | None"], tuple[Any, str]]
 
 
 def onnxruntime() -> Any:
@@ -121,3 +126,36 @@ def create_session(
     except Exception as exc:
         raise _not_onnx(path, exc) from exc
     return session, device_of(session)
+
+
+class SessionCache:
+    """create_session that keeps its sessions: the same model, device and threads get the same session.
+
+    A batch worker masks product after product; building a session (and on a GPU,
+    moving the model onto the card) once per worker instead of once per product
+    is what makes small products cheap. The warnings the first creation gave
+    (a GPU that fell back to the CPU) are repeated to every caller, so each
+    product's result still says them.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: dict[tuple[str, str, int], tuple[Any, str, list[str]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(
+        self, model_path: str | Path, device: str = "auto", threads: int = 0, feedback: Feedback | None = None
+    ) -> tuple[Any, str]:
+        feedback = feedback or SilentFeedback()
+        key = (str(Path(model_path).resolve()), device.lower(), int(threads))
+        with self._lock:
+            if key not in self._sessions:
+                collected = SilentFeedback()
+                session, device_used = create_session(model_path, device, threads, collected)
+                self._sessions[key] = (session, device_used, collected.warnings)
+            session, device_used, warnings = self._sessions[key]
+        for message in warnings:
+            feedback.warn(message)
+        return session, device_used
+
+    def __len__(self) -> int:
+        return len(self._sessions)

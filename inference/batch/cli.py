@@ -1,0 +1,110 @@
+"""The batch runner's command line: `make batch PRODUCTS=... OUT=...`, or without make
+
+    /usr/bin/python3 tools/batch.py PRODUCTS OUT [options]            (a development checkout)
+    python3 -m s2cloudmask.inference.batch PRODUCTS OUT [options]      (from the folder holding the plugin)
+
+Exit code 0 when every product is done (now or before), 1 when some failed or
+did not run, 2 when the run could not start; the summary says which and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+
+from ..defaults import DEVICES, RESOLUTIONS
+from ..errors import Cancelled, CloudMaskError
+from .cluster import SCHEDULER_VARIABLE
+from .inputs import find_products
+from .records import DONE, FAILED, NOT_RUN, SKIPPED, Settings
+from .runner import run_batch
+
+
+class ProgressBar:
+    """A progress bar on one rewritten line in a terminal; one line per step in a log file."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self._stream = stream
+        self._interactive = stream.isatty()
+        self._started = time.monotonic()
+        self._last = ""
+
+    def progress(self, percent: float, stage: str) -> None:
+        elapsed = time.monotonic() - self._started
+        if self._interactive:
+            width = max(10, min(40, shutil.get_terminal_size().columns - len(stage) - 20))
+            filled = int(width * percent / 100)
+            line = f"\r[{'#' * filled}{'.' * (width - filled)}] {percent:3.0f} % {stage} ({elapsed:.0f} s)"
+            self._stream.write(line.ljust(len(self._last)))
+            self._last = line
+        elif stage != self._last:
+            self._stream.write(f"[{percent:3.0f} %] {stage} ({elapsed:.0f} s)\n")
+            self._last = stage
+        self._stream.flush()
+
+    def is_cancelled(self) -> bool:
+        return False
+
+    def warn(self, message: str) -> None:
+        self.end_line()
+        self._stream.write(f"note: {message}\n")
+
+    def end_line(self) -> None:
+        if self._interactive and self._last:
+            self._stream.write("\n")
+            self._last = ""
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m s2cloudmask.inference.batch",
+        description="Mask many Sentinel-2 products on dask workers; a rerun into the same OUT resumes.",
+    )
+    parser.add_argument("products", nargs="+",
+                        help="a folder of .SAFE folders / .zip files, a glob ('/data/*.zip'), a text file with one "
+                             "product per line, products themselves, or STAC item .json files")  # fmt: skip
+    parser.add_argument("out", help="output folder: masks, SCL differences, records/, summary.csv, summary.json")
+    parser.add_argument("--scheduler", help=f"dask scheduler address, e.g. tcp://host:8786 (default: "
+                                            f"${SCHEDULER_VARIABLE}, else workers on this machine)")
+    parser.add_argument("--workers", type=int, help="local worker processes (default: chosen for cores and memory)")
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads per worker (default: chosen)")
+    parser.add_argument("--retries", type=int, default=1, help="tries more when the worker running a product dies")
+    parser.add_argument("--model", default="auto", help="'auto' or the path of an .onnx model with a card")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--resolution", type=int, choices=RESOLUTIONS, default=10, help="output grid in metres")
+    parser.add_argument("--no-compare", action="store_true", help="skip the comparison with SCL (L2A products)")
+    parser.add_argument("--stac", action="store_true", help="a folder named is read for STAC item .json files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    bar = ProgressBar()
+    settings = Settings(model=args.model, device=args.device, resolution=args.resolution,
+                        compare=not args.no_compare, threads=args.threads)
+    try:
+        sources = find_products(args.products, stac=args.stac)
+        print(f"{len(sources)} product(s) -> {args.out}", file=sys.stderr)
+        result = run_batch(sources, args.out, settings, scheduler=args.scheduler, workers=args.workers,
+                           retries=args.retries, feedback=bar)
+    except KeyboardInterrupt:
+        bar.end_line()
+        print(f"Interrupted. Finished products keep their outputs; run the same command again to do the rest "
+              f"(summary so far in {args.out}).", file=sys.stderr)
+        return 1
+    except (Cancelled, CloudMaskError) as exc:
+        bar.end_line()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    bar.end_line()
+    if result.plan is not None:
+        print(f"Workers: {result.plan.describe()}", file=sys.stderr)
+    for row in result.rows:
+        if row["status"] == FAILED:
+            print(f"FAILED  {row['product_id']}: {row['error']}", file=sys.stderr)
+    counts = result.counts
+    print(f"{counts[DONE]} done, {counts[SKIPPED]} skipped (done before), {counts[FAILED]} failed, "
+          f"{counts[NOT_RUN]} not run in {result.seconds:.1f} s; summary: {result.summary_csv}", file=sys.stderr)
+    return 0 if counts[FAILED] + counts[NOT_RUN] == 0 else 1

@@ -1,0 +1,104 @@
+"""One JSON record per product in OUT/records/: what a rerun resumes from and the summary's row.
+
+A record is written (atomically) only after every output of its product is in
+place, so a record saying "done" whose outputs still exist, made with the same
+settings, means the product is finished and a rerun skips it. A failed
+product's record holds the message; a rerun tries it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..classes import CLASS_NAMES, MASK_CODES
+from ..errors import OutputError
+from ..outputs import atomic_output
+
+RECORDS_FOLDER = "records"
+DONE, FAILED, SKIPPED, NOT_RUN = "done", "failed", "skipped", "not run"
+
+
+def percent_column(code: int) -> str:
+    """'clear_percent', 'cloud_shadow_percent', ...: the summary column of a mask class."""
+    return CLASS_NAMES[code].lower().replace("-", "_").replace(" ", "_") + "_percent"
+
+
+# The summary's columns, in order: who the product is, how it went, what it holds, where its outputs are.
+COLUMNS = (
+    "product_id", "tile", "date", "level", "status",
+    *(percent_column(code) for code in MASK_CODES),
+    "scl_agreement", "scl_kappa", "seconds", "device", "attempts", "error",
+    "source", "mask", "difference", "report",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What decides a product's outputs; a record made with other settings does not count as done."""
+
+    model: str = "auto"
+    device: str = "auto"
+    resolution: int = 10
+    compare: bool = True  # compare with the SCL where the product has one (L2A)
+    threads: int = 0  # onnxruntime threads per worker; 0: all the worker's cores
+
+    def key(self) -> dict:
+        """The settings that change the outputs (threads only change the speed)."""
+        return {"model": self.model, "resolution": self.resolution, "compare": self.compare}
+
+
+def output_paths(out: str | Path, product_id: str) -> dict[str, Path]:
+    """Every output of a product, named by its id."""
+    out = Path(out)
+    return {
+        "mask": out / f"{product_id}_cloudmask.tif",
+        "difference": out / f"{product_id}_scl_difference.tif",
+        "report": out / f"{product_id}_scl_report.html",
+    }
+
+
+def record_path(out: str | Path, product_id: str) -> Path:
+    return Path(out) / RECORDS_FOLDER / f"{product_id}.json"
+
+
+def empty_row(source: str) -> dict:
+    row = dict.fromkeys(COLUMNS, None)
+    row.update(source=source, product_id=Path(source.rstrip("/\\")).stem, attempts=0, error="")
+    return row
+
+
+def write_record(out: str | Path, row: dict, settings: Settings) -> Path:
+    """Write a product's row with the settings that made it; atomically, so a kill leaves the old one."""
+    path = record_path(out, row["product_id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as temporary:
+        try:
+            temporary.write_text(json.dumps({"settings": asdict(settings), "row": row}, indent=1), encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"Could not write the record {path}: {exc}; check the space left in {path.parent}.") \
+                from exc
+    return path
+
+
+def load_records(out: str | Path) -> dict[str, dict]:
+    """source path -> {"settings", "row"} of every readable record in OUT (an unreadable one is ignored)."""
+    records: dict[str, dict] = {}
+    folder = Path(out) / RECORDS_FOLDER
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            record = json.loads(path.read_text(encoding="utf-8"))
+            records[record["row"]["source"]] = record
+    return records
+
+
+def is_complete(record: dict | None, settings: Settings) -> bool:
+    """Whether a product's record says done, with these settings, and all its outputs still exist."""
+    if not record or record["row"].get("status") != DONE:
+        return False
+    if Settings(**record["settings"]).key() != settings.key():
+        return False
+    row = record["row"]
+    return all(Path(row[name]).is_file() for name in ("mask", "difference", "report") if row.get(name))

@@ -1,0 +1,162 @@
+"""Run many products: skip the finished, submit the rest, retry those whose worker died, summarise.
+
+The runner is the only place that talks to dask. It checks for cancellation
+five times a second, so the QGIS Cancel button and Ctrl-C stop a run within a
+moment; products finished by then keep their outputs and records, the others
+are marked "not run" in the summary, and a rerun resumes with them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import Cancelled, CloudMaskError
+from ..feedback import Feedback, SilentFeedback
+from ..outputs import check_writable
+from .cluster import connect, scheduler_address
+from .records import DONE, FAILED, NOT_RUN, SKIPPED, Settings, empty_row, is_complete, load_records, write_record
+from .summary import write_summary
+from .task import process_product
+from .workers import WorkerPlan, machine_resources, plan_workers
+
+POLL_SECONDS = 0.2
+# How dask reports a task whose worker died (scheduler side and client side).
+WORKER_LOST = ("KilledWorker", "CommClosedError", "FutureCancelledError")
+
+
+@dataclass
+class BatchResult:
+    rows: list[dict]
+    summary_csv: Path
+    summary_json: Path
+    seconds: float
+    plan: WorkerPlan | None = None  # None when every product was already done or a cluster was given
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def run_batch(
+    sources: list[str],
+    out: str | Path,
+    settings: Settings = Settings(),
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    retries: int = 1,
+    client: Any = None,
+    feedback: Feedback | None = None,
+) -> BatchResult:
+    """Mask every product of `sources` into `out`, resuming a previous run into the same folder.
+
+    scheduler: a dask scheduler address (else DASK_SCHEDULER_ADDRESS, else a LocalCluster here);
+    client: an already connected dask Client (tests, notebooks); retries: how many more times a
+    product is tried when the worker running it dies.
+    """
+    feedback = feedback or SilentFeedback()
+    started = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out / "summary.csv")
+    _remove_partials(out)
+    records = load_records(out)
+    rows: dict[str, dict] = {}
+    todo: list[str] = []
+    for source in sources:
+        if is_complete(records.get(source), settings):
+            rows[source] = dict(records[source]["row"], status=SKIPPED)
+        else:
+            rows[source] = dict(empty_row(source), status=NOT_RUN)
+            todo.append(source)
+    plan = None
+    try:
+        if todo:
+            feedback.progress(0.0, f"Starting workers for {len(todo)} product(s); {len(sources) - len(todo)} done before")
+            address = None if client is not None else scheduler_address(scheduler)
+            if client is None and address is None:
+                cores, memory = machine_resources()
+                plan = plan_workers(cores, memory, gpu=_wants_gpu(settings), workers=workers,
+                                    threads=settings.threads or None)
+                settings = replace(settings, threads=plan.threads)
+            with _client(client, address, plan) as active:
+                _run(active, todo, out, settings, retries, rows, len(sources) - len(todo), len(sources), feedback)
+    finally:
+        ordered = [rows[source] for source in sources]
+        summary_csv, summary_json = write_summary(out, ordered, settings, plan, time.perf_counter() - started)
+    counts = {status: sum(row["status"] == status for row in ordered) for status in (DONE, SKIPPED, FAILED, NOT_RUN)}
+    feedback.progress(100.0, ", ".join(f"{n} {status}" for status, n in counts.items() if n))
+    return BatchResult(ordered, summary_csv, summary_json, round(time.perf_counter() - started, 2), plan, counts)
+
+
+def _run(client: Any, todo: list[str], out: Path, settings: Settings, retries: int, rows: dict[str, dict],
+         finished: int, total: int, feedback: Feedback) -> None:
+    attempts = dict.fromkeys(todo, 1)
+    pending = {_submit(client, source, out, settings, 1): source for source in todo}
+    failed = 0
+    while pending:
+        if feedback.is_cancelled():
+            client.cancel(list(pending))
+            raise Cancelled(f"The batch was cancelled after {finished} of {total} product(s); run it again on "
+                            f"the same output folder {out} to finish the rest.")
+        done = [future for future in pending if future.done()]
+        if not done:
+            time.sleep(POLL_SECONDS)
+        for future in done:
+            source = pending.pop(future)
+            if future.status == "finished":
+                rows[source] = future.result()
+            elif type(future.exception()).__name__ in WORKER_LOST and attempts[source] <= retries:
+                attempts[source] += 1
+                feedback.warn(f"The worker running {Path(source).name} died; trying again "
+                              f"(attempt {attempts[source]} of {retries + 1}).")
+                pending[_submit(client, source, out, settings, attempts[source])] = source
+                continue
+            else:
+                rows[source] = _lost(source, future.exception(), attempts[source], out, settings)
+            finished += 1
+            failed += rows[source]["status"] == FAILED
+            feedback.progress(100.0 * finished / total,
+                              f"{finished}/{total} products" + (f", {failed} failed" if failed else ""))
+
+
+def _submit(client: Any, source: str, out: Path, settings: Settings, attempt: int) -> Any:
+    return client.submit(process_product, source, str(out), settings, attempt, pure=False,
+                         key=f"s2cloudmask-{Path(source).name}-{attempt}-{time.time_ns()}")
+
+
+def _lost(source: str, exc: BaseException | None, attempts: int, out: Path, settings: Settings) -> dict:
+    """The row of a product whose worker died on every attempt (or that dask could not run at all)."""
+    row = dict(empty_row(source), status=FAILED, attempts=attempts,
+               error=f"The worker running it died {attempts} time(s) ({type(exc).__name__}: {exc}); it may need "
+                     "more memory than a worker has: run it again with fewer workers (--workers).")
+    with contextlib.suppress(CloudMaskError, OSError):
+        write_record(out, row, settings)
+    return row
+
+
+def _wants_gpu(settings: Settings) -> bool:
+    if settings.device == "cpu":
+        return False
+    from ..masking.session import gpu_providers
+
+    return bool(gpu_providers())
+
+
+@contextlib.contextmanager
+def _client(client: Any, scheduler: str | None, plan: WorkerPlan | None) -> Iterator[Any]:
+    if client is not None:
+        yield client
+        return
+    with connect(scheduler, plan) as made:
+        yield made
+
+
+def _remove_partials(out: Path) -> None:
+    """Temporary outputs a killed run left behind (a finished output never has this name)."""
+    for folder in (out, out / "records"):
+        for leftover in folder.glob(".*.partial-*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()

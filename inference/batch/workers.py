@@ -1,0 +1,65 @@
+"""How many workers, and how many onnxruntime threads each, this machine holds.
+
+Each worker masks one product at a time. Two onnxruntime threads per worker
+keep a core busy while the other reads JPEG 2000 (decoding is single-threaded
+per band), so on a CPU the cores are split into workers of two threads; memory
+caps the count, because every product in flight holds its strips, its
+session and GDAL's caches (about 1.4 GB at most for a full 10980 x 10980 tile,
+docs/benchmarks.md). A GPU is shared best by one worker that owns the session
+and feeds it from all the cores.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# Peak resident memory of one full-tile product, with headroom (measured peak 1.0-1.4 GB).
+PRODUCT_MEMORY = 2 * 1024**3
+# The share of the machine's available memory the workers may take together.
+MEMORY_SHARE = 0.8
+THREADS_PER_CPU_WORKER = 2
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    workers: int
+    threads: int  # onnxruntime intra-op threads per worker
+    memory_limit: int  # bytes per worker (dask restarts a worker that goes far beyond it)
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.workers} worker(s) x {self.threads} onnxruntime thread(s) ({self.reason})"
+
+
+def plan_workers(
+    cores: int,
+    memory: int,
+    *,
+    gpu: bool = False,
+    workers: int | None = None,
+    threads: int | None = None,
+    product_memory: int = PRODUCT_MEMORY,
+) -> WorkerPlan:
+    """Workers x threads for `cores` and `memory` bytes available; given workers or threads win."""
+    cores = max(1, cores)
+    usable = int(memory * MEMORY_SHARE)
+    by_memory = max(1, usable // product_memory)
+    if workers:
+        reason = "as asked"
+    elif gpu:
+        workers, reason = 1, "one worker owns the GPU session"
+    else:
+        by_cores = max(1, cores // THREADS_PER_CPU_WORKER)
+        workers = min(by_cores, by_memory)
+        reason = f"{cores} cores, {memory / 1024**3:.1f} GB available" + (", memory-bound" if by_memory < by_cores else "")
+    threads = threads or max(1, cores // workers)
+    return WorkerPlan(workers, threads, max(product_memory, usable // workers), reason)
+
+
+def machine_resources() -> tuple[int, int]:
+    """(cores this process may use, bytes of memory available now)."""
+    import psutil  # comes with distributed, which every batch run needs anyway
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores, int(psutil.virtual_memory().available)
