@@ -84,6 +84,7 @@ def run_batch(
             with _client(client, address, plan) as active:
                 _run(active, todo, out, settings, retries, rows, len(sources) - len(todo), len(sources), feedback)
     finally:
+        _catch_up(rows, out, settings)
         ordered = [rows[source] for source in sources]
         summary_csv, summary_json = write_summary(out, ordered, settings, plan, time.perf_counter() - started)
     counts = {status: sum(row["status"] == status for row in ordered) for status in (DONE, SKIPPED, FAILED, NOT_RUN)}
@@ -120,6 +121,16 @@ def _run(client: Any, todo: list[str], out: Path, settings: Settings, retries: i
             failed += rows[source]["status"] == FAILED
             feedback.progress(100.0 * finished / total,
                               f"{finished}/{total} products" + (f", {failed} failed" if failed else ""))
+
+
+def _catch_up(rows: dict[str, dict], out: Path, settings: Settings) -> None:
+    """Products a worker finished while the run was being stopped: their records are on disk already."""
+    if not any(row["status"] == NOT_RUN for row in rows.values()):
+        return
+    records = load_records(out)
+    for source, row in rows.items():
+        if row["status"] == NOT_RUN and is_complete(records.get(source), settings):
+            rows[source] = records[source]["row"]
 
 
 def _submit(client: Any, source: str, out: Path, settings: Settings, attempt: int) -> Any:
