@@ -12,7 +12,8 @@ from model_helpers import utm_grid, write_raster
 from s2cloudmask.inference.errors import ResourceError
 from s2cloudmask.inference.masking.engine import mask_raster
 from s2cloudmask.inference.masking.model_card import builtin_card
-from s2cloudmask.inference.masking.session import create_session, gpu_providers, onnxruntime
+from s2cloudmask.inference.feedback import SilentFeedback
+from s2cloudmask.inference.masking.session import SessionCache, create_session, gpu_providers, onnxruntime
 
 CARD = builtin_card("L2A", ["B02", "B03", "B04", "B08"])
 HAS_CUDA = "CUDAExecutionProvider" in onnxruntime().get_available_providers()
@@ -24,6 +25,14 @@ def test_cpu_session_runs_a_batch_of_tiles():
     assert session.get_session_options().intra_op_num_threads == 1
     out = session.run(None, {"input": np.zeros((4, 4, 256, 256), np.float32)})[0]
     assert out.shape == (4, 3, 256, 256)
+
+
+def test_a_session_cache_gives_a_worker_one_session_per_model_device_and_threads():
+    cache = SessionCache()
+    first, device = cache(CARD.model_path, "cpu", 1)
+    again, _ = cache(CARD.model_path, "CPU", 1, SilentFeedback())
+    other, _ = cache(CARD.model_path, "cpu", 2)
+    assert again is first and other is not first and len(cache) == 2 and device == "CPU"
 
 
 def test_all_cores_by_default():
