@@ -7,6 +7,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..__about__ import ICON_PATH
 from .compare_scl import CompareSclAlgorithm
+from .mask_many import MaskManyAlgorithm
 from .mask_product import MaskProductAlgorithm
 from .mask_raster import MaskRasterAlgorithm
 
@@ -28,7 +29,12 @@ class CloudMaskProvider(QgsProcessingProvider):
         return str(ICON_PATH)
 
     def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS's name)
-        for algorithm in (MaskProductAlgorithm(), MaskRasterAlgorithm(), CompareSclAlgorithm()):
+        for algorithm in (
+            MaskProductAlgorithm(),
+            MaskRasterAlgorithm(),
+            CompareSclAlgorithm(),
+            MaskManyAlgorithm(),
+        ):
             self.addAlgorithm(algorithm)
 
     def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802 (QGIS's name)

@@ -17,39 +17,23 @@ import time
 from pathlib import Path
 
 import pytest
+from batch_helpers import corrupt_name, write_products
 from s2cloudmask.inference.batch.cluster import local_cluster
 from s2cloudmask.inference.batch.inputs import find_products
 from s2cloudmask.inference.batch.records import DONE, FAILED, NOT_RUN, SKIPPED, Settings, record_path
 from s2cloudmask.inference.batch.runner import run_batch
 from s2cloudmask.inference.batch.workers import plan_workers
 from s2cloudmask.inference.errors import Cancelled, ProductError
-from s2cloudmask.tools import synthetic_product as sp
 
 from tests.sandbox_env import PACKAGE_ROOT, REPO
 
-SIZE = 240
 SETTINGS = Settings(resolution=60, threads=1)
-# Generated products are named after their level and baseline, so these four have four product ids.
-GOOD = (("L2A", "04.00"), ("L1C", "04.00"), ("L2A", "02.09"))
-CORRUPT = ("L1C", "02.09")
-
-
-def _generate(folder: Path, level: str, baseline: str, seed: int) -> Path:
-    staging = folder.parent / f"staging-{level}-{baseline}"
-    product = sp.write_product(staging, level=level, baseline=baseline, size=SIZE, seed=seed, extras=False)
-    return product.rename(folder / product.name)
 
 
 @pytest.fixture(scope="module")
 def products(tmp_path_factory) -> Path:
     """Three good products and one whose B02 cannot be decoded, in one folder."""
-    folder = tmp_path_factory.mktemp("batch") / "products"
-    folder.mkdir()
-    for seed, (level, baseline) in enumerate(GOOD):
-        _generate(folder, level, baseline, seed)
-    corrupt = _generate(folder, *CORRUPT, seed=9)
-    sp.corrupt_jp2(next(corrupt.rglob("*_B02.jp2")))
-    return folder
+    return write_products(tmp_path_factory.mktemp("batch") / "products")
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +42,6 @@ def client():
 
     with local_cluster(plan_workers(2, 4 * 1024**3, workers=2, threads=1)) as cluster, Client(cluster) as connected:
         yield connected
-
-
-def _corrupt_name(products: Path) -> str:
-    return next(p.name for p in products.iterdir() if "MSIL1C_2020" in p.name)
 
 
 def _mtimes(out: Path) -> dict[str, int]:
@@ -136,7 +116,7 @@ def test_good_products_give_masks_and_the_corrupt_one_its_message(products, clie
     result = run_batch(find_products(products), out, SETTINGS, client=client)
 
     rows = {Path(row["source"]).name: row for row in result.rows}
-    corrupt = rows.pop(_corrupt_name(products))
+    corrupt = rows.pop(corrupt_name(products) + ".SAFE")
     assert corrupt["status"] == FAILED and "B02.jp2" in corrupt["error"] and "download" in corrupt["error"]
     for row in rows.values():
         assert row["status"] == DONE, row["error"]
@@ -224,6 +204,6 @@ def test_make_batch_entry_point_masks_the_folder_and_resumes_after_an_interrupt(
     rows = json.loads((out / "summary.json").read_text())["products"]
     assert sum(row["status"] == DONE for row in rows) + sum(row["status"] == SKIPPED for row in rows) == 3
     assert {row["product_id"] for row in rows if row["status"] == SKIPPED} <= done_first
-    assert f"FAILED  {_corrupt_name(products).removesuffix('.SAFE')}" in second.stderr
+    assert f"FAILED  {corrupt_name(products)}" in second.stderr
     assert len(list(out.glob("*_cloudmask.tif"))) == 3
-    assert record_path(out, _corrupt_name(products).removesuffix(".SAFE")).is_file()
+    assert record_path(out, corrupt_name(products)).is_file()

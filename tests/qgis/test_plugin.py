@@ -9,7 +9,7 @@ from qgis.PyQt.QtWidgets import QDockWidget, QToolBar
 from s2cloudmask import classFactory
 from s2cloudmask.__about__ import plugin_metadata
 
-ALGORITHMS = {"s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:comparescl"}
+ALGORITHMS = {"s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:comparescl", "s2cloudmask:maskmany"}
 
 
 def _registered_algorithms() -> set[str]:

@@ -48,12 +48,13 @@ def read_mask(path: str) -> np.ndarray:
 # --- the provider and its interface ------------------------------------------------------------
 
 
-def test_provider_offers_the_three_algorithms(processing):
+def test_provider_offers_its_algorithms(processing):
     provider = QgsApplication.processingRegistry().providerById("s2cloudmask")
     assert provider.name() == "Sentinel-2 Cloud Mask"
     assert not provider.icon().isNull()
     ids = sorted(alg.id() for alg in provider.algorithms())
-    assert ids == ["s2cloudmask:comparescl", "s2cloudmask:maskproduct", "s2cloudmask:maskraster"]
+    assert ids == ["s2cloudmask:comparescl", "s2cloudmask:maskmany", "s2cloudmask:maskproduct",
+                   "s2cloudmask:maskraster"]
     for alg in provider.algorithms():
         assert not alg.icon().isNull()
         assert alg.group() == ("Comparison" if alg.name() == "comparescl" else "Cloud masking")
