@@ -16,7 +16,7 @@ import time
 
 from ..defaults import DEVICES, RESOLUTIONS
 from ..errors import Cancelled, CloudMaskError
-from .cluster import SCHEDULER_VARIABLE
+from .cluster import LOCAL, SCHEDULER_VARIABLE
 from .inputs import find_products
 from .records import DONE, FAILED, NOT_RUN, SKIPPED, Settings
 from .runner import run_batch
@@ -67,7 +67,8 @@ def parser() -> argparse.ArgumentParser:
                              "product per line, products themselves, or STAC item .json files")  # fmt: skip
     parser.add_argument("out", help="output folder: masks, SCL differences, records/, summary.csv, summary.json")
     parser.add_argument("--scheduler", help=f"dask scheduler address, e.g. tcp://host:8786 (default: "
-                                            f"${SCHEDULER_VARIABLE}, else workers on this machine)")
+                                            f"${SCHEDULER_VARIABLE}, else workers on this machine; "
+                                            f"'{LOCAL}': this machine in any case)")
     parser.add_argument("--workers", type=int, help="local worker processes (default: chosen for cores and memory)")
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads per worker (default: chosen)")
     parser.add_argument("--retries", type=int, default=1, help="tries more when the worker running a product dies")

@@ -20,6 +20,7 @@ from ..errors import DependencyError, ResourceError
 from .workers import WorkerPlan
 
 SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+LOCAL = "local"  # as a scheduler: workers on this machine whatever DASK_SCHEDULER_ADDRESS says
 
 
 def distributed() -> Any:
@@ -33,6 +34,8 @@ def distributed() -> Any:
 
 def scheduler_address(scheduler: str | None = None) -> str | None:
     """The scheduler to use: the one given, else DASK_SCHEDULER_ADDRESS, else None (a LocalCluster)."""
+    if scheduler == LOCAL:
+        return None
     return scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
 
 
