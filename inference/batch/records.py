@@ -83,12 +83,15 @@ def write_record(out: str | Path, row: dict, settings: Settings) -> Path:
     return path
 
 
-def load_records(out: str | Path) -> dict[str, dict]:
-    """source path -> {"settings", "row"} of every readable record in OUT (an unreadable one is ignored)."""
+def load_records(out: str | Path, since: float = 0.0) -> dict[str, dict]:
+    """source path -> {"settings", "row"} of every readable record in OUT written at or after `since`
+    (seconds since the epoch); an unreadable record is ignored."""
     records: dict[str, dict] = {}
     folder = Path(out) / RECORDS_FOLDER
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            if path.stat().st_mtime < since:
+                continue
             record = json.loads(path.read_text(encoding="utf-8"))
             records[record["row"]["source"]] = record
     return records
@@ -98,7 +101,10 @@ def is_complete(record: dict | None, settings: Settings) -> bool:
     """Whether a product's record says done, with these settings, and all its outputs still exist."""
     if not record or record["row"].get("status") != DONE:
         return False
-    if Settings(**record["settings"]).key() != settings.key():
+    try:
+        if Settings(**record["settings"]).key() != settings.key():
+            return False
+    except TypeError:  # a record from a version with other settings
         return False
     row = record["row"]
     return all(Path(row[name]).is_file() for name in ("mask", "difference", "report") if row.get(name))

@@ -57,7 +57,7 @@ def run_batch(
     product is tried when the worker running it dies.
     """
     feedback = feedback or SilentFeedback()
-    started = time.perf_counter()
+    started, since = time.perf_counter(), time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     check_writable(out / "summary.csv")
@@ -84,7 +84,7 @@ def run_batch(
             with _client(client, address, plan) as active:
                 _run(active, todo, out, settings, retries, rows, len(sources) - len(todo), len(sources), feedback)
     finally:
-        _catch_up(rows, out, settings)
+        _catch_up(rows, out, since)
         ordered = [rows[source] for source in sources]
         summary_csv, summary_json = write_summary(out, ordered, settings, plan, time.perf_counter() - started)
     counts = {status: sum(row["status"] == status for row in ordered) for status in (DONE, SKIPPED, FAILED, NOT_RUN)}
@@ -123,14 +123,13 @@ def _run(client: Any, todo: list[str], out: Path, settings: Settings, retries: i
                               f"{finished}/{total} products" + (f", {failed} failed" if failed else ""))
 
 
-def _catch_up(rows: dict[str, dict], out: Path, settings: Settings) -> None:
-    """Products a worker finished while the run was being stopped: their records are on disk already."""
+def _catch_up(rows: dict[str, dict], out: Path, since: float) -> None:
+    """Products a worker finished (or failed) while the run was being stopped: their records are on disk."""
     if not any(row["status"] == NOT_RUN for row in rows.values()):
         return
-    records = load_records(out)
-    for source, row in rows.items():
-        if row["status"] == NOT_RUN and is_complete(records.get(source), settings):
-            rows[source] = records[source]["row"]
+    for source, record in load_records(out, since=since).items():
+        if source in rows and rows[source]["status"] == NOT_RUN:
+            rows[source] = record["row"]
 
 
 def _submit(client: Any, source: str, out: Path, settings: Settings, attempt: int) -> Any:
