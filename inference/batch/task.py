@@ -48,7 +48,7 @@ def _run(source: str, out: Path, settings: Settings, row: dict) -> None:
     row.update(product_id=product.product_id, tile=product.tile_id, level=product.level,
                date=product.sensing_time.strftime("%Y-%m-%d"))
     outputs = output_paths(out, product.product_id)
-    result = mask_product(source, outputs["mask"], model=settings.model, device=settings.device,
+    result = mask_product(product, outputs["mask"], model=settings.model, device=settings.device,
                           resolution=settings.resolution, threads=settings.threads, open_session=SESSIONS)
     row.update(device=result.device_used, mask=str(outputs["mask"]))
     for code in MASK_CODES:
