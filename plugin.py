@@ -20,7 +20,6 @@ class CloudMaskPlugin:
         self.iface = iface
         self.provider = None
         self.dock = None
-        self.toolbar = None
         self.actions: list[QAction] = []
         dependencies.activate()
 
@@ -54,9 +53,7 @@ class CloudMaskPlugin:
         diagnostics.triggered.connect(self.show_diagnostics)
         self.actions = [show_dock, install, diagnostics]
 
-        self.toolbar = self.iface.addToolBar(PLUGIN_NAME)
-        self.toolbar.setObjectName("S2CloudMaskToolbar")
-        self.toolbar.addAction(show_dock)
+        self.iface.addRasterToolBarIcon(show_dock)  # QGIS's Raster toolbar: no toolbar row of its own for one button
         for action in self.actions:
             self.iface.addPluginToRasterMenu(PLUGIN_NAME, action)
 
@@ -83,14 +80,12 @@ class CloudMaskPlugin:
         DiagnosticsDialog(self.iface.mainWindow()).exec_()
 
     def unload(self) -> None:
+        if self.actions:
+            self.iface.removeRasterToolBarIcon(self.actions[0])
         for action in self.actions:
             self.iface.removePluginRasterMenu(PLUGIN_NAME, action)
             action.deleteLater()
         self.actions = []
-        if self.toolbar is not None:
-            self.iface.mainWindow().removeToolBar(self.toolbar)
-            self.toolbar.deleteLater()
-            self.toolbar = None
         if self.dock is not None:
             if self.dock.task is not None:
                 self.dock.cancel()  # a running task must not outlive the plugin

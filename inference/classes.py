@@ -21,14 +21,18 @@ CLASS_NAMES: dict[int, str] = {
     CLOUD: "Cloud",
 }
 
-# RGBA; the QML styles in resources/styles use the same palette.
+# RGBA; the QML style resources/styles/mask.qml and the mask's colour table use the same palette.
+# Clear is transparent, so the image shows through where it is usable; the masked classes are saturated and
+# partly see-through, so they read over bright cloud tops, dark ground and an empty white canvas alike.
 CLASS_COLOURS: dict[int, tuple[int, int, int, int]] = {
     NODATA: (0, 0, 0, 0),
-    CLEAR: (76, 175, 80, 255),
-    CLOUD_SHADOW: (84, 56, 150, 255),
-    SEMI_TRANSPARENT: (120, 200, 240, 255),
-    CLOUD: (245, 245, 245, 255),
+    CLEAR: (76, 175, 80, 0),
+    CLOUD_SHADOW: (204, 0, 204, 200),
+    SEMI_TRANSPARENT: (0, 190, 255, 170),
+    CLOUD: (255, 196, 0, 210),
 }
+# Clear as shown on request (the mask layer's "clear shown" style): the same green, opaque.
+CLEAR_SHOWN_COLOUR: tuple[int, int, int, int] = (76, 175, 80, 255)
 
 MASK_CODES = (CLEAR, CLOUD_SHADOW, SEMI_TRANSPARENT, CLOUD)
 

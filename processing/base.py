@@ -20,7 +20,7 @@ from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingParameterEnum,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
+    QgsProcessingParameterFile,
     QgsRasterLayer,
 )
 from qgis.PyQt.QtGui import QIcon
@@ -112,9 +112,15 @@ def optional_output(value: str) -> str | None:
     return value or None
 
 
-def model_parameter() -> QgsProcessingParameterString:
-    parameter = QgsProcessingParameterString(
-        "MODEL", "Model ('auto' for the built-in DLR U-Net, or the path of an .onnx file)", defaultValue="auto"
+def model_parameter() -> QgsProcessingParameterFile:
+    """MODEL as a file picker for .onnx files that also takes the word 'auto' (no extension is enforced).
+
+    Optional because QGIS 3.22 refuses a file parameter left out even when it has a default; left out or
+    empty, it means 'auto'.
+    """
+    parameter = QgsProcessingParameterFile(
+        "MODEL", "Model ('auto' or an .onnx file)", behavior=QgsProcessingParameterFile.File,
+        fileFilter="ONNX models (*.onnx);;All files (*)", defaultValue="auto", optional=True,
     )
     parameter.setHelp(
         "'auto' picks the pretrained DLR U-Net of ukis-csmask that fits the product level and the bands "

@@ -89,7 +89,8 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
         )
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
-        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Raster with Sentinel-2 bands"))
+        # An empty default: the dialog then does not preselect the active layer, which after a run is the mask itself.
+        self.addParameter(QgsProcessingParameterRasterLayer("INPUT", "Raster with Sentinel-2 bands", defaultValue=""))
         for name, (_band, label, default) in BAND_PARAMETERS.items():
             self.addParameter(
                 QgsProcessingParameterBand(

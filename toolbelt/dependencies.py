@@ -60,7 +60,7 @@ def missing_message(missing: list[str]) -> str:
     names = ", ".join(missing)
     return (
         f"The Python package(s) {names} needed by Sentinel-2 Cloud Mask are not installed. "
-        "In QGIS use Plugins > Sentinel-2 Cloud Mask > Install dependencies; "
+        "In QGIS use Raster > Sentinel-2 Cloud Mask > Install dependencies; "
         f"from a shell run: {' '.join(install_command())}"
     )
 

@@ -59,7 +59,7 @@ def report() -> str:
     lines = [
         f"Sentinel-2 Cloud Mask {plugin_version()}",
         f"QGIS: {_qgis_version()}",
-        f"Python: {sys.version.split()[0]} ({sys.executable})",
+        f"Python: {sys.version.split()[0]} ({dependencies.python_executable()}; Install dependencies runs pip with it)",
         f"Platform: {platform.platform()}",
         f"GDAL: {gdal_version}",
         f"rasterio: {_version('rasterio')}",

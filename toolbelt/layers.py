@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import QgsMapLayer, QgsProject, QgsRasterLayer
+from qgis.core import QgsMapLayer, QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
+from qgis.PyQt.QtGui import QColor
 
 from ..__about__ import STYLE_DIR
+from ..inference.classes import CLEAR, CLEAR_SHOWN_COLOUR
 
 MASK_STYLE = STYLE_DIR / "mask.qml"
 SCL_STYLE = STYLE_DIR / "scl.qml"
@@ -22,6 +24,10 @@ DIFFERENCE_STYLE = STYLE_DIR / "difference.qml"
 MASK_LAYER_NAME = "Cloud mask"
 SCL_LAYER_NAME = "Scene classification (SCL)"
 DIFFERENCE_LAYER_NAME = "SCL difference"
+
+# The mask layer's two styles (Layers panel > right-click > Styles): clear see-through, or clear in green.
+CLEAR_HIDDEN_STYLE = "clear transparent"
+CLEAR_SHOWN_STYLE = "clear shown"
 
 
 class StyleError(RuntimeError):
@@ -40,8 +46,28 @@ def apply_style(layer: QgsRasterLayer, style: Path) -> None:
 
 
 def style_mask_layer(layer: QgsRasterLayer) -> None:
-    """Clear / cloud shadow / semi-transparent cloud / cloud, in the plugin's palette."""
+    """Clear / cloud shadow / semi-transparent cloud / cloud, in the plugin's palette.
+
+    The current style leaves clear transparent, so the image shows where it is
+    usable; a second style of the layer, "clear shown", paints clear green, one
+    click away in the Layers panel (right-click > Styles).
+    """
     apply_style(layer, MASK_STYLE)
+    manager = layer.styleManager()
+    if CLEAR_SHOWN_STYLE in manager.styles():
+        manager.removeStyle(CLEAR_SHOWN_STYLE)
+    manager.renameStyle(manager.currentStyle(), CLEAR_HIDDEN_STYLE)
+    hidden = layer.renderer().clone()
+    classes = hidden.classes()
+    for entry in classes:
+        if int(entry.value) == CLEAR:
+            entry.color = QColor(*CLEAR_SHOWN_COLOUR)
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), hidden.band(), classes))
+    manager.addStyleFromLayer(CLEAR_SHOWN_STYLE)
+    layer.setRenderer(hidden)
+    manager.setCurrentStyle(CLEAR_HIDDEN_STYLE)
+    layer.triggerRepaint()
+    layer.emitStyleChanged()
 
 
 def style_scl_layer(layer: QgsRasterLayer) -> None:

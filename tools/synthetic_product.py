@@ -15,7 +15,7 @@ The scene is built from smooth fields on a coarse grid that are sampled
 bilinearly at each band's resolution, plus a periodic fine texture, so a full
 10980 x 10980 tile costs little more than its JPEG 2000 encoding.
 
-    /usr/bin/python3 -m tools.synthetic_product --level L1C --baseline 04.00 --size 600 --seed 1 --out DIR
+    /usr/bin/python3 tools/synthetic_product.py --level L1C --baseline 04.00 --size 600 --seed 1 --out DIR
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from scipy import ndimage
 
 try:
     from ..inference import classes
-except ImportError:  # run as `python -m tools.synthetic_product` from the plugin folder
+except ImportError:  # run as a script or as `python -m tools.synthetic_product`: the plugin folder is the root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from inference import classes
 
 gdal.UseExceptions()
@@ -1322,7 +1323,7 @@ def corrupt_jp2(path: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.synthetic_product",
+        prog="/usr/bin/python3 tools/synthetic_product.py",
         description="Write a synthetic Sentinel-2 product (and truth.tif beside it); print its path.",
     )
     parser.add_argument("--level", choices=("L1C", "L2A"), default="L1C")

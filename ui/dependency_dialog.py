@@ -44,15 +44,18 @@ class DependencyDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.hide()  # shown once pip runs: an idle 0 % bar reads as "not installed"
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setFont(QFont("monospace"))
         self.log.setPlaceholderText("pip's output appears here while it installs.")
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
-        self.install_button = QPushButton("Install")
-        self.install_button.setDefault(True)
-        self.install_button.setEnabled(bool(missing))
+        self.install_button = QPushButton("Install" if missing else "Reinstall")
+        self.install_button.setDefault(bool(missing))
+        self.install_button.setToolTip(
+            "Install the missing packages." if missing else "Install the pinned versions again (after a broken or partial install)."
+        )
         self.copy_button = QPushButton("Copy output")
         self.buttons.addButton(self.install_button, QDialogButtonBox.ActionRole)
         self.buttons.addButton(self.copy_button, QDialogButtonBox.ActionRole)
@@ -81,6 +84,7 @@ class DependencyDialog(QDialog):
         command = dependencies.install_command()
         dependencies.dependency_dir().parent.mkdir(parents=True, exist_ok=True)
         self.install_button.setEnabled(False)
+        self.progress.show()
         self.progress.setRange(0, 0)  # busy: pip gives no overall percentage
         self.log.appendPlainText("$ " + " ".join(command))
         process = QProcess(self)

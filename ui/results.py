@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qgis.PyQt.QtCore import QSize, Qt, QUrl
-from qgis.PyQt.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QIcon, QPixmap
+from qgis.PyQt.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QIcon, QPainter, QPixmap
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -50,9 +50,18 @@ def breakable(text: str) -> str:
 
 
 def swatch(rgba: tuple[int, int, int, int] | str, size: int = 12) -> QIcon:
-    """A small colour square, so a table row reads like the map legend."""
+    """A small colour square with a grey edge, so a table row reads like the map legend.
+
+    Drawn opaque: a class the map leaves see-through (clear) still needs a visible key here.
+    """
+    colour = QColor(rgba) if isinstance(rgba, str) else QColor(*rgba)
+    colour.setAlpha(255)
     pixmap = QPixmap(size, size)
-    pixmap.fill(QColor(rgba) if isinstance(rgba, str) else QColor(*rgba))
+    pixmap.fill(colour)
+    painter = QPainter(pixmap)
+    painter.setPen(QColor(110, 110, 110))
+    painter.drawRect(0, 0, size - 1, size - 1)
+    painter.end()
     return QIcon(pixmap)
 
 

@@ -61,6 +61,11 @@ def _number(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _points(fraction: float | None) -> str:
+    """A fraction as percentage points, one decimal, as the dock shows it (the column header says "%")."""
+    return "n/a" if fraction is None else f"{100.0 * fraction:.1f}"
+
+
 def _count(value: int) -> str:
     return f"{value:,}".replace(",", "\u202f")
 
@@ -203,8 +208,8 @@ def _per_class(figures: dict[str, Any]) -> str:
         rows.append(
             f"<tr><th>{html.escape(CLASS_NAMES[code])}</th>"
             f'<td class="num">{_count(figure["mask_pixels"])}</td><td class="num">{_count(figure["reference_pixels"])}</td>'
-            f'<td class="num">{_number(figure["precision"])}</td><td class="num">{_number(figure["recall"])}</td>'
-            f'<td class="num">{_number(figure["f1"])}</td><td class="num">{_number(figure["iou"])}</td></tr>'
+            + "".join(f'<td class="num">{_points(figure[key])}</td>' for key in ("precision", "recall", "f1", "iou"))
+            + "</tr>"
         )
     return "\n".join(rows)
 
@@ -219,6 +224,13 @@ _SOURCE_LABELS = {
 }
 
 
+def _source_value(key: str, value: Any) -> str:
+    """A reference_source entry for reading: the pixel size with its unit."""
+    if key == "resolution":
+        return f"{float(value):g} m"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _identification(figures: dict[str, Any], html_path: Path) -> str:
     source = figures["reference_source"]
     grid = figures["grid"]
@@ -229,7 +241,7 @@ def _identification(figures: dict[str, Any], html_path: Path) -> str:
         *((f"Mask tag {key}", value) for key, value in sorted(figures["mask"]["tags"].items())),
         (f"Reference ({figures['reference']})", source["path"]),
         ("Reference kind", source["kind"].replace("_", " ")),
-        *((f"Reference {_SOURCE_LABELS.get(key, key)}", f"{value:g}" if isinstance(value, float) else str(value))
+        *((f"Reference {_SOURCE_LABELS.get(key, key)}", _source_value(key, value))
           for key, value in source.items() if key not in ("path", "kind")),
         ("Difference raster", figures["difference_raster"]),
         ("JSON", str(html_path.with_suffix(".json"))),

@@ -42,7 +42,7 @@ from .poststeps import PostStep, apply_post_steps
 from .predict import TilePredictor
 from .session import SessionFactory, create_session
 from .upsampling import Upsampler
-from .writer import MaskWriter, mask_tags, probability_percent
+from .writer import MaskWriter, is_cloud_mask, mask_tags, probability_percent
 
 BATCH_SIZE = 4
 TILE_ROWS_PER_STRIP = 2
@@ -265,6 +265,11 @@ def mask_raster(
         )
     wanted = list(dict.fromkeys([*card.band_names, *(class3.rule.bands if class3.rule else ())]))
     with RasterSource(raster_path, {name: bands[name] for name in wanted}) as native:
+        if is_cloud_mask(native.tags):
+            raise BandError(
+                f"The raster {raster_path} is a cloud mask made by this plugin, not Sentinel-2 bands; "
+                "choose the raster that holds the bands (a band stack, a clip or a VRT of the product's bands)."
+            )
         own_grid = native.native_grid
         crs = CRS.from_user_input(own_grid.crs) if own_grid.crs else None
     if is_metric(crs):

@@ -312,7 +312,7 @@ def builtin_card(level: str, bands: Iterable[str]) -> ModelCard:
     except (OSError, ValueError, KeyError, IndexError) as exc:
         raise ModelError(
             f"The ukis-csmask model description {meta} is unreadable ({exc}); reinstall the dependencies "
-            "(Plugins > Sentinel-2 Cloud Mask > Install dependencies, or make setup)."
+            "(Raster > Sentinel-2 Cloud Mask > Install dependencies, or make setup)."
         ) from exc
     nir_fallback = {"nir": "B8A"} if level == "L2A" else {}
     surface = "top-of-atmosphere" if level == "L1C" else "bottom-of-atmosphere (surface)"

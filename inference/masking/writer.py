@@ -50,6 +50,13 @@ def mask_tags(model: str, model_version: str, product_id: str, device: str, clas
     return tags
 
 
+def is_cloud_mask(tags: dict[str, str]) -> bool:
+    """Tags that mask_tags wrote: the raster is one of this plugin's masks, not Sentinel-2 bands."""
+    return tags.get("SOFTWARE", "").startswith(software_version().split()[0]) and all(
+        f"CLASS_{code}" in tags for code in MASK_CODES
+    )
+
+
 class _BlockRows:
     """One GeoTIFF being filled top to bottom, flushed to GDAL one block row at a time."""
 
@@ -106,6 +113,26 @@ class _BlockRows:
         self.dataset = None
 
 
+def write_palette(path: Path) -> None:
+    """The class colours as a colour table of exactly the codes 0-4, in the .aux.xml beside the mask.
+
+    A colour table inside a GeoTIFF always has 256 entries, which QGIS lists as
+    251 black legend entries for codes that never occur; GDAL keeps a table set
+    on a read-only file in the side-car instead, with only the entries given
+    (alpha included), and every GDAL reader, QGIS among them, reads it from there.
+    """
+    dataset = gdal.Open(str(path), gdal.GA_ReadOnly)
+    if dataset is None:
+        raise OutputError(f"Could not reopen {path} to add its colour table: {gdal.GetLastErrorMsg()}")
+    band = dataset.GetRasterBand(1)
+    table = gdal.ColorTable()
+    for code in (NODATA, *MASK_CODES):
+        table.SetColorEntry(code, CLASS_COLOURS[code])
+    if band.SetRasterColorTable(table) != 0 or band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex) != 0:
+        raise OutputError(f"Could not add the colour table to {path}: {gdal.GetLastErrorMsg()}")
+    dataset = None
+
+
 class MaskWriter:
     """Writes the mask (codes 0-4) and, optionally, per-class probabilities in percent.
 
@@ -117,12 +144,8 @@ class MaskWriter:
     def __init__(self, path: Path, grid: Grid, tags: dict[str, str],
                  probabilities: Path | None = None, class_names: list[str] | None = None):
         self._mask = _BlockRows(path, grid, 1, NODATA)
+        self._path = path
         band = self._mask.dataset.GetRasterBand(1)
-        table = gdal.ColorTable()
-        for code, colour in CLASS_COLOURS.items():
-            table.SetColorEntry(code, colour)
-        band.SetRasterColorTable(table)
-        band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
         band.SetCategoryNames([CLASS_NAMES[code] for code in sorted(CLASS_NAMES)])
         band.SetDescription(MASK_DESCRIPTION)
         self._mask.dataset.SetMetadata(tags)
@@ -143,6 +166,7 @@ class MaskWriter:
         """Finish the files (remaining rows, overviews) on success; on any error drop them unfinished."""
         if exc_type is None:
             self._mask.finish("MODE")
+            write_palette(self._path)
             if self._probabilities is not None:
                 self._probabilities.finish("AVERAGE")
         else:

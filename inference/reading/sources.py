@@ -102,6 +102,7 @@ class RasterSource:
         self.band_names = list(bands)
         self._indexes = [int(bands[name]) for name in self.band_names]
         self.scale, self.offset = float(scale), float(offset)
+        self.tags: dict[str, str] = self._dataset.tags()  # the file's own metadata, e.g. to recognise a mask
         self.native_grid = raster_grid(self._dataset)
         self.grid = grid or self.native_grid
         self._reader = self._dataset

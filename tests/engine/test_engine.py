@@ -28,6 +28,7 @@ from model_helpers import (
     write_card,
     write_raster,
 )
+from s2cloudmask.inference.classes import CLASS_COLOURS
 from s2cloudmask.inference.errors import BandError, Cancelled, ModelError, OutputError
 from s2cloudmask.inference.masking.cirrus import L1C_RULE
 from s2cloudmask.inference.masking.engine import mask_raster, run_mask
@@ -186,7 +187,9 @@ def test_output_file_is_a_complete_styled_geotiff(patch, tmp_path):
     assert band.GetOverviewCount() >= 1
     assert band.GetNoDataValue() == 0
     assert band.GetCategoryNames() == ["No data", "Clear", "Cloud shadow", "Semi-transparent cloud", "Cloud"]
-    assert band.GetColorTable().GetColorEntry(4) == (245, 245, 245, 255)
+    table = band.GetColorTable()  # exactly the five codes, not 256 entries of which 251 are black
+    assert [table.GetColorEntry(code) for code in range(table.GetCount())] == [CLASS_COLOURS[c] for c in range(5)]
+    assert band.GetColorInterpretation() == gdal.GCI_PaletteIndex
     assert band.GetDescription().startswith("Sentinel-2 cloud mask (0 no data, 1 clear")
     tags = ds.GetMetadata()
     assert {"MODEL", "MODEL_VERSION", "PRODUCT_ID", "DEVICE", "CLASS3_SOURCE", "SOFTWARE", "CLASS_1", "CLASS_2",
@@ -205,6 +208,11 @@ def test_output_file_is_a_complete_styled_geotiff(patch, tmp_path):
     probs = None
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "mask.tif", "mask.tif.aux.xml", "patch.tif", "probs.tif"]
+    # the mask is no input for a new mask: said in words, before anything is written
+    with pytest.raises(BandError, match="cloud mask made by this plugin"):
+        mask_raster(tmp_path / "mask.tif", tmp_path / "mask_of_a_mask.tif", bands={name: 1 for name in
+                    ("blue", "green", "red", "nir")}, device="cpu")
+    assert not (tmp_path / "mask_of_a_mask.tif").exists()
 
 
 def test_no_data_pixels_get_code_zero(patch, tmp_path):

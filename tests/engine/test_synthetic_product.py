@@ -486,3 +486,11 @@ def test_open_product_refuses_a_multi_tile_long_product(tmp_path, reader_api):
     safe = sp.write_product(tmp_path, layout="long", granules=2, size=120, seed=1)
     with pytest.raises(ProductError):
         product_module.open_product(safe)
+
+
+def test_the_generator_runs_as_a_script_from_anywhere(tmp_path):
+    """`/usr/bin/python3 tools/synthetic_product.py --help`, as its docstring shows it, from any folder."""
+    script = Path(__file__).resolve().parents[2] / "tools" / "synthetic_product.py"
+    done = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "--level" in done.stdout and "--out" in done.stdout

@@ -28,8 +28,8 @@ def _settle():
 
 @pytest.fixture()
 def iface(qgis_iface):
-    qgis_iface.addPluginToRasterMenu.reset_mock()
-    qgis_iface.removePluginRasterMenu.reset_mock()
+    for method in ("addPluginToRasterMenu", "removePluginRasterMenu", "addRasterToolBarIcon", "removeRasterToolBarIcon"):
+        getattr(qgis_iface, method).reset_mock()
     return qgis_iface
 
 
@@ -49,7 +49,9 @@ def test_load_unload_load_leaves_nothing_behind(iface):
         plugin.initGui()
         assert _registered_algorithms() == ALGORITHMS
         assert len(_children(main_window, QDockWidget, "S2CloudMaskDock")) == 1
-        assert len(_children(main_window, QToolBar, "S2CloudMaskToolbar")) == 1
+        assert _children(main_window, QToolBar, "S2CloudMaskToolbar") == []  # no toolbar row for one button
+        (button,) = [call.args[0] for call in iface.addRasterToolBarIcon.call_args_list]
+        assert button.objectName() == "S2CloudMaskShowDock"
         added = [call.args[1].objectName() for call in iface.addPluginToRasterMenu.call_args_list]
         assert added == ["S2CloudMaskShowDock", "S2CloudMaskInstallDependencies", "S2CloudMaskDiagnostics"]
 
@@ -57,11 +59,12 @@ def test_load_unload_load_leaves_nothing_behind(iface):
         _settle()
         assert _registered_algorithms() == set()
         assert _children(main_window, QDockWidget, "S2CloudMaskDock") == []
-        assert _children(main_window, QToolBar, "S2CloudMaskToolbar") == []
+        (removed,) = [call.args[0] for call in iface.removeRasterToolBarIcon.call_args_list]
+        assert removed is button
         removed = [call.args[1] for call in iface.removePluginRasterMenu.call_args_list]
         assert len(removed) == 3
-        iface.addPluginToRasterMenu.reset_mock()
-        iface.removePluginRasterMenu.reset_mock()
+        for method in ("addPluginToRasterMenu", "removePluginRasterMenu", "addRasterToolBarIcon", "removeRasterToolBarIcon"):
+            getattr(iface, method).reset_mock()
 
 
 def test_processing_only_start_registers_provider(iface):
@@ -73,3 +76,23 @@ def test_processing_only_start_registers_provider(iface):
     finally:
         plugin.unload()
     assert _registered_algorithms() == set()
+
+
+def test_install_dialog_with_everything_installed_offers_a_reinstall_not_an_idle_bar(qgis_app):
+    from s2cloudmask.toolbelt import dependencies
+    from s2cloudmask.ui.dependency_dialog import DependencyDialog
+
+    assert dependencies.missing_modules() == []  # the test environment has them
+    dialog = DependencyDialog()
+    assert dialog.install_button.text() == "Reinstall" and dialog.install_button.isEnabled()
+    assert not dialog.progress.isVisibleTo(dialog)
+    assert "All required packages are installed" in dialog.summary.text()
+    dialog.deleteLater()
+
+
+def test_diagnostics_name_the_python_that_installs_the_packages(qgis_app):
+    from s2cloudmask.toolbelt import dependencies, diagnostics
+
+    python_line = next(line for line in diagnostics.report().splitlines() if line.startswith("Python:"))
+    assert dependencies.python_executable() in python_line
+    assert dependencies.install_command()[0] == dependencies.python_executable()

@@ -13,6 +13,7 @@ import pytest
 import rasterio
 from qgis.core import (
     QgsApplication,
+    QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingModelAlgorithm,
     QgsProcessingModelChildAlgorithm,
@@ -25,7 +26,10 @@ from qgis.core import (
     QgsProcessingParameterExtent,
     QgsProcessingParameterFile,
     QgsProcessingParameterRasterDestination,
+    QgsProject,
+    QgsRasterLayer,
 )
+from qgis.gui import QgsGui, QgsProcessingGui, QgsProcessingParameterWidgetContext
 from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES
 
 from tests.qgis.conftest import RecordingFeedback
@@ -111,7 +115,12 @@ def test_help_gives_codes_defaults_and_citation(processing):
     typed_paths = ("/d/S2A_MSIL2A_X.SAFE", "/d/S2A_MSIL2A_X.SAFE/", "/d/X.zip", "/d/MTD_MSIL2A.xml", "/d/manifest.safe")
     for typed in typed_paths:
         assert product_input.checkValueIsAcceptable(typed)
-    assert product.parameterDefinition("MODEL").defaultValue() == "auto"
+    model = product.parameterDefinition("MODEL")
+    assert model.defaultValue() == "auto"
+    # a file picker for .onnx models that still takes the word 'auto'
+    assert isinstance(model, QgsProcessingParameterFile) and "*.onnx" in model.fileFilter()
+    assert model.checkValueIsAcceptable("auto") and model.checkValueIsAcceptable("/models/kappamask.onnx")
+    assert len(model.description()) <= 40  # the dialog's label stays short; setHelp says the rest
     assert product.parameterDefinition("RESOLUTION").defaultValue() == "10"
     assert product.parameterDefinition("DEVICE").options() == ["auto", "cpu", "gpu"]
     raster = registry.algorithmById("s2cloudmask:maskraster")
@@ -366,6 +375,30 @@ def test_maskraster_rejects_bad_input(processing, band_stacks, not_a_product, tm
     message = failing_run(processing, "s2cloudmask:maskraster", {**base, "INPUT": str(missing)})
     assert f"INPUT: the file {missing} does not exist" in message
     assert_no_outputs(out)
+
+
+def test_maskraster_dialog_does_not_preselect_the_active_layer(processing, window_mask):
+    """After a run the mask is the active layer; maskraster's INPUT must not offer it as the band stack."""
+    mask = QgsRasterLayer(str(window_mask), "Cloud mask", "gdal")
+    stack = QgsRasterLayer(str(window_mask), "Z stack", "gdal")
+    project = QgsProject()
+    project.addMapLayers([mask, stack])
+    definition = QgsApplication.processingRegistry().algorithmById("s2cloudmask:maskraster").parameterDefinition("INPUT")
+    wrapper = QgsGui.processingGuiRegistry().createParameterWidgetWrapper(definition, QgsProcessingGui.Standard)
+    context = QgsProcessingParameterWidgetContext()
+    context.setProject(project)
+    context.setActiveLayer(mask)
+    wrapper.setWidgetContext(context)
+    wrapper.createWrappedWidget(QgsProcessingContext())
+    assert wrapper.widgetValue() != mask.id()
+
+
+def test_maskraster_refuses_one_of_its_own_masks_as_bands(processing, window_mask, tmp_path):
+    message = failing_run(processing, "s2cloudmask:maskraster", {
+        "INPUT": str(window_mask), "BAND_BLUE": 1, "BAND_GREEN": 1, "BAND_RED": 1, "BAND_NIR": 1,
+        "DEVICE": "cpu", "OUTPUT": str(tmp_path / "mask_of_a_mask.tif")})
+    assert str(window_mask) in message and "cloud mask" in message
+    assert not (tmp_path / "mask_of_a_mask.tif").exists()
 
 
 @pytest.fixture(scope="module")

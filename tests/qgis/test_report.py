@@ -108,6 +108,10 @@ def test_real_report(tmp_path: Path, real_l2a: Path, qgis_app) -> None:
     assert figures["pixels"]["compared"] == result.compared_pixels
     assert sum(row["percent"] for row in figures["difference"]) == pytest.approx(100.0)
     assert figures["grid"] == {"crs": "EPSG:32629", "resolution": 60.0, "width": 1830, "height": 1830}
+    # the same units as the dock: per-class figures in percent, the reference's pixel size in metres
+    assert "<th>Precision (%)</th>" in page and "<th>Reference pixel size</th><td>20 m</td>" in page
+    cloud = figures["per_class"]["cloud"]
+    assert f'<td class="num">{100 * cloud["precision"]:.1f}</td>' in page
 
 
 def test_report_for_two_masks(tmp_path: Path, qgis_app) -> None:

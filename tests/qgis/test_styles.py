@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 from osgeo import gdal
 from qgis.core import QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
-from s2cloudmask.inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, SCL_COLOURS, SCL_NAMES
+from s2cloudmask.inference.classes import (
+    CLASS_COLOURS,
+    CLASS_NAMES,
+    CLEAR,
+    CLEAR_SHOWN_COLOUR,
+    CLOUD,
+    CLOUD_SHADOW,
+    MASK_CODES,
+    SCL_COLOURS,
+    SCL_NAMES,
+    SEMI_TRANSPARENT,
+)
 from s2cloudmask.inference.comparing import difference
 from s2cloudmask.toolbelt import layers
 
@@ -37,6 +48,32 @@ def legend_labels(layer: QgsRasterLayer) -> list[str]:
 
 def test_mask_style_has_the_class_palette():
     assert qml_palette(layers.MASK_STYLE) == {code: (CLASS_NAMES[code], CLASS_COLOURS[code]) for code in MASK_CODES}
+
+
+def test_mask_palette_shows_the_image_under_clear_and_the_masked_classes_over_anything():
+    palette = qml_palette(layers.MASK_STYLE)
+    assert palette[CLEAR][1][3] == 0  # clear: see-through
+    for code in (CLOUD_SHADOW, SEMI_TRANSPARENT, CLOUD):
+        red, green, blue, alpha = palette[code][1]
+        assert 128 <= alpha < 255  # readable over imagery, the image still faintly beneath
+        # far from white (cloud tops, an empty canvas) and from black (shadowed ground): a saturated colour
+        assert max(red, green, blue) - min(red, green, blue) >= 150, palette[code]
+
+
+def test_mask_layer_offers_a_style_that_shows_clear(qgis_app, processing, real_l2a, tmp_path):  # noqa: F811
+    output = processing.run("s2cloudmask:maskproduct", {"INPUT": str(real_l2a), "EXTENT": WINDOW_EXTENT,
+                                                         "RESOLUTION": "60", "DEVICE": "cpu",
+                                                         "OUTPUT": str(tmp_path / "mask.tif")})["OUTPUT"]
+    unstyled = QgsRasterLayer(output, "as QGIS opens it", "gdal")  # the file's own colour table: codes 0-4 only
+    assert sorted(renderer_classes(unstyled)) == [0, *MASK_CODES]
+    layer = QgsRasterLayer(output, layers.MASK_LAYER_NAME, "gdal")
+    layers.style_mask_layer(layer)
+    manager = layer.styleManager()
+    assert set(manager.styles()) == {layers.CLEAR_HIDDEN_STYLE, layers.CLEAR_SHOWN_STYLE}
+    assert manager.currentStyle() == layers.CLEAR_HIDDEN_STYLE and renderer_classes(layer)[CLEAR][1][3] == 0
+    manager.setCurrentStyle(layers.CLEAR_SHOWN_STYLE)
+    assert renderer_classes(layer)[CLEAR][1] == CLEAR_SHOWN_COLOUR
+    assert renderer_classes(layer)[CLOUD][1] == CLASS_COLOURS[CLOUD]
 
 
 def test_scl_style_has_the_official_palette():
