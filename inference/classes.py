@@ -90,7 +90,31 @@ SCL_AMBIGUOUS: frozenset[int] = frozenset({2, 6, 7, 11})
 
 def scl_to_mask(scl: np.ndarray) -> np.ndarray:
     """Map SCL codes onto mask codes; codes outside 0-11 become no data."""
+    return code_lut(SCL_TO_MASK)[scl.astype(np.uint8, copy=False)]
+
+
+# Other masks' codes -> mask codes, so any of them can be scored against a reference.
+# KappaMask: 0 missing, 1 clear, 2 cloud shadow, 3 semi-transparent cloud, 4 cloud, 5 undefined.
+KAPPAMASK_TO_MASK: dict[int, int] = {0: NODATA, 1: CLEAR, 2: CLOUD_SHADOW, 3: SEMI_TRANSPARENT, 4: CLOUD, 5: NODATA}
+# Fmask 4: 0 clear land, 1 clear water, 2 cloud shadow, 3 snow, 4 cloud, 255 no observation (no thin-cloud class).
+FMASK_TO_MASK: dict[int, int] = {0: CLEAR, 1: CLEAR, 2: CLOUD_SHADOW, 3: CLEAR, 4: CLOUD, 255: NODATA}
+
+# Names a person may type for a class (lower case, "_" and "-" read as spaces), e.g. in a sample layer.
+CLASS_ALIASES: dict[str, int] = {
+    **{name.lower(): code for code, name in CLASS_NAMES.items() if code != NODATA},
+    "shadow": CLOUD_SHADOW,
+    "thin cloud": SEMI_TRANSPARENT,
+    "semi transparent": SEMI_TRANSPARENT,
+    "semi transparent cloud": SEMI_TRANSPARENT,
+    "cirrus": SEMI_TRANSPARENT,
+    "opaque cloud": CLOUD,
+    "land": CLEAR,
+}
+
+
+def code_lut(mapping: dict[int, int]) -> np.ndarray:
+    """256-entry lookup table: raw code -> mask code; codes the mapping does not name become no data."""
     lut = np.zeros(256, dtype=np.uint8)
-    for code, target in SCL_TO_MASK.items():
+    for code, target in mapping.items():
         lut[code] = target
-    return lut[scl.astype(np.uint8, copy=False)]
+    return lut

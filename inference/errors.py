@@ -18,6 +18,10 @@ class BandError(CloudMaskError):
     """A band the model needs is missing, or a band stack has the wrong shape."""
 
 
+class SampleError(CloudMaskError):
+    """Training samples for a reference mask are unusable (empty, too few, outside the product, unknown class)."""
+
+
 class ModelError(CloudMaskError):
     """The model file or its card is unusable."""
 

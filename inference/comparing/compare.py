@@ -31,7 +31,7 @@ import rasterio
 import rasterio.io
 from rasterio.enums import Resampling
 
-from ..classes import CLASS_NAMES, NODATA
+from ..classes import NODATA
 from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
@@ -42,11 +42,10 @@ from .difference import (
     DIFFERENCE_COLOURS,
     MASK_CODE_TEXT,
     MASK_COLUMNS,
-    RAW_CODES,
     SCL_COLUMNS,
     difference_lut,
 )
-from .figures import Comparison
+from .figures import Comparison, PairCounter
 from .rasters import (
     ReadBlock,
     blocks,
@@ -98,8 +97,7 @@ def _stream(
     role = _role(against_scl)
     highest, expected = (11, "0-11 of Sen2Cor's SCL") if against_scl else (4, MASK_CODE_TEXT)
     lut = difference_lut(SCL_COLUMNS if against_scl else MASK_COLUMNS).ravel()
-    counts = np.zeros(len(CLASS_NAMES) * RAW_CODES, dtype=np.int64)
-    areas = np.zeros(len(CLASS_NAMES) * RAW_CODES, dtype=np.float64)
+    counter = PairCounter()
     windows = list(blocks(grid))
     for number, window in enumerate(windows):
         check_cancelled(feedback)
@@ -107,19 +105,10 @@ def _stream(
         check_codes(mask_block, 4, mask_path, "mask", MASK_CODE_TEXT)
         reference_block = read_block(read_reference, window, reference_path, role)
         check_codes(reference_block, highest, reference_path, role, expected)
-        pairs = mask_block.astype(np.uint8, copy=False) * np.uint8(RAW_CODES)
-        pairs += reference_block.astype(np.uint8, copy=False)
-        block_counts = np.bincount(pairs.ravel(), minlength=counts.size)
-        counts += block_counts
-        row_areas = row_areas_m2(grid, int(window.row_off), int(window.height))
-        if np.all(row_areas == row_areas[0]):
-            areas += block_counts * row_areas[0]
-        else:
-            weights = np.repeat(row_areas, pairs.shape[1])
-            areas += np.bincount(pairs.ravel(), weights=weights, minlength=areas.size)
+        pairs = counter.add(mask_block, reference_block, row_areas_m2(grid, int(window.row_off), int(window.height)))
         target.write(lut[pairs], 1, window=window)
         feedback.progress(85.0 * (number + 1) / len(windows), "Comparing")
-    return counts.reshape(len(CLASS_NAMES), RAW_CODES), areas.reshape(len(CLASS_NAMES), RAW_CODES)
+    return counter.result()
 
 
 def _compare(

@@ -11,6 +11,8 @@ is documented in docs/report-json.md):
   reference's classes as compared (clear, cloud shadow, semi-transparent
   cloud, cloud) followed, for an SCL, by the ambiguous SCL codes as their own
   columns (dark area, water, unclassified, snow or ice).
+- ``balanced_accuracy``: the mean recall over the classes the reference holds
+  (ambiguous SCL codes as clear), so a rare class weighs as much as clear sky.
 - ``overall_agreement`` / ``kappa``: with ambiguous SCL codes counted as clear
   (``ambiguous_as_clear``) and with ambiguous pixels left out (``excluding_ambiguous``).
 - ``per_class``: precision, recall, F1 and IoU for each class with the
@@ -23,19 +25,20 @@ is documented in docs/report-json.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from rasterio.crs import CRS
 
-from ..classes import CLASS_NAMES, MASK_CODES, NODATA
+from ..classes import CLASS_NAMES, CLOUD, MASK_CODES, NODATA, SEMI_TRANSPARENT
 from ..grid import Grid
 from .difference import (
     DIFFERENCE_CODES,
     DIFFERENCE_COLOURS,
     LET_THROUGH_CODES,
     MASK_CLASS_KEYS,
+    RAW_CODES,
     THROWN_AWAY_CODES,
     Column,
     difference_lut,
@@ -54,6 +57,85 @@ def _kappa(matrix: np.ndarray) -> float | None:
     observed = np.trace(matrix) / total
     expected = float((matrix.sum(axis=1) * matrix.sum(axis=0)).sum()) / float(total) ** 2
     return None if expected >= 1.0 else float((observed - expected) / (1.0 - expected))
+
+
+def per_class_scores(folded: np.ndarray) -> dict[str, dict[str, float | int | None]]:
+    """Precision, recall, F1 and IoU of each class from a 4 x 4 matrix (rows mask, columns reference)."""
+    figures: dict[str, dict[str, float | int | None]] = {}
+    for index, code in enumerate(MASK_CODES):
+        hits = int(folded[index, index])
+        in_mask = int(folded[index].sum())
+        in_reference = int(folded[:, index].sum())
+        figures[MASK_CLASS_KEYS[code]] = {
+            "code": code,
+            "name": CLASS_NAMES[code],
+            "mask_pixels": in_mask,
+            "reference_pixels": in_reference,
+            "agreeing_pixels": hits,
+            "precision": _ratio(hits, in_mask),
+            "recall": _ratio(hits, in_reference),
+            "f1": _ratio(2 * hits, in_mask + in_reference),
+            "iou": _ratio(hits, in_mask + in_reference - hits),
+        }
+    return figures
+
+
+def balanced_accuracy(folded: np.ndarray) -> float | None:
+    """Mean recall over the classes present in the reference (columns with any pixel)."""
+    present = folded.sum(axis=0) > 0
+    if not present.any():
+        return None
+    return float(np.mean(np.diag(folded)[present] / folded.sum(axis=0)[present]))
+
+
+def scores(folded: np.ndarray) -> dict[str, Any]:
+    """Every accuracy figure of a 4 x 4 matrix: what a scene, a cross-validation or a pooled set reports."""
+    return {
+        "pixels": int(folded.sum()),
+        "overall_accuracy": _ratio(float(np.trace(folded)), float(folded.sum())),
+        "balanced_accuracy": balanced_accuracy(folded),
+        "kappa": _kappa(folded),
+        "per_class": per_class_scores(folded),
+        "matrix": folded.tolist(),
+    }
+
+
+class PairCounter:
+    """Pixel counts and areas per (mask code, raw reference code), accumulated block by block.
+
+    Both comparisons (against SCL, against a reference mask) stream their
+    blocks through one counter, so their figures come from the same tally.
+    """
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(len(CLASS_NAMES) * RAW_CODES, dtype=np.int64)
+        self.areas = np.zeros(len(CLASS_NAMES) * RAW_CODES, dtype=np.float64)
+
+    def add(self, mask_codes: np.ndarray, reference_codes: np.ndarray, row_areas: np.ndarray,
+            keep: np.ndarray | None = None) -> np.ndarray:
+        """Count one block (mask codes 0-4, reference codes 0-15); `keep` False leaves a pixel out.
+
+        Returns the pair index of every pixel (mask code * 16 + reference code), for a difference raster.
+        """
+        pairs = mask_codes.astype(np.uint8, copy=False) * np.uint8(RAW_CODES)
+        pairs += reference_codes.astype(np.uint8, copy=False)
+        counted = pairs if keep is None else np.where(keep, pairs, np.uint8(0))
+        block_counts = np.bincount(counted.ravel(), minlength=self.counts.size)
+        if keep is not None:
+            block_counts[0] -= int((~keep).sum())  # pair 0 is (no data, no data): left-out pixels count nowhere
+        self.counts += block_counts
+        if np.all(row_areas == row_areas[0]):
+            self.areas += block_counts * row_areas[0]
+        else:
+            weights = np.repeat(row_areas, pairs.shape[1])
+            if keep is not None:
+                weights = weights * keep.ravel()
+            self.areas += np.bincount(counted.ravel(), weights=weights, minlength=self.areas.size)
+        return pairs
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, areas in m2), each (5, 16)."""
+        return self.counts.reshape(len(CLASS_NAMES), RAW_CODES), self.areas.reshape(len(CLASS_NAMES), RAW_CODES)
 
 
 @dataclass
@@ -123,28 +205,24 @@ class Comparison:
         return _kappa(self._folded(include_ambiguous=False))
 
     @property
+    def balanced_accuracy(self) -> float | None:
+        return balanced_accuracy(self.folded_matrix)
+
+    @property
     def per_class(self) -> dict[str, dict[str, float | int | None]]:
-        folded = self.folded_matrix
-        figures: dict[str, dict[str, float | int | None]] = {}
-        for index, code in enumerate(MASK_CODES):
-            hits = int(folded[index, index])
-            in_mask = int(folded[index].sum())
-            in_reference = int(folded[:, index].sum())
-            precision = _ratio(hits, in_mask)
-            recall = _ratio(hits, in_reference)
-            f1 = _ratio(2 * hits, in_mask + in_reference)
-            figures[MASK_CLASS_KEYS[code]] = {
-                "code": code,
-                "name": CLASS_NAMES[code],
-                "mask_pixels": in_mask,
-                "reference_pixels": in_reference,
-                "agreeing_pixels": hits,
-                "precision": precision,
-                "recall": recall,
-                "f1": f1,
-                "iou": _ratio(hits, in_mask + in_reference - hits),
-            }
-        return figures
+        return per_class_scores(self.folded_matrix)
+
+    def semi_transparent_as_cloud(self) -> "Comparison":
+        """The same comparison with semi-transparent cloud counted as cloud on both sides."""
+        counts, areas = self.counts.copy(), self.areas_m2.copy()
+        counts[CLOUD] += counts[SEMI_TRANSPARENT]
+        counts[SEMI_TRANSPARENT] = 0
+        areas[CLOUD] += areas[SEMI_TRANSPARENT]
+        areas[SEMI_TRANSPARENT] = 0
+        columns = tuple(
+            replace(c, compared_as=CLOUD) if c.compared_as == SEMI_TRANSPARENT else c for c in self.columns
+        )
+        return replace(self, counts=counts, areas_m2=areas, columns=columns)
 
     @property
     def difference_pixels(self) -> dict[int, int]:
@@ -222,6 +300,7 @@ class Comparison:
                 "ambiguous_as_clear": self.kappa,
                 "excluding_ambiguous": self.kappa_excluding_ambiguous,
             },
+            "balanced_accuracy": self.balanced_accuracy,
             "per_class": self.per_class,
             "difference": [
                 {
