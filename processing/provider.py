@@ -8,8 +8,11 @@ from qgis.PyQt.QtGui import QIcon
 from ..__about__ import ICON_PATH
 from .compare_scl import CompareSclAlgorithm
 from .mask_many import MaskManyAlgorithm
+from .export_patches import ExportPatchesAlgorithm
 from .mask_product import MaskProductAlgorithm
 from .mask_raster import MaskRasterAlgorithm
+from .reference_mask import ReferenceMaskAlgorithm
+from .validate import ValidateAlgorithm
 
 
 class CloudMaskProvider(QgsProcessingProvider):
@@ -34,6 +37,9 @@ class CloudMaskProvider(QgsProcessingProvider):
             MaskRasterAlgorithm(),
             CompareSclAlgorithm(),
             MaskManyAlgorithm(),
+            ReferenceMaskAlgorithm(),
+            ValidateAlgorithm(),
+            ExportPatchesAlgorithm(),
         ):
             self.addAlgorithm(algorithm)
 

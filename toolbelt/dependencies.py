@@ -1,8 +1,8 @@
 """Where the plugin's own Python packages live, and how they get there.
 
 QGIS embeds the system Python, which (on Debian 12 and in OSGeo4W alike) does
-not let users pip-install into it. The plugin therefore keeps onnxruntime and
-ukis-csmask in a private folder beside its code, named after the Python version
+not let users pip-install into it. The plugin therefore keeps onnxruntime,
+ukis-csmask and scikit-learn in a private folder beside its code, named after the Python version
 and a hash of resources/requirements.txt, and puts that folder on sys.path when
 it loads. The QGIS GUI, qgis_process and the tests all go through activate(),
 so nobody sets PYTHONPATH by hand, and changing a pin simply means a new folder.
@@ -24,7 +24,11 @@ PLUGIN_DIR = Path(__file__).resolve().parent.parent
 REQUIREMENTS = PLUGIN_DIR / "resources" / "requirements.txt"
 
 # import name -> distribution name, in the order a user would want them reported
-REQUIRED_MODULES: dict[str, str] = {"onnxruntime": "onnxruntime", "ukis_csmask": "ukis-csmask"}
+REQUIRED_MODULES: dict[str, str] = {
+    "onnxruntime": "onnxruntime",
+    "ukis_csmask": "ukis-csmask",
+    "sklearn": "scikit-learn",  # reference masks only; imported when one is made
+}
 
 
 def requirement_lines() -> list[str]:

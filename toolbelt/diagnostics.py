@@ -68,6 +68,7 @@ def report() -> str:
         f"onnxruntime: {_version('onnxruntime')}",
         f"onnxruntime execution providers: {_onnxruntime_providers()}",
         f"ukis-csmask: {_version('ukis_csmask')}",
+        f"scikit-learn: {_version('sklearn')}",
         f"Dependency folder: {dependencies.dependency_dir()}"
         + ("" if dependencies.dependency_dir().is_dir() else " (missing)"),
         f"Missing packages: {', '.join(dependencies.missing_modules()) or 'none'}",

@@ -20,10 +20,13 @@ from ..inference.classes import CLEAR, CLEAR_SHOWN_COLOUR
 MASK_STYLE = STYLE_DIR / "mask.qml"
 SCL_STYLE = STYLE_DIR / "scl.qml"
 DIFFERENCE_STYLE = STYLE_DIR / "difference.qml"
+CONFIDENCE_STYLE = STYLE_DIR / "confidence.qml"
 
 MASK_LAYER_NAME = "Cloud mask"
 SCL_LAYER_NAME = "Scene classification (SCL)"
 DIFFERENCE_LAYER_NAME = "SCL difference"
+REFERENCE_LAYER_NAME = "Reference mask"
+CONFIDENCE_LAYER_NAME = "Reference confidence"
 
 # The mask layer's two styles (Layers panel > right-click > Styles): clear see-through, or clear in green.
 CLEAR_HIDDEN_STYLE = "clear transparent"
@@ -78,6 +81,11 @@ def style_scl_layer(layer: QgsRasterLayer) -> None:
 def style_difference_layer(layer: QgsRasterLayer) -> None:
     """Where the mask and SCL agree, disagree, or SCL's class is ambiguous."""
     apply_style(layer, DIFFERENCE_STYLE)
+
+
+def style_confidence_layer(layer: QgsRasterLayer) -> None:
+    """The reference's confidence in percent: red where the forest is unsure, green where it is sure."""
+    apply_style(layer, CONFIDENCE_STYLE)
 
 
 def add_styled_raster(path: str, name: str, style: Path, project: QgsProject | None = None) -> QgsRasterLayer:

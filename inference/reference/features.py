@@ -198,6 +198,16 @@ def _open(path: str, role: str):
         raise ProductError(f"Cannot open the {role} {path} ({exc}); choose a Sentinel-2 product or a raster.") from exc
 
 
+def input_crs(source: str | Path) -> str:
+    """The CRS the samples must be given in: the product's, or the raster's (as WKT)."""
+    if is_product_path(source):
+        return open_product(source).crs
+    with _open(str(source), "input raster") as dataset:
+        if dataset.crs is None:
+            raise ProductError(f"The input raster {source} has no coordinate reference system; assign one first.")
+        return dataset.crs.to_wkt()
+
+
 def row_blocks(grid: Grid, pixels: int = 1 << 20) -> list[Window]:
     """Whole-width row windows of about `pixels` pixels: features of one block stay small."""
     rows = max(1, pixels // max(1, grid.width))
