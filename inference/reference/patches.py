@@ -99,7 +99,10 @@ def plan_patches(label: np.ndarray, patch_size: int) -> list[Patch]:
 
 def parse_split(text: str | Sequence[float]) -> dict[str, float]:
     """"70,15,15" (or three numbers) -> shares of train, validation, test that sum to 1."""
-    values = [float(v) for v in (text.replace(";", ",").split(",") if isinstance(text, str) else text)]
+    try:
+        values = [float(v) for v in (text.replace(";", ",").split(",") if isinstance(text, str) else text)]
+    except ValueError:
+        values = []
     if len(values) != 3 or any(not np.isfinite(v) or v < 0 for v in values) or sum(values) <= 0 or values[0] <= 0:
         raise ProductError(f"SPLIT {text!r} is not three shares for train, validation and test (e.g. 70,15,15) "
                            "with a positive train share.")
