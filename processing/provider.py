@@ -7,8 +7,8 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..__about__ import ICON_PATH
 from .compare_scl import CompareSclAlgorithm
-from .mask_many import MaskManyAlgorithm
 from .export_patches import ExportPatchesAlgorithm
+from .mask_many import MaskManyAlgorithm
 from .mask_product import MaskProductAlgorithm
 from .mask_raster import MaskRasterAlgorithm
 from .reference_mask import ReferenceMaskAlgorithm

@@ -7,7 +7,8 @@ patches, are split (KappaZeta's rule): every patch of one (tile, date) goes to
 one split, so neighbouring patches never sit on both sides. Within that rule
 the split is stratified by the classes present: first each split with a share
 gets, where the scenes allow, at least `min_per_class` patches of every class
-(rarest class first, the scene richest in it), then each remaining scene goes
+(rarest class first, the scene richest in it, train before validation and
+test, so a single scene is a training set), then each remaining scene goes
 to the split furthest below its share of patches and of each class.
 """
 
@@ -131,7 +132,7 @@ def assign_splits(scenes: list[Scene], shares: dict[str, float], seed: int = 0,
     for index in np.argsort(total_classes, kind="stable"):  # rarest class first
         if total_classes[index] == 0:
             continue
-        for name in sorted(splits, key=lambda n: shares[n]):  # the smallest splits are the hardest to fill
+        for name in sorted(splits, key=lambda n: -shares[n]):  # train first: a dataset without it is of no use
             if have[name][index] >= min_per_class:
                 continue
             free = [s for s in order if not s.split and s.class_patches()[index] > 0]

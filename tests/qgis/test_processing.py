@@ -57,11 +57,15 @@ def test_provider_offers_its_algorithms(processing):
     assert provider.name() == "Sentinel-2 Cloud Mask"
     assert not provider.icon().isNull()
     ids = sorted(alg.id() for alg in provider.algorithms())
-    assert ids == ["s2cloudmask:comparescl", "s2cloudmask:maskmany", "s2cloudmask:maskproduct",
-                   "s2cloudmask:maskraster"]
+    assert ids == ["s2cloudmask:comparescl", "s2cloudmask:exportpatches", "s2cloudmask:maskmany",
+                   "s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:referencemask",
+                   "s2cloudmask:validate"]
+    groups = {"comparescl": "Comparison", "maskproduct": "Cloud masking", "maskraster": "Cloud masking",
+              "maskmany": "Cloud masking", "referencemask": "Reference and validation",
+              "validate": "Reference and validation", "exportpatches": "Reference and validation"}
     for alg in provider.algorithms():
         assert not alg.icon().isNull()
-        assert alg.group() == ("Comparison" if alg.name() == "comparescl" else "Cloud masking")
+        assert alg.group() == groups[alg.name()]
 
 
 @pytest.mark.parametrize(
