@@ -136,7 +136,6 @@ def build_reference(
         windows = row_blocks(grid)
         with contextlib.ExitStack() as outputs:
             mask_path = outputs.enter_context(atomic_output(output))
-            writer = MaskWriter(mask_path, grid, tags)
             confidence_dataset = None
             if confidence is not None:
                 confidence_path = outputs.enter_context(atomic_output(confidence))
@@ -145,24 +144,20 @@ def build_reference(
                 confidence_dataset.set_band_description(1, "Confidence of the reference mask (percent of the "
                                                         "forest's votes for the class it chose)")
                 confidence_dataset.update_tags(**tags, UNITS="percent")
-            try:
-                for number, window in enumerate(windows):
-                    check_cancelled(feedback)
-                    features, block_valid = stack.read(window)
-                    codes, block_confidence = classify(model, features, block_valid)
-                    writer.write(codes)
-                    class_pixels += np.bincount(codes.ravel(), minlength=len(CLASS_NAMES))
-                    if confidence_dataset is not None:
-                        percent = np.where(np.isfinite(block_confidence),
-                                           np.round(np.nan_to_num(block_confidence) * 100), CONFIDENCE_NODATA)
-                        confidence_dataset.write(percent.astype(np.uint8), 1, window=window)
-                    if cells is not None:
-                        cells.update(block_confidence, int(window.row_off))
-                    feedback.progress(20.0 + 75.0 * (number + 1) / len(windows), "Classifying the scene")
-                writer.finish()
-            except BaseException:
-                writer.abandon()
-                raise
+            writer = outputs.enter_context(MaskWriter(mask_path, grid, tags))
+            for number, window in enumerate(windows):
+                check_cancelled(feedback)
+                features, block_valid = stack.read(window)
+                codes, block_confidence = classify(model, features, block_valid)
+                writer.write(codes)
+                class_pixels += np.bincount(codes.ravel(), minlength=len(CLASS_NAMES))
+                if confidence_dataset is not None:
+                    percent = np.where(np.isfinite(block_confidence),
+                                       np.round(np.nan_to_num(block_confidence) * 100), CONFIDENCE_NODATA)
+                    confidence_dataset.write(percent.astype(np.uint8), 1, window=window)
+                if cells is not None:
+                    cells.update(block_confidence, int(window.row_off))
+                feedback.progress(20.0 + 75.0 * (number + 1) / len(windows), "Classifying the scene")
     chosen: list[Suggestion] = []
     if cells is not None:
         for pick in pick_spread(cells.candidates(), suggestions, cells.side):
