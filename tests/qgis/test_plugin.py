@@ -9,7 +9,8 @@ from qgis.PyQt.QtWidgets import QDockWidget, QToolBar
 from s2cloudmask import classFactory
 from s2cloudmask.__about__ import plugin_metadata
 
-ALGORITHMS = {"s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:comparescl", "s2cloudmask:maskmany"}
+ALGORITHMS = {"s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:comparescl", "s2cloudmask:maskmany",
+              "s2cloudmask:referencemask", "s2cloudmask:validate", "s2cloudmask:exportpatches"}
 
 
 def _registered_algorithms() -> set[str]:
