@@ -14,6 +14,7 @@ baseline 04.00 on, none before). `to_reflectance` is the only place that does it
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Sequence
@@ -96,6 +97,29 @@ class MaskEntry:
 
 
 @dataclass(frozen=True)
+class SunViewAngles:
+    """The tile's mean sun angle and mean viewing incidence angles (degrees), from Tile_Angles of MTD_TL.xml.
+
+    Azimuths are clockwise from north; the viewing azimuth points from the ground towards the satellite.
+    Cloud-shadow geometry needs both: a shadow lies away from the sun, and a cloud is seen displaced away
+    from the satellite (parallax).
+    """
+
+    sun_zenith: float
+    sun_azimuth: float
+    viewing: dict[str, tuple[float, float]]  # band -> (zenith, azimuth); may be empty
+
+    def view(self) -> tuple[float, float]:
+        """One (zenith, azimuth) for the whole tile: the mean over bands (close to each other), (0, 0) without."""
+        if not self.viewing:
+            return 0.0, 0.0
+        zeniths = [zenith for zenith, _ in self.viewing.values()]
+        azimuths = np.radians([azimuth for _, azimuth in self.viewing.values()])
+        mean_azimuth = np.degrees(np.arctan2(np.sin(azimuths).mean(), np.cos(azimuths).mean())) % 360.0
+        return float(np.mean(zeniths)), float(mean_azimuth)
+
+
+@dataclass(frozen=True)
 class TileMetadata:
     """What MTD_TL.xml (or the old S2A_OPER_MTD_L1C_TL_*.xml) says about the tile."""
 
@@ -110,6 +134,7 @@ class TileMetadata:
     sizes: dict[int, tuple[int, int]]  # resolution -> (rows, cols)
     geopositions: dict[int, tuple[float, float, float, float]]  # resolution -> (ULX, ULY, XDIM, YDIM)
     masks: tuple[MaskEntry, ...] = field(default=())
+    angles: SunViewAngles | None = None  # None where Tile_Angles lacks the mean sun angle
 
     def transform(self, resolution: int) -> Affine:
         ulx, uly, xdim, ydim = self.geopositions[resolution]
@@ -398,6 +423,44 @@ def _product_from_root(root: ET.Element, source: str) -> ProductMetadata:
 # --------------------------------------------------------------------------- tile metadata
 
 
+def _angle(node: ET.Element, source: str, what: str, limit: float) -> float | None:
+    """One ZENITH_ANGLE / AZIMUTH_ANGLE value, checked (finite, within [0, limit]); None where absent."""
+    text = _text(node, what)
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and 0.0 <= value <= limit):
+        raise ProductError(
+            f"The tile metadata {source} gives an impossible {what} of {text!r} (expected 0-{limit:g} degrees); "
+            "the product is damaged. Download it again."
+        )
+    return value
+
+
+def _angles(root: ET.Element, source: str) -> SunViewAngles | None:
+    """Mean_Sun_Angle and Mean_Viewing_Incidence_Angle_List of Tile_Angles; None where the sun angle is absent."""
+    sun = _first(root, "Mean_Sun_Angle")
+    if sun is None:
+        return None
+    zenith, azimuth = _angle(sun, source, "ZENITH_ANGLE", 90.0), _angle(sun, source, "AZIMUTH_ANGLE", 360.0)
+    if zenith is None or azimuth is None:
+        return None
+    viewing: dict[str, tuple[float, float]] = {}
+    for node in _iter(root, "Mean_Viewing_Incidence_Angle"):
+        band_id = node.get("bandId", "")
+        try:  # a band's odd viewing angle only loses that band: the mean over the others serves the same
+            view_zenith = _angle(node, source, "ZENITH_ANGLE", 90.0)
+            view_azimuth = _angle(node, source, "AZIMUTH_ANGLE", 360.0)
+        except ProductError:
+            continue
+        if band_id.isdigit() and int(band_id) < len(BAND_IDS) and view_zenith is not None and view_azimuth is not None:
+            viewing[BAND_IDS[int(band_id)]] = (view_zenith, view_azimuth)
+    return SunViewAngles(zenith, azimuth, viewing)
+
+
 def _tile_from_root(root: ET.Element, source: str) -> TileMetadata:
     level = _TILE_ROOTS[_local(root.tag)]
     granule_id = _text(root, "TILE_ID", "TILE_ID_2A") or ""
@@ -438,6 +501,7 @@ def _tile_from_root(root: ET.Element, source: str) -> TileMetadata:
         band = BAND_IDS[int(band_id)] if band_id is not None and band_id.isdigit() and int(band_id) < len(BAND_IDS) else None
         masks.append(MaskEntry(type=node.get("type", ""), band=band, path=path))
     return TileMetadata(
+        angles=_angles(root, source),
         source=source,
         level=level,
         tile_id=tile_id,
