@@ -18,3 +18,8 @@ DEFAULT_LEVEL = "l2a"
 # The band roles a plain raster maps to (the DLR models' inputs, in their order); SWIR is optional.
 RASTER_BAND_ROLES = ("blue", "green", "red", "nir", "swir16", "swir22")
 OPTIONAL_BAND_ROLES = ("swir16", "swir22")
+
+# Post-steps on the mask: the cloud-shadow geometry check (on for products, whose metadata carries the sun
+# and view angles; docs/accuracy.md measures it) and buffers around clouds and shadows (0 m = none).
+DEFAULT_SHADOW_CHECK = True
+DEFAULT_BUFFER = 0.0

@@ -28,19 +28,21 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from ..classes import SEMI_TRANSPARENT
-from ..defaults import DEFAULT_OFFSET, DEFAULT_SCALE, RESOLUTIONS
+from ..defaults import DEFAULT_BUFFER, DEFAULT_OFFSET, DEFAULT_SCALE, DEFAULT_SHADOW_CHECK, RESOLUTIONS
 from ..errors import BandError, ModelError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
 from ..outputs import atomic_output, check_writable
 from ..reading.sources import BandSource, ProductSource, RasterSource, is_metric
 from .blending import StripInput, TileLayout, blend_strips
+from .buffers import BufferStep, check_buffer
 from .cirrus import Class3Plan, Class3Rule, plan_class3
 from .codes import CodeBlock, Coder, Tally
 from .model_card import ModelCard, builtin_card, check_card_matches, load_card
 from .poststeps import PostStep, apply_post_steps
 from .predict import TilePredictor
 from .session import SessionFactory, create_session
+from .shadows import ShadowCheck, ShadowGeometry
 from .upsampling import Upsampler
 from .writer import MaskWriter, is_cloud_mask, mask_tags, probability_percent
 
@@ -139,16 +141,20 @@ def run_mask(
     started = time.perf_counter()
     notices = feedback if isinstance(feedback, _Notices) else _Notices(feedback or SilentFeedback())
     model_positions = _band_positions(source, card.band_names, f"the model {card.label}")
-    rule_positions = _band_positions(source, list(class3.bands), "the semi-transparent cloud rule") if class3 else []
+    extra_names = list(dict.fromkeys([*(class3.bands if class3 else ()),
+                                      *(name for step in post_steps for name in getattr(step, "bands", ()))]))
+    extra_positions = _band_positions(source, extra_names, "the semi-transparent cloud rule and the post-steps")
     if class3 is None and not class3_source:
         class3_source = "model" if SEMI_TRANSPARENT in card.class_codes() else "absent: no source configured"
     layout = TileLayout.for_image(*source.grid.shape, card.tile_size, card.overlap, tile_rows_per_strip)
     predict = TilePredictor(session, card, batch_size)
     n_classes = len(card.classes)
     upsampler = Upsampler(source.grid, output_grid, n_classes, keep_probabilities=probabilities is not None)
-    coder = Coder(card.class_codes(), class3)
+    coder = Coder(card.class_codes(), class3, extra_names)
     tally = Tally()
     tags = mask_tags(card.name, card.version, product_id, device_used, class3_source)
+    for step in post_steps:
+        tags.update(getattr(step, "tags", {}))
     class_names = [spec.name for spec in card.classes]
 
     if probabilities is not None:
@@ -156,7 +162,7 @@ def run_mask(
     with atomic_output(output) as temporary, \
             (atomic_output(probabilities) if probabilities is not None else nullcontext(None)) as temporary_probs, \
             MaskWriter(temporary, output_grid, tags, temporary_probs, class_names) as writer:
-        blended = blend_strips(read_strips(source, layout, card, model_positions, rule_positions), predict, layout,
+        blended = blend_strips(read_strips(source, layout, card, model_positions, extra_positions), predict, layout,
                                n_classes, batch_size=predict.batch_size, feedback=notices, share=RUN_SHARE)
 
         def code_blocks() -> Iterator[CodeBlock]:
@@ -183,6 +189,16 @@ def run_mask(
         seconds=round(time.perf_counter() - started, 3),
         output_grid=output_grid,
     )
+
+
+def refinement_steps(geometry: ShadowGeometry | None, buffer: float) -> list[PostStep]:
+    """The post-steps a run's options ask for: the shadow check (where angles exist), then the buffer."""
+    steps: list[PostStep] = []
+    if geometry is not None:
+        steps.append(ShadowCheck(geometry))
+    if check_buffer(buffer) > 0:
+        steps.append(BufferStep(buffer))
+    return steps
 
 
 @dataclass(frozen=True)
@@ -241,15 +257,27 @@ def mask_raster(
     probabilities: str | Path | None = None,
     threads: int = 0,
     feedback: Feedback | None = None,
+    shadow_check: bool = DEFAULT_SHADOW_CHECK,
+    sun_azimuth: float | None = None,
+    sun_zenith: float | None = None,
+    buffer: float = DEFAULT_BUFFER,
     post_steps: Sequence[PostStep] = (),
 ) -> MaskResult:
     """Mask any raster holding Sentinel-2 bands; the mask lies on the raster's own grid.
 
     bands maps model band names to 1-based band numbers ({"blue": 1, ...});
     reflectance = DN * scale + offset (the defaults suit L2A from baseline 04.00).
+    The shadow check runs only when both sun angles are given (a plain raster carries none; the view is
+    taken as nadir); buffer: metres around cloud, semi-transparent cloud and shadow (0 = none).
     """
     started = time.perf_counter()
     notices = _Notices(feedback or SilentFeedback())
+    geometry = None
+    if shadow_check and sun_azimuth is not None and sun_zenith is not None:
+        geometry = ShadowGeometry(float(sun_zenith), float(sun_azimuth) % 360.0)
+    elif shadow_check and (sun_azimuth is not None or sun_zenith is not None):
+        raise BandError(f"Give both SUN_AZIMUTH and SUN_ZENITH for the shadow check of {raster_path}, or neither.")
+    steps = [*refinement_steps(geometry, buffer), *post_steps]
     check_writable(output)
     if probabilities is not None:
         check_writable(probabilities)
@@ -279,11 +307,15 @@ def mask_raster(
         model_grid = own_grid
         notices.warn(f"The raster {raster_path} is not in a projected CRS in metres; the model runs on its own "
                      f"pixels, although it expects about {card.resolution:g} m.")
+        if any(isinstance(step, (ShadowCheck, BufferStep)) for step in steps):
+            raise BandError(f"The raster {raster_path} is not in a projected CRS in metres, so shadow lengths and "
+                            "buffers in metres cannot be laid out on it; reproject it (e.g. to its UTM zone) first, "
+                            "or switch the shadow check and the buffer off.")
     with RasterSource(raster_path, {name: bands[name] for name in wanted}, scale, offset, model_grid) as source:
         result = run_mask(
             source, own_grid, card, prep.session, output,
             device_used=prep.device_used, product_id=Path(raster_path).name, class3=class3.rule,
-            class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=post_steps,
+            class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=steps,
         )
     return replace(result, seconds=round(time.perf_counter() - started, 3))
 
@@ -322,6 +354,8 @@ def mask_product(
     probabilities: str | Path | None = None,
     threads: int = 0,
     feedback: Feedback | None = None,
+    shadow_check: bool = DEFAULT_SHADOW_CHECK,
+    buffer: float = DEFAULT_BUFFER,
     post_steps: Sequence[PostStep] = (),
     open_session: SessionFactory = create_session,
 ) -> MaskResult:
@@ -331,6 +365,8 @@ def mask_product(
     extent: (xmin, ymin, xmax, ymax, crs) in any CRS, or (xmin, ymin, xmax, ymax) in the product's CRS.
     open_session: how the ONNX session is obtained; the batch runner passes one that keeps a session
     per worker process, so a worker pays the model's start-up once, not once per product.
+    shadow_check: keep cloud shadow only where a cloud can cast it (sun and view angles of MTD_TL.xml);
+    buffer: metres around cloud, semi-transparent cloud and shadow (0 = none).
     """
     from ..reading.product import as_product, product_grid
 
@@ -346,6 +382,15 @@ def mask_product(
     if int(resolution) not in RESOLUTIONS:
         raise BandError(f"RESOLUTION {resolution} is not offered; choose 10, 20 or 60 (m).")
     output_grid = product_grid(product, int(resolution), extent)
+    geometry = None
+    if shadow_check:
+        angles = product.tile.angles if product.tile is not None else None
+        if angles is None:
+            notices.warn(f"Product {product.product_id} gives no sun angles in its tile metadata; "
+                         "the cloud-shadow check is skipped and cloud shadow is the model's.")
+        else:
+            geometry = ShadowGeometry.from_tile(angles)
+    steps = [*refinement_steps(geometry, buffer), *post_steps]
     prep = prepare(model, product.level, product.bands, f"product {product.product_id}",
                    b10="B10" in product.band_files, cirrus_layer="MSK_CLASSI_B00" in product.mask_files,
                    product_id=product.product_id, device=device, threads=threads, notices=notices,
@@ -363,7 +408,7 @@ def mask_product(
         result = run_mask(
             source, output_grid, card, prep.session, output,
             device_used=prep.device_used, product_id=product.product_id, class3=class3.rule,
-            class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=post_steps,
+            class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=steps,
         )
     return replace(result, seconds=round(time.perf_counter() - started, 3), resolutions_used=used,
                    warnings=list(notices.messages))

@@ -17,7 +17,9 @@ The probability file is not affected. `grid` is the output grid (resolution,
 transform, size), so a step can convert distances in metres to rows.
 
 The engine's run functions take `post_steps=[...]`; a step is any object with
-this `run` method.
+this `run` method. A step may also have `bands` (model band names whose rows,
+on the output grid, it wants in CodeBlock.bands) and `tags` (mask tags saying
+what it did, e.g. CLASS2_SOURCE, BUFFER).
 """
 
 from __future__ import annotations

@@ -29,9 +29,9 @@ could fall. Two spectral tests decide there:
 The SCL is never used: it is what the mask is compared against.
 
 Everything here is pure numpy / scipy: `shadow_reach` on one window,
-`check_shadows` to apply the decision, and `ShadowStep` to stream blocks of
-rows through them with the lookahead the shadow length needs (clouds near a
-block's edge cast into the next block).
+`check_shadows` to apply the decision, `ShadowStep` to stream rows through
+them with the lookahead the shadow length needs (clouds near a block's edge
+cast into the next block), and `ShadowCheck`, the engine's post-step.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ from scipy import ndimage
 
 from ..classes import CLEAR, CLOUD, CLOUD_SHADOW, NODATA, SEMI_TRANSPARENT
 from ..errors import ProductError
+from ..grid import Grid
+from .codes import CodeBlock
 
 MIN_CLOUD_HEIGHT = 200.0  # m: lowest cloud top considered (fog and stratus lie lower, but cast no separate shadow)
 MAX_CLOUD_HEIGHT = 12000.0  # m: highest cloud top considered (tropopause at mid latitudes)
@@ -300,3 +302,45 @@ class ShadowStep:
         self.veto = self.veto[keep:]
         self.first += keep
         return result
+
+
+class ShadowCheck:
+    """The engine's post-step (poststeps.py): the shadow check on the code rows of the output grid.
+
+    With `spectral` it reads the red and NIR rows the engine hands over in
+    CodeBlock.bands (this step's `bands`) for the water and brightness tests.
+    """
+
+    def __init__(self, geometry: ShadowGeometry, spectral: bool = True, tolerance: float = TOLERANCE):
+        self.geometry = geometry
+        self.spectral = spectral
+        self.tolerance = tolerance
+        self.bands: tuple[str, ...] = SPECTRAL_BANDS if spectral else ()
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"CLASS2_SOURCE": shadow_source(self.geometry, self.spectral)}
+
+    def run(self, blocks: Iterator[CodeBlock], grid: Grid) -> Iterator[CodeBlock]:
+        step = ShadowStep(self.geometry, grid.resolution, grid.width, grid.height, self.tolerance)
+        pending: list[CodeBlock] = []  # blocks whose rows the step still holds, for their `valid`
+        row = 0
+        for block in blocks:
+            pending.append(block)
+            veto = not_shadow_spectrally(block.bands["red"], block.bands["nir"]) if self.spectral else None
+            final = block.row0 + len(block.codes) >= grid.height
+            for codes in step.push(block.codes, veto, final):
+                yield CodeBlock(row, codes, _take_valid(pending, row, len(codes)))
+                row += len(codes)
+
+
+def _take_valid(pending: list[CodeBlock], row0: int, count: int) -> np.ndarray:
+    """The `valid` rows row0..row0+count of the pending blocks; drops blocks wholly before row0 + count."""
+    parts = []
+    for block in pending:
+        start, stop = max(row0, block.row0), min(row0 + count, block.row0 + len(block.valid))
+        if stop > start:
+            parts.append(block.valid[start - block.row0: stop - block.row0])
+    while pending and pending[0].row0 + len(pending[0].valid) <= row0 + count:
+        pending.pop(0)
+    return np.concatenate(parts)

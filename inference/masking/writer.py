@@ -42,7 +42,9 @@ def mask_tags(model: str, model_version: str, product_id: str, device: str, clas
         "MODEL_VERSION": model_version,
         "PRODUCT_ID": product_id,
         "DEVICE": device,
+        "CLASS2_SOURCE": "model",  # a post-step that refines shadows (shadows.py) says how
         "CLASS3_SOURCE": class3_source,
+        "BUFFER": "none",
         "SOFTWARE": software_version(),
         "CREATED": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
     }
