@@ -1,0 +1,193 @@
+"""`make accuracy`: score the engine where labels exist, with the cloud-shadow check off and on.
+
+Three sources of labels, each with its limits (docs/accuracy.md says them):
+
+* the hand-labelled patch ../shared/data/arrays/labelled_6band_patch.npz
+  (clear, cloud, shadow; one 512 x 512 patch without georeference or angles);
+* the generator's truth.tif beside small generated products
+  (tools/synthetic_product.py: synthetic scenes, shadows cast by the sun of the
+  metadata);
+* agreement with Sen2Cor's SCL on the whole real T29UNU product at 60 m, per SCL
+  class, water and dark area included. SCL is a classification, not truth.
+
+Prints a Markdown table per source and, with --write, replaces the measured
+section of docs/accuracy.md. Run with QGIS's Python: /usr/bin/python3 tools/accuracy.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+PATCH = DATA / "arrays" / "labelled_6band_patch.npz"
+REAL = DATA / "sentinel2" / "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE"
+DOC = REPO / "docs" / "accuracy.md"
+BEGIN, END = "<!-- measured: begin -->", "<!-- measured: end -->"
+GENERATED = (("L1C", 3), ("L2A", 5))  # (level, seed) of the generated products scored
+
+
+def _import_plugin_package() -> None:
+    """Import the repository as the package `s2cloudmask`, as QGIS does, with its private dependencies."""
+    root = REPO / ".cache" / "package-root"
+    root.mkdir(parents=True, exist_ok=True)
+    link = root / "s2cloudmask"
+    if not link.exists():
+        link.symlink_to(REPO, target_is_directory=True)
+    sys.path.insert(0, str(root))
+    sys.path.insert(0, str(REPO))
+    from s2cloudmask.toolbelt import dependencies
+
+    dependencies.activate()
+
+
+def _iou(mask, truth, code) -> float:
+    both = ((mask == code) & (truth == code)).sum()
+    either = ((mask == code) | (truth == code)).sum()
+    return float(both / either) if either else float("nan")
+
+
+def _balanced_accuracy(mask, truth, code) -> float:
+    """Mean of the recall of `code` and of not-`code` (CloudSEN12's balanced overall accuracy)."""
+    positive, negative = truth == code, truth != code
+    tpr = ((mask == code) & positive).sum() / max(1, positive.sum())
+    tnr = ((mask != code) & negative).sum() / max(1, negative.sum())
+    return float((tpr + tnr) / 2)
+
+
+def score_patch(work: Path) -> list[str]:
+    """The hand-labelled patch through run_mask on an arbitrary 30 m grid; it carries no sun angles."""
+    import numpy as np
+    from affine import Affine
+    from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW
+    from s2cloudmask.inference.grid import Grid
+    from s2cloudmask.inference.masking.engine import run_mask
+    from s2cloudmask.inference.masking.model_card import builtin_card
+    from s2cloudmask.inference.masking.session import create_session
+    from s2cloudmask.inference.reading.sources import ArraySource
+    import rasterio
+
+    patch = np.load(PATCH)
+    img, msk = patch["img"], patch["msk"][..., 0]
+    truth = np.where(msk == 0, CLOUD_SHADOW, np.where(msk == 4, CLOUD, CLEAR))
+    grid = Grid("EPSG:32629", Affine(30.0, 0, 500000.0, 0, -30.0, 6000000.0), img.shape[1], img.shape[0])
+    card = builtin_card("L2A", ["B02", "B03", "B04", "B8A", "B11", "B12"])
+    session, _ = create_session(card.model_path, "cpu", 0)
+    source = ArraySource(np.moveaxis(img, -1, 0).astype(np.float32), list(card.band_names), grid)
+    run_mask(source, grid, card, session, work / "patch.tif")
+    with rasterio.open(work / "patch.tif") as dataset:
+        mask = dataset.read(1)
+    mask = np.where(mask == 3, CLOUD, mask)  # the model has no class 3 here; fold it into cloud for the 3 labels
+    cells = [f"{_iou(mask, truth, CLOUD):.3f}", f"{_iou(mask, truth, CLOUD_SHADOW):.3f}",
+             f"{_balanced_accuracy(mask, truth, CLOUD):.3f}", f"{_balanced_accuracy(mask, truth, CLOUD_SHADOW):.3f}"]
+    return [
+        "| run | cloud IoU | shadow IoU | cloud balanced acc. | shadow balanced acc. |",
+        "|---|---|---|---|---|",
+        f"| shadow check off | {' | '.join(cells)} |",
+        "| shadow check on | not applicable: the patch has no sun angles and no georeference, so the step "
+        "cannot run and the figures are those above | | | |",
+    ]
+
+
+def score_generated(work: Path) -> list[str]:
+    """Small generated products (L1C and L2A) at 20 m against the generator's truth.tif."""
+    import numpy as np
+    import rasterio
+    from rasterio.enums import Resampling
+    from s2cloudmask.inference.classes import CLOUD, CLOUD_SHADOW
+    from s2cloudmask.inference.masking.engine import mask_product
+    from tools.synthetic_product import write_product
+
+    lines = [
+        "| product | shadow check | cloud IoU | shadow IoU | shadow precision | shadow recall |",
+        "|---|---|---|---|---|---|",
+    ]
+    for level, seed in GENERATED:
+        product = write_product(work / f"gen-{level}", level=level, size=1200, seed=seed)
+        with rasterio.open(product.parent / "truth.tif") as dataset:
+            truth = dataset.read(1, out_shape=(dataset.height // 2, dataset.width // 2), resampling=Resampling.mode)
+        for check in (False, True):
+            out = work / f"gen-{level}-{check}.tif"
+            mask_product(product, out, resolution=20, shadow_check=check, device="cpu")
+            with rasterio.open(out) as dataset:
+                mask = dataset.read(1)
+            valid = (mask > 0) & (truth > 0)
+            m, t = np.where(valid, mask, 0), np.where(valid, truth, 0)
+            shadow_m, shadow_t = m == CLOUD_SHADOW, t == CLOUD_SHADOW
+            precision = (shadow_m & shadow_t).sum() / max(1, shadow_m.sum())
+            recall = (shadow_m & shadow_t).sum() / max(1, shadow_t.sum())
+            lines.append(f"| generated {level} (seed {seed}, 12 km, 20 m) | {'on' if check else 'off'} | "
+                         f"{_iou(m, t, CLOUD):.3f} | {_iou(m, t, CLOUD_SHADOW):.3f} | {precision:.3f} | {recall:.3f} |")
+    return lines
+
+
+def score_real(work: Path) -> tuple[list[str], dict[bool, float]]:
+    """The whole real T29UNU product at 60 m against its SCL, per SCL column."""
+    from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
+    from s2cloudmask.inference.comparing.compare import compare_with_scl
+    from s2cloudmask.inference.masking.engine import mask_product
+
+    rows_of = {CLEAR: 0, CLOUD_SHADOW: 1, SEMI_TRANSPARENT: 2, CLOUD: 3}
+    lines = [
+        "| shadow check | SCL water called shadow | SCL dark area called shadow | SCL shadow recall | "
+        "mask shadow precision | SCL clear land kept clear | SCL cloud (8, 9) called cloud or semi-transparent | "
+        "kappa | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    seconds: dict[bool, float] = {}
+    for check in (False, True):
+        out = work / f"real-{check}.tif"
+        started = time.perf_counter()
+        mask_product(REAL, out, resolution=60, shadow_check=check, device="cpu")
+        seconds[check] = time.perf_counter() - started
+        comparison = compare_with_scl(out, REAL, work / f"real-{check}-diff.tif")
+        matrix = comparison.matrix
+        column = {c.key: i for i, c in enumerate(comparison.columns)}
+
+        def share(row: int, key: str) -> str:
+            total = matrix[:, column[key]].sum()
+            return f"{matrix[row, column[key]] / total:.3f}" if total else "n/a (none)"
+
+        cloudy = matrix[:, column["cloud"]]
+        shadow = comparison.per_class["cloud_shadow"]
+        lines.append(
+            f"| {'on' if check else 'off'} | {share(rows_of[CLOUD_SHADOW], 'water')} | "
+            f"{share(rows_of[CLOUD_SHADOW], 'dark_area')} | {shadow['recall']:.3f} | {shadow['precision']:.3f} | "
+            f"{share(rows_of[CLEAR], 'clear')} | {(cloudy[2] + cloudy[3]) / cloudy.sum():.3f} | "
+            f"{comparison.kappa:.3f} | {seconds[check]:.0f} |"
+        )
+    return lines, seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="replace the measured section of docs/accuracy.md")
+    parser.add_argument("--skip-real", action="store_true", help="leave out the whole real tile (slow on a CPU)")
+    args = parser.parse_args(argv)
+    _import_plugin_package()
+    sections: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="s2cloudmask-accuracy-") as folder:
+        work = Path(folder)
+        sections += ["### Hand-labelled patch (labelled_6band_patch.npz, 512 x 512)", "", *score_patch(work), ""]
+        sections += ["### Generated products against the generator's truth", "", *score_generated(work), ""]
+        if not args.skip_real and REAL.is_dir():
+            lines, seconds = score_real(work)
+            sections += ["### Real T29UNU L2A, whole tile at 60 m, against its SCL", "", *lines, "",
+                         f"Time with the check on / off: {seconds[True] / seconds[False]:.2f} (one run each, "
+                         "this machine; `make bench` measures speed properly).", ""]
+    text = "\n".join(sections)
+    print(text)
+    if args.write:
+        doc = DOC.read_text(encoding="utf-8")
+        head, rest = doc.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
