@@ -18,7 +18,9 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterFile,
     QgsRasterLayer,
@@ -26,7 +28,8 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from ..__about__ import ICON_PATH
-from ..inference.defaults import DEVICES
+from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK, DEVICES
+from ..inference.masking.buffers import MAX_BUFFER
 from ..inference.errors import CloudMaskError
 from ..inference.masking.model_card import UKIS_CITATION
 
@@ -135,6 +138,26 @@ def device_parameter() -> QgsProcessingParameterEnum:
     )
     parameter.setHelp("auto tries the GPU first and falls back to the CPU; DEVICE_USED tells which one ran.")
     return parameter
+
+
+SHADOW_CHECK_HELP = (
+    "Keep cloud shadow only where a cloud (classes 3 and 4) can cast it for the sun and view angles, over "
+    "cloud tops of 0.2-12 km; drop it on open water and where the surface is too bright in the near infrared "
+    "to lie in shadow. The mask's CLASS2_SOURCE tag records it. docs/accuracy.md measures it."
+)
+BUFFER_HELP = "Grow cloud, semi-transparent cloud and cloud shadow by this many metres (0 = no buffer)."
+
+
+def refinement_parameters(shadow_help: str = SHADOW_CHECK_HELP) -> list:
+    """SHADOW_CHECK and BUFFER, shared by both masking algorithms."""
+    check = QgsProcessingParameterBoolean("SHADOW_CHECK", "Check cloud shadows against the sun geometry",
+                                          defaultValue=DEFAULT_SHADOW_CHECK)
+    check.setHelp(shadow_help)
+    buffer = QgsProcessingParameterNumber("BUFFER", "Buffer around clouds and shadows (m)",
+                                          QgsProcessingParameterNumber.Double, DEFAULT_BUFFER,
+                                          minValue=0.0, maxValue=MAX_BUFFER)
+    buffer.setHelp(BUFFER_HELP)
+    return [check, buffer]
 
 
 def model_value(algorithm: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> str:

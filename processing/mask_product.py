@@ -15,9 +15,11 @@ from ..inference.defaults import DEFAULT_RESOLUTION, RESOLUTIONS
 from ..inference.masking.engine import mask_product
 from ..toolbelt.layers import MASK_LAYER_NAME, style_mask_layer
 from .base import (
+    BUFFER_HELP,
     CHOICES_HELP,
     CLASS_CODES_HELP,
     MODEL_HELP,
+    SHADOW_CHECK_HELP,
     MaskingAlgorithm,
     ProcessingFeedbackAdapter,
     device_parameter,
@@ -26,6 +28,7 @@ from .base import (
     model_parameter,
     model_value,
     optional_output,
+    refinement_parameters,
     style_output_on_load,
 )
 from .results import add_mask_outputs, mask_result_values
@@ -70,6 +73,8 @@ class MaskProductAlgorithm(MaskingAlgorithm):
                     "resolution (30 m for the built-in models); a product without its 10 m bands still gives "
                     "a mask, at the detail of the bands it has, and says so in the log.",
                 ),
+                ("SHADOW_CHECK", SHADOW_CHECK_HELP + " The angles come from the product's MTD_TL.xml."),
+                ("BUFFER", BUFFER_HELP),
                 ("OUTPUT", "The mask GeoTIFF (uint8, no data = 0)."),
                 ("OUTPUT_PROBABILITIES", "Optional GeoTIFF of the model's class probabilities."),
             ],
@@ -103,6 +108,8 @@ class MaskProductAlgorithm(MaskingAlgorithm):
                 usesStaticStrings=True,
             )
         )
+        for parameter in refinement_parameters():
+            self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", MASK_LAYER_NAME))
         self.addParameter(
             QgsProcessingParameterRasterDestination(
@@ -139,6 +146,8 @@ class MaskProductAlgorithm(MaskingAlgorithm):
                 extent=extent,
                 probabilities=probabilities,
                 feedback=ProcessingFeedbackAdapter(feedback),
+                shadow_check=self.parameterAsBool(parameters, "SHADOW_CHECK", context),
+                buffer=self.parameterAsDouble(parameters, "BUFFER", context),
             )
         style_output_on_load(context, result.output, MASK_LAYER_NAME, style_mask_layer)
         return mask_result_values(result, feedback)

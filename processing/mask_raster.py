@@ -17,9 +17,11 @@ from ..inference.defaults import DEFAULT_LEVEL, DEFAULT_OFFSET, DEFAULT_SCALE, L
 from ..inference.masking.engine import mask_raster
 from ..toolbelt.layers import MASK_LAYER_NAME, style_mask_layer
 from .base import (
+    BUFFER_HELP,
     CHOICES_HELP,
     CLASS_CODES_HELP,
     MODEL_HELP,
+    SHADOW_CHECK_HELP,
     MaskingAlgorithm,
     ProcessingFeedbackAdapter,
     device_parameter,
@@ -28,6 +30,7 @@ from .base import (
     model_parameter,
     model_value,
     raster_file,
+    refinement_parameters,
     style_output_on_load,
 )
 from .results import add_mask_outputs, mask_result_values
@@ -41,6 +44,13 @@ BAND_PARAMETERS: dict[str, tuple[str, str, int | None]] = {
     "BAND_SWIR16": ("swir16", "Short-wave infrared 1.6 µm band (B11)", None),
     "BAND_SWIR22": ("swir22", "Short-wave infrared 2.2 µm band (B12)", None),
 }
+
+
+def optional_number(algorithm, parameters: dict, name: str, context: QgsProcessingContext) -> float | None:
+    """An optional number parameter's value, None when left empty."""
+    if parameters.get(name) in (None, ""):
+        return None
+    return algorithm.parameterAsDouble(parameters, name, context)
 
 
 class MaskRasterAlgorithm(MaskingAlgorithm):
@@ -79,6 +89,11 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
                 ("LEVEL", "l1c (top of atmosphere) or l2a (bottom of atmosphere): picks the matching model."),
                 ("MODEL", "'auto' or an .onnx file path."),
                 ("DEVICE", "auto (GPU if available, else CPU), cpu or gpu."),
+                ("SHADOW_CHECK", SHADOW_CHECK_HELP + " A plain raster carries no angles: the check runs only when "
+                 "SUN_AZIMUTH and SUN_ZENITH are given (the view is taken as nadir)."),
+                ("SUN_AZIMUTH, SUN_ZENITH", "Optional: the sun's azimuth (degrees clockwise from north) and zenith "
+                 "angle (degrees) at the acquisition, e.g. Mean_Sun_Angle of the product's MTD_TL.xml."),
+                ("BUFFER", BUFFER_HELP),
                 ("OUTPUT", "The mask GeoTIFF on the layer's grid (uint8, no data = 0)."),
             ],
             [
@@ -112,6 +127,13 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
         )
         self.addParameter(model_parameter())
         self.addParameter(device_parameter())
+        shadow_check, buffer = refinement_parameters()
+        self.addParameter(shadow_check)
+        for name, label, maximum in (("SUN_AZIMUTH", "Sun azimuth (degrees)", 360.0),
+                                     ("SUN_ZENITH", "Sun zenith angle (degrees)", 89.0)):
+            self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Double,
+                                                           optional=True, minValue=0.0, maxValue=maximum))
+        self.addParameter(buffer)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", MASK_LAYER_NAME))
         add_mask_outputs(self)
 
@@ -147,6 +169,10 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
                 model=model_value(self, parameters, context),
                 device=self.parameterAsEnumString(parameters, "DEVICE", context),
                 feedback=ProcessingFeedbackAdapter(feedback),
+                shadow_check=self.parameterAsBool(parameters, "SHADOW_CHECK", context),
+                sun_azimuth=optional_number(self, parameters, "SUN_AZIMUTH", context),
+                sun_zenith=optional_number(self, parameters, "SUN_ZENITH", context),
+                buffer=self.parameterAsDouble(parameters, "BUFFER", context),
             )
         style_output_on_load(context, result.output, MASK_LAYER_NAME, style_mask_layer)
         return mask_result_values(result, feedback)

@@ -1,7 +1,7 @@
 """The dock's remembered choices: one typed object, read and written in one place.
 
 Only what a user would expect back next session is remembered: the product,
-the model and device, the SCL choice, the folders last used and the band
+the model and device, the shadow check and buffer, the SCL choice, the folders last used and the band
 conversion of the raster door. What follows the product (resolution, extent,
 output name) is worked out again from the product each time, so a choice
 made for one product never leaks into the next.
@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from qgis.core import QgsSettings
+
+from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK
 
 SETTINGS_GROUP = "s2cloudmask/dock"
 
@@ -32,6 +34,8 @@ class DockSettings:
     scale: float | None = None  # None: inference.defaults' (Sentinel-2 digital numbers)
     offset: float | None = None
     level: str = "l2a"
+    shadow_check: bool = DEFAULT_SHADOW_CHECK
+    buffer: float = DEFAULT_BUFFER
 
 
 class PlgSettings:

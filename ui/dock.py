@@ -458,7 +458,8 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         if Path(output).suffix.lower() not in (".tif", ".tiff"):
             output += ".tif"
         check_writable(output)
-        return replace(request, output=output, model=model, device=self.deviceCombo.currentData() or "auto", scl=scl)
+        return replace(request, output=output, model=model, device=self.deviceCombo.currentData() or "auto", scl=scl,
+                       shadow_check=self.shadowCheckBox.isChecked(), buffer=self.bufferSpin.value())
 
     def _extent(self) -> tuple[float, float, float, float, str] | None:
         if not self.extentGroupBox.isChecked():
@@ -666,6 +667,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         settings.scl_mode = self.sclModeCombo.currentData()
         settings.scl_file = self.sclFileWidget.filePath().strip()
         settings.output_folder = str(Path(request.output).parent)
+        settings.shadow_check, settings.buffer = request.shadow_check, request.buffer
         if self.uses_product:
             settings.product = self.product_path
             settings.browse_folder = str(product_folder(self.product_path))
@@ -681,6 +683,8 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.offsetSpin.setValue(DEFAULT_OFFSET if settings.offset is None else settings.offset)
         self.levelCombo.setCurrentIndex(max(self.levelCombo.findData(settings.level), 0))
         self.sclFileWidget.setFilePath(settings.scl_file)
+        self.shadowCheckBox.setChecked(settings.shadow_check)
+        self.bufferSpin.setValue(settings.buffer)
         self.sourceCombo.setCurrentIndex(max(self.sourceCombo.findData(settings.source), 0))
         if settings.product and Path(settings.product).exists():
             self.set_product(settings.product)

@@ -19,7 +19,7 @@ from qgis.core import Qgis, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
 from ..inference.comparing.compare import compare_with_scl
-from ..inference.defaults import DEFAULT_OFFSET, DEFAULT_SCALE
+from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_OFFSET, DEFAULT_SCALE, DEFAULT_SHADOW_CHECK
 from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.feedback import check_cancelled
 from ..inference.masking import engine
@@ -46,6 +46,8 @@ class RunRequest:
     device: str = "auto"
     resolution: int = 10
     extent: Extent | None = None
+    shadow_check: bool = DEFAULT_SHADOW_CHECK  # products only: a raster has no sun angles in the dock
+    buffer: float = DEFAULT_BUFFER  # metres around cloud, semi-transparent cloud and shadow
     scl: str | Product | None = None  # an L2A product (opened, or its path) or an SCL raster; None: no comparison
 
 
@@ -177,6 +179,8 @@ class CloudMaskTask(QgsTask):
                 resolution=request.resolution,
                 extent=request.extent,
                 feedback=feedback,
+                shadow_check=request.shadow_check,
+                buffer=request.buffer,
             )
         else:
             mask = engine.mask_raster(
@@ -189,6 +193,7 @@ class CloudMaskTask(QgsTask):
                 model=request.model,
                 device=request.device,
                 feedback=feedback,
+                buffer=request.buffer,
             )
         self._written.append(mask.output)
         outcome = RunOutcome(request=request, mask=mask)
