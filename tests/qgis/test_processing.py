@@ -73,13 +73,15 @@ def test_provider_offers_its_algorithms(processing):
     [
         (
             "s2cloudmask:maskproduct",
-            ["INPUT", "MODEL", "DEVICE", "EXTENT", "RESOLUTION", "OUTPUT", "OUTPUT_PROBABILITIES"],
+            ["INPUT", "MODEL", "DEVICE", "EXTENT", "RESOLUTION", "SHADOW_CHECK", "BUFFER", "OUTPUT",
+             "OUTPUT_PROBABILITIES"],
             ["OUTPUT", "OUTPUT_PROBABILITIES", *PERCENT_OUTPUTS, "DEVICE_USED", "MODEL_USED", "CLASS3_SOURCE"],
         ),
         (
             "s2cloudmask:maskraster",
             ["INPUT", "BAND_BLUE", "BAND_GREEN", "BAND_RED", "BAND_NIR", "BAND_SWIR16", "BAND_SWIR22",
-             "SCALE", "OFFSET", "LEVEL", "MODEL", "DEVICE", "OUTPUT"],
+             "SCALE", "OFFSET", "LEVEL", "MODEL", "DEVICE", "SHADOW_CHECK", "SUN_AZIMUTH", "SUN_ZENITH", "BUFFER",
+             "OUTPUT"],
             ["OUTPUT", *PERCENT_OUTPUTS, "DEVICE_USED", "MODEL_USED", "CLASS3_SOURCE"],
         ),
         (
