@@ -18,7 +18,7 @@ help:
 	@echo "make test-engine the engine tests alone, without starting QGIS"
 	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
 	@echo "make batch       mask many products on dask workers: PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS=...]"
-	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model"
+	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop"
 	@echo "make package     build dist/s2cloudmask-<version>.zip for QGIS's 'Install from ZIP'"
 	@echo "make install     install into your default QGIS profile, enabled, with its dependencies"
 	@echo "make uninstall   remove it again"
@@ -41,6 +41,7 @@ batch: setup
 
 bench: setup
 	$(PYTHON) tools/bench.py
+	$(PYTHON) tools/bench_batch.py
 
 package:
 	$(PYTHON) tools/package.py
