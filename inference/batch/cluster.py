@@ -55,7 +55,7 @@ def local_cluster(plan: WorkerPlan) -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         memory_limit=plan.memory_limit,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: several runs (and users' own clusters) never collide
         scheduler_kwargs={"allowed_failures": 0},
         silence_logs=40,  # errors only: the summary, not the log, is where product failures go
     )

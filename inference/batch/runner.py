@@ -109,18 +109,26 @@ def _run(client: Any, todo: list[str], out: Path, settings: Settings, retries: i
             source = pending.pop(future)
             if future.status == "finished":
                 rows[source] = future.result()
-            elif type(future.exception()).__name__ in WORKER_LOST and attempts[source] <= retries:
+            elif type(_failure(future)).__name__ in WORKER_LOST and attempts[source] <= retries:
                 attempts[source] += 1
                 feedback.warn(f"The worker running {Path(source).name} died; trying again "
                               f"(attempt {attempts[source]} of {retries + 1}).")
                 pending[_submit(client, source, out, settings, attempts[source])] = source
                 continue
             else:
-                rows[source] = _lost(source, future.exception(), attempts[source], out, settings)
+                rows[source] = _lost(source, _failure(future), attempts[source], out, settings)
             finished += 1
             failed += rows[source]["status"] == FAILED
             feedback.progress(100.0 * finished / total,
                               f"{finished}/{total} products" + (f", {failed} failed" if failed else ""))
+
+
+def _failure(future: Any) -> BaseException:
+    """Why a task ended without a result (a cancelled future raises instead of returning it)."""
+    try:
+        return future.exception()
+    except BaseException as exc:  # noqa: BLE001 (dask's CancelledError is the answer here, not a failure)
+        return exc
 
 
 def _catch_up(rows: dict[str, dict], out: Path, since: float) -> None:

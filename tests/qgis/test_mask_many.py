@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from batch_helpers import corrupt_name, write_products
 from conftest import RecordingFeedback
-from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsVectorLayer, QgsWkbTypes
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingAlgRunnerTask,
+    QgsProcessingContext,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
 from s2cloudmask.inference.batch.records import COLUMNS
 
 PARAMETERS = ["PRODUCTS", "MODEL", "DEVICE", "RESOLUTION", "COMPARE_SCL", "WORKERS", "OUTPUT_FOLDER", "SUMMARY"]
@@ -52,10 +59,26 @@ def test_masks_a_folder_on_local_workers_with_the_summary_as_a_table(processing,
     assert (again["PRODUCTS_DONE"], again["PRODUCTS_SKIPPED"]) == (0, 2)
 
 
-def test_cancel_stops_the_run_and_says_how_to_resume(processing, products, tmp_path):
+def test_in_a_background_task_cancel_stops_the_run_and_a_rerun_finishes_it(processing, products, tmp_path):
+    """As the toolbox runs it: a QgsProcessingAlgRunnerTask in QGIS's task manager; Cancel is the task's."""
+    alg = QgsApplication.processingRegistry().createAlgorithmById("s2cloudmask:maskmany")
     parameters = {"PRODUCTS": str(products), "RESOLUTION": "60", "WORKERS": 2, "OUTPUT_FOLDER": str(tmp_path),
                   "SUMMARY": "TEMPORARY_OUTPUT"}
-    with pytest.raises(QgsProcessingException, match="cancelled.*run it again"):
-        processing.run("s2cloudmask:maskmany", parameters, context=QgsProcessingContext(),
-                       feedback=RecordingFeedback(cancel_at=1))
-    assert (tmp_path / "summary.csv").is_file()
+    context, feedback = QgsProcessingContext(), RecordingFeedback()
+    task = QgsProcessingAlgRunnerTask(alg, parameters, context, feedback)
+    finished: list[bool] = []
+    task.executed.connect(lambda ok, results: finished.append(ok))
+    QgsApplication.taskManager().addTask(task)
+    deadline = time.monotonic() + 240
+    while not finished and time.monotonic() < deadline:
+        if not feedback.isCanceled() and any('"status": "done"' in record.read_text()
+                                             for record in tmp_path.glob("records/*.json")):
+            task.cancel()  # a product is done: press Cancel
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    assert finished == [False] and (tmp_path / "summary.csv").is_file()
+
+    again = processing.run("s2cloudmask:maskmany", parameters, context=QgsProcessingContext(),
+                           feedback=RecordingFeedback())
+    assert again["PRODUCTS_SKIPPED"] >= 1 and again["PRODUCTS_NOT_RUN"] == 0
+    assert again["PRODUCTS_DONE"] + again["PRODUCTS_SKIPPED"] == 2
