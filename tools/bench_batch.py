@@ -70,14 +70,14 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
 
 def run_loop(products: list[Path], out: Path, env: dict[str, str]) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    seconds, failures = 0.0, []
+    times, failures = [], []
     for product in products:
         took, done = timed([QGIS_PROCESS, "run", "s2cloudmask:maskproduct", "--", f"INPUT={product}",
                             f"OUTPUT={out / (product.stem + '_cloudmask.tif')}", "DEVICE=cpu", "RESOLUTION=10"], env)
-        seconds += took
+        times.append(round(took, 2))
         if done.returncode != 0:
             failures.append(f"{product.name}: {done.stderr.strip()[-300:]}")
-    return {"seconds": round(seconds, 1), "failures": failures}
+    return {"seconds": round(sum(times), 1), "product_seconds": times, "failures": failures}
 
 
 def run_runner(products: Path, out: Path, *options: str) -> dict:

@@ -3,7 +3,10 @@
 A record is written (atomically) only after every output of its product is in
 place, so a record saying "done" whose outputs still exist, made with the same
 settings, means the product is finished and a rerun skips it. A failed
-product's record holds the message; a rerun tries it again.
+product's record holds the message. A product that failed on its own input (a
+corrupt or incomplete product: ProductError, BandError) fails again until the
+input changes, so a rerun skips it while its files are unchanged; any other
+failure (memory, the model, a dead worker) is tried again.
 """
 
 from __future__ import annotations
@@ -70,13 +73,29 @@ def empty_row(source: str) -> dict:
     return row
 
 
-def write_record(out: str | Path, row: dict, settings: Settings) -> Path:
-    """Write a product's row with the settings that made it; atomically, so a kill leaves the old one."""
+def input_stamp(source: str) -> float | None:
+    """The newest modification time among a product's files: a product downloaded again gets a new one."""
+    path = Path(source)
+    try:
+        return max([path.stat().st_mtime, *(p.stat().st_mtime for p in path.rglob("*"))] if path.is_dir()
+                   else [path.stat().st_mtime])
+    except OSError:
+        return None
+
+
+def write_record(out: str | Path, row: dict, settings: Settings, input_failure: bool = False) -> Path:
+    """Write a product's row with the settings that made it; atomically, so a kill leaves the old one.
+
+    input_failure: the product failed on its own input; the record keeps the input's stamp so a rerun
+    can tell whether it changed since.
+    """
     path = record_path(out, row["product_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"settings": asdict(settings), "row": row,
+              "input_stamp": input_stamp(row["source"]) if input_failure else None}
     with atomic_output(path) as temporary:
         try:
-            temporary.write_text(json.dumps({"settings": asdict(settings), "row": row}, indent=1), encoding="utf-8")
+            temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
         except OSError as exc:
             raise OutputError(f"Could not write the record {path}: {exc}; check the space left in {path.parent}.") \
                 from exc
@@ -97,14 +116,23 @@ def load_records(out: str | Path, since: float = 0.0) -> dict[str, dict]:
     return records
 
 
+def _same_settings(record: dict, settings: Settings) -> bool:
+    try:
+        return Settings(**record["settings"]).key() == settings.key()
+    except TypeError:  # a record from a version with other settings
+        return False
+
+
 def is_complete(record: dict | None, settings: Settings) -> bool:
     """Whether a product's record says done, with these settings, and all its outputs still exist."""
-    if not record or record["row"].get("status") != DONE:
-        return False
-    try:
-        if Settings(**record["settings"]).key() != settings.key():
-            return False
-    except TypeError:  # a record from a version with other settings
+    if not record or record["row"].get("status") != DONE or not _same_settings(record, settings):
         return False
     row = record["row"]
     return all(Path(row[name]).is_file() for name in ("mask", "difference", "report") if row.get(name))
+
+
+def failed_on_unchanged_input(record: dict | None, settings: Settings) -> bool:
+    """Whether a product failed on its own input, with these settings, and its files have not changed since."""
+    if not record or record["row"].get("status") != FAILED or record.get("input_stamp") is None:
+        return False
+    return _same_settings(record, settings) and input_stamp(record["row"]["source"]) == record["input_stamp"]

@@ -19,7 +19,18 @@ from ..errors import Cancelled, CloudMaskError
 from ..feedback import Feedback, SilentFeedback
 from ..outputs import check_writable
 from .cluster import connect, scheduler_address
-from .records import DONE, FAILED, NOT_RUN, SKIPPED, Settings, empty_row, is_complete, load_records, write_record
+from .records import (
+    DONE,
+    FAILED,
+    NOT_RUN,
+    SKIPPED,
+    Settings,
+    empty_row,
+    failed_on_unchanged_input,
+    is_complete,
+    load_records,
+    write_record,
+)
 from .summary import write_summary
 from .task import process_product
 from .workers import WorkerPlan, machine_resources, plan_workers
@@ -68,13 +79,15 @@ def run_batch(
     for source in sources:
         if is_complete(records.get(source), settings):
             rows[source] = dict(records[source]["row"], status=SKIPPED)
+        elif failed_on_unchanged_input(records.get(source), settings):
+            rows[source] = dict(records[source]["row"])  # failed, with its message: it would fail again
         else:
             rows[source] = dict(empty_row(source), status=NOT_RUN)
             todo.append(source)
     plan = None
     try:
         if todo:
-            feedback.progress(0.0, f"Starting workers for {len(todo)} product(s); {len(sources) - len(todo)} done before")
+            feedback.progress(0.0, f"Starting workers for {len(todo)} product(s); {len(sources) - len(todo)} settled before")
             address = None if client is not None else scheduler_address(scheduler)
             if client is None and address is None:
                 cores, memory = machine_resources()

@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from ..classes import MASK_CODES
-from ..errors import CloudMaskError
+from ..errors import BandError, CloudMaskError, ProductError
 from ..masking.session import SessionCache
 from .records import DONE, FAILED, Settings, empty_row, output_paths, percent_column, write_record
 
@@ -26,16 +26,20 @@ def process_product(source: str, out: str, settings: Settings, attempt: int = 1)
     started = time.perf_counter()
     row = empty_row(source)
     row["attempts"] = attempt
+    input_failure = False
     try:
         _run(source, Path(out), settings, row)
         row["status"] = DONE
+    except (ProductError, BandError) as exc:  # the product itself is broken: it fails again until replaced
+        row.update(status=FAILED, error=str(exc))
+        input_failure = True
     except CloudMaskError as exc:
         row.update(status=FAILED, error=str(exc))
     except Exception as exc:  # an unforeseen failure is still this product's alone
         last = traceback.extract_tb(exc.__traceback__)[-1]
         row.update(status=FAILED, error=f"{type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})")
     row["seconds"] = round(time.perf_counter() - started, 2)
-    write_record(out, row, settings)
+    write_record(out, row, settings, input_failure)
     return row
 
 

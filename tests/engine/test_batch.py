@@ -139,6 +139,14 @@ def test_good_products_give_masks_and_the_corrupt_one_its_message(products, clie
     again = run_batch(find_products(products), out, SETTINGS, client=client)
     assert again.counts == {DONE: 0, SKIPPED: 3, FAILED: 1, NOT_RUN: 0}
     assert _mtimes(out) == before  # the finished masks were not written again
+    corrupt_record = record_path(out, corrupt_name(products))
+    assert again.rows[[Path(r["source"]).name for r in again.rows].index(corrupt_name(products) + ".SAFE")][
+        "error"] == corrupt["error"]  # not run again: its files are unchanged, it would fail the same way
+
+    stamp = corrupt_record.stat().st_mtime_ns
+    os.utime(next((products / (corrupt_name(products) + ".SAFE")).rglob("*_B02.jp2")))  # downloaded again
+    run_batch([corrupt["source"]], out, SETTINGS, client=client)
+    assert corrupt_record.stat().st_mtime_ns > stamp  # a changed product is tried again
 
     changed = run_batch(find_products(products), out, Settings(resolution=20, threads=1, compare=False), client=client)
     assert changed.counts[DONE] == 3  # other settings give other outputs: nothing counts as done
