@@ -148,8 +148,9 @@ def test_good_products_give_masks_and_the_corrupt_one_its_message(products, clie
     run_batch([corrupt["source"]], out, SETTINGS, client=client)
     assert corrupt_record.stat().st_mtime_ns > stamp  # a changed product is tried again
 
-    changed = run_batch(find_products(products), out, Settings(resolution=20, threads=1, compare=False), client=client)
-    assert changed.counts[DONE] == 3  # other settings give other outputs: nothing counts as done
+    one = next(row["source"] for row in rows.values() if row["level"] == "L1C")
+    changed = run_batch([one], out, Settings(resolution=20, threads=1), client=client)
+    assert changed.counts[DONE] == 1  # other settings give other outputs: the earlier ones do not count
 
 
 def test_a_killed_worker_costs_a_retry_not_the_product(products, client, tmp_path):
