@@ -89,6 +89,7 @@ class CloudMaskPlugin:
         if self.dock is not None:
             if self.dock.task is not None:
                 self.dock.cancel()  # a running task must not outlive the plugin
+            self.dock.reference.unload()
             self.iface.removeDockWidget(self.dock)
             self.dock.close()
             self.dock.deleteLater()

@@ -48,6 +48,7 @@ from ..toolbelt import layers as layer_styles
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.preferences import DockSettings, PlgSettings
 from .context_layers import style_true_colour
+from .reference_panel import ReferencePanel
 from .results import ResultsPanel, breakable, describe_seconds
 from .task import CloudMaskTask, CompanionPaths, RunOutcome, RunRequest
 
@@ -188,6 +189,10 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.resultsScroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         self.resultsScroll.setWidget(self.results)
         self.resultsTab.layout().addWidget(self.resultsScroll)
+        # The Reference tab labels the chosen scene by active learning (ui/reference_panel.py).
+        self.reference = ReferencePanel(iface, self.reference_input)
+        self.mainTabs.addTab(self.reference, "Reference")
+        self.mainTabs.currentChanged.connect(lambda _index: self.reference.refresh())
         self._setup_widgets()
         self._connect()
         self._restore_settings()
@@ -548,6 +553,11 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
                 parent.removeChildNode(group)
                 place = place or (parent, index)
         return place
+
+    def reference_input(self) -> str:
+        """The scene the Reference tab labels: the chosen product, or the raster layer's file."""
+        layer = self.rasterLayerCombo.currentLayer()
+        return self.product_path if self.uses_product else (layer.source() if layer is not None else "")
 
     def cancel(self) -> None:
         if self.task is not None:

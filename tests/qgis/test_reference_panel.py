@@ -1,0 +1,153 @@
+"""The dock's Reference tab in a real QGIS: marking points with the map tool, training rounds in the task manager,
+the reference and its confidence on the map, jumping to suggestions, saving the samples, and bad samples."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import rasterio
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsCoordinateReferenceSystem,
+    QgsPointXY,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+)
+from qgis.gui import QgsMapMouseEvent
+from qgis.PyQt.QtCore import QEvent, Qt
+from rasterio.enums import Resampling
+from s2cloudmask.inference.classes import MASK_CODES
+from s2cloudmask.toolbelt.preferences import PlgSettings
+from s2cloudmask.tools import synthetic_product as sp
+from s2cloudmask.ui.dock import CloudMaskDock
+from s2cloudmask.ui.reference_panel import SAMPLE_LAYER_NAME, SUGGESTION_LAYER_NAME
+
+
+def wait_until(condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    assert condition(), f"not reached within {timeout} s"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    product = sp.write_product(tmp_path_factory.mktemp("generated"), level="L2A", size=600, seed=11, extras=False)
+    with rasterio.open(sp.truth_path(product)) as dataset:
+        truth = dataset.read(1, out_shape=(100, 100), resampling=Resampling.nearest)
+        transform = dataset.transform * dataset.transform.scale(6, 6)
+    return product, truth, transform
+
+
+@pytest.fixture
+def panel(qgis_iface, qgis_new_project, generated):
+    PlgSettings.clear()
+    dock = CloudMaskDock(qgis_iface)
+    dock.set_product(str(generated[0]))
+    dock.mainTabs.setCurrentWidget(dock.reference)
+    canvas = qgis_iface.mapCanvas()
+    canvas.window().resize(800, 700)
+    canvas.window().show()  # the canvas takes its size (and its map scale) from resize events of a shown window
+    QgsApplication.processEvents()
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:32632"))
+    xmin, ymax = generated[2].c, generated[2].f
+    canvas.setExtent(QgsRectangle(xmin, ymax - 6000, xmin + 6000, ymax))
+    yield dock.reference
+    dock.reference.unload()
+    wait_until(lambda: dock.reference.task is None)
+    dock.deleteLater()
+    PlgSettings.clear()
+
+
+def mark(panel, generated, per_class: int, seed: int) -> None:
+    """Samples drawn from the truth, added as the map tool adds them: one click on the canvas each."""
+    _, truth, transform = generated
+    canvas = panel.canvas
+    panel.markButton.setChecked(True)
+    assert canvas.mapTool() is panel.tool
+    assert canvas.mapUnitsPerPixel() <= 20  # a screen pixel is a third of a product pixel or less
+    rng = np.random.default_rng(seed)
+    for code in MASK_CODES:
+        panel.classCombo.setCurrentIndex(panel.classCombo.findData(code))
+        inner = np.zeros_like(truth, bool)
+        inner[2:-2, 2:-2] = True  # a click lands on a screen pixel: keep clear of the product's edge
+        rows, cols = np.nonzero((truth == code) & inner)
+        for i in rng.choice(rows.size, per_class, replace=False):
+            x, y = transform * (cols[i] + 0.5, rows[i] + 0.5)
+            pixel = canvas.getCoordinateTransform().transform(QgsPointXY(x, y))
+            event = QgsMapMouseEvent(canvas, QEvent.MouseButtonPress, pixel.toQPointF().toPoint(), Qt.LeftButton)
+            panel.tool.canvasPressEvent(event)
+    panel.markButton.setChecked(False)
+    assert canvas.mapTool() is not panel.tool
+
+
+def train(panel) -> object:
+    finished = []
+    panel.roundFinished.connect(finished.append)
+    panel.roundFailed.connect(finished.append)
+    panel.train()
+    wait_until(lambda: finished and panel.task is None)
+    return finished[-1]
+
+
+def layer_names() -> list[str]:
+    return sorted(layer.name() for layer in QgsProject.instance().mapLayers().values())
+
+
+def test_clicks_train_a_reference_that_shows_on_the_map(panel, generated):
+    mark(panel, generated, per_class=15, seed=1)
+    assert panel.counts() == {code: 15 for code in MASK_CODES}
+    assert "cloud shadow 15" in panel.countsLabel.text()
+    result = train(panel)
+    assert not isinstance(result, str), result
+    assert result.cross_validation is not None
+    assert set(result.samples_per_class) == set(MASK_CODES) and min(result.samples_per_class.values()) >= 13
+    assert "Round 1: cross-validated overall accuracy" in panel.statusLabel.text()
+    assert layer_names() == sorted([SAMPLE_LAYER_NAME, SUGGESTION_LAYER_NAME, "Reference mask (round 1)",
+                                    "Reference confidence (round 1)"])
+    with rasterio.open(result.output) as dataset:
+        mask = dataset.read(1)
+    truth = generated[1]
+    assert np.mean(mask[truth > 0] == truth[truth > 0]) > 0.7
+    assert panel.suggestionList.count() == len(result.suggestions) > 0
+    top = QgsProject.instance().layerTreeRoot().children()[0]
+    assert top.name() == SAMPLE_LAYER_NAME  # the samples stay on top of the new layers
+
+
+def test_a_suggestion_centres_the_map_and_a_second_round_replaces_the_first(panel, generated):
+    mark(panel, generated, per_class=12, seed=2)
+    first = train(panel)
+    panel.suggestionList.setCurrentRow(0)
+    centre = panel.canvas.extent().center()
+    assert (centre.x(), centre.y()) == pytest.approx((first.suggestions[0].x, first.suggestions[0].y), abs=1.0)
+    assert panel.canvas.extent().width() == pytest.approx(40 * 60, rel=0.05)
+    panel.classCombo.setCurrentIndex(panel.classCombo.findData(4))
+    panel.add_sample(QgsPointXY(first.suggestions[0].x, first.suggestions[0].y), QgsCoordinateReferenceSystem("EPSG:32632"))
+    assert panel.counts()[4] == 13
+    train(panel)
+    assert "Reference mask (round 2)" in layer_names() and "Reference mask (round 1)" not in layer_names()
+    assert layer_names().count(SUGGESTION_LAYER_NAME) == 1
+
+
+def test_samples_are_saved_to_a_geopackage(panel, generated, tmp_path):
+    mark(panel, generated, per_class=2, seed=3)
+    panel.remove_last()
+    written = panel.save_samples(str(tmp_path / "samples.gpkg"))
+    saved = QgsVectorLayer(written, "saved", "ogr")
+    assert saved.isValid() and saved.featureCount() == 7
+    assert sorted(f["class"] for f in saved.getFeatures()) == [1, 1, 2, 2, 3, 3, 4]
+    assert saved.crs().authid() == "EPSG:32632"
+
+
+def test_too_few_samples_are_explained_and_nothing_is_added(panel, generated, qgis_iface):
+    mark(panel, generated, per_class=3, seed=4)
+    message = train(panel)
+    assert "too few samples in a class" in message and "at least 10" in message
+    assert "too few samples" in panel.statusLabel.text()
+    assert any("too few samples" in m for m in qgis_iface.messageBar().get_messages(Qgis.Warning))
+    assert layer_names() == [SAMPLE_LAYER_NAME]
