@@ -60,10 +60,12 @@ from ..inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES
 from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.reference.build import ReferenceResult, build_reference
 from ..inference.reference.features import input_crs
+from ..inference.reading.product import is_product_path, open_product
 from ..inference.reference.samples import MIN_SAMPLES_PER_CLASS
 from ..toolbelt import layers as layer_styles
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.samples import samples_from_layer
+from .context_layers import build_true_colour_view, style_true_colour
 from .task import TaskFeedback
 
 SAMPLE_LAYER_NAME = "Reference samples"
@@ -71,16 +73,21 @@ SUGGESTION_LAYER_NAME = "Suggested places for samples"
 CLASS_FIELD = "class"
 RESOLUTIONS = (60, 20, 10)
 SUGGESTIONS = 15
-JUMP_PIXELS = 40  # a jump shows this many pixels of the reference around the suggested place
+JUMP_PIXELS = 60  # a jump shows this many pixels of the reference around the suggested place
 
 
 def qgs_crs(text: str) -> QgsCoordinateReferenceSystem:
     return QgsCoordinateReferenceSystem(text) if text.startswith("EPSG:") else QgsCoordinateReferenceSystem.fromWkt(text)
 
 
+def class_colour(code: int) -> tuple[int, int, int, int]:
+    """The class's colour, opaque: a sample must show even where the mask draws its class see-through."""
+    return (*CLASS_COLOURS[code][:3], 255)
+
+
 def class_icon(code: int) -> QIcon:
     pixmap = QPixmap(14, 14)
-    pixmap.fill(QColor(*CLASS_COLOURS[code]))
+    pixmap.fill(QColor(*class_colour(code)))
     return QIcon(pixmap)
 
 
@@ -245,12 +252,30 @@ class ReferencePanel(QWidget):
         for code in MASK_CODES:
             symbol = QgsMarkerSymbol.createSimple({"name": "circle", "size": "2.8", "outline_color": "20,20,20,255",
                                                    "outline_width": "0.4",
-                                                   "color": ",".join(str(v) for v in CLASS_COLOURS[code])})
+                                                   "color": ",".join(str(v) for v in class_colour(code))})
             categories.append(QgsRendererCategory(code, symbol, CLASS_NAMES[code]))
         layer.setRenderer(QgsCategorizedSymbolRenderer(CLASS_FIELD, categories))
         QgsProject.instance().addMapLayer(layer)
         self.samples = layer
+        self._add_true_colour(self.input_path())
         return layer
+
+    def _add_true_colour(self, source: str) -> None:
+        """The scene in true colour under everything, so the analyst sees what a point is marked on."""
+        if not is_product_path(source):
+            return
+        try:
+            product = open_product(source)
+            view = build_true_colour_view(product, product.band_path("B04"), str(self.folder / "true_colour.vrt"))
+        except CloudMaskError as exc:
+            self.log.log(f"The scene is shown without its true-colour view: {exc}", Qgis.Warning)
+            return
+        if view is None:
+            return
+        layer = QgsRasterLayer(view.path, f"True colour ({product.tile_id})", "gdal")
+        style_true_colour(layer, view)
+        QgsProject.instance().addMapLayer(layer, False)
+        QgsProject.instance().layerTreeRoot().addLayer(layer)
 
     def add_sample(self, point: QgsPointXY, crs: QgsCoordinateReferenceSystem, code: int | None = None) -> None:
         """A sample of `code` (the chosen class without one) at `point` given in `crs`."""
@@ -369,6 +394,8 @@ class ReferencePanel(QWidget):
             layer_styles.apply_style(layer, style)
             project.addMapLayer(layer)
             added.append(layer.id())
+            if path == result.confidence:  # shown on request: the reference over the scene is what one reads first
+                project.layerTreeRoot().findLayer(layer.id()).setItemVisibilityChecked(False)
         suggestions = QgsVectorLayer("Point?field=rank:integer&field=confidence:double", SUGGESTION_LAYER_NAME,
                                      "memory")
         suggestions.setCrs(qgs_crs(self._crs))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
+from scipy import ndimage
 
 from ..classes import CLASS_NAMES, MASK_CODES
 from ..errors import SampleError
@@ -67,6 +68,15 @@ def _training_table(stack: FeatureStack, pixels: SamplePixels, feedback: Feedbac
         table[inside] = features[:, rows, cols].T
         valid[inside] = block_valid[rows, cols]
     return table, valid
+
+
+def _away_from_no_data(confidence: np.ndarray, valid: np.ndarray, margin: int) -> np.ndarray:
+    """Confidence with NaN within `margin` pixels of no data (within the block): there the context features
+    see the swath edge, not the scene, and a suggestion would teach the forest about the edge."""
+    if margin <= 0 or valid.all():
+        return confidence
+    interior = ndimage.binary_erosion(valid, iterations=margin, border_value=1)
+    return np.where(interior, confidence, np.nan)
 
 
 def _confidence_profile(grid: Grid) -> dict[str, Any]:
@@ -156,7 +166,8 @@ def build_reference(
                                        np.round(np.nan_to_num(block_confidence) * 100), CONFIDENCE_NODATA)
                     confidence_dataset.write(percent.astype(np.uint8), 1, window=window)
                 if cells is not None:
-                    cells.update(block_confidence, int(window.row_off))
+                    cells.update(_away_from_no_data(block_confidence, block_valid, stack.context // 2),
+                                 int(window.row_off))
                 feedback.progress(20.0 + 75.0 * (number + 1) / len(windows), "Classifying the scene")
     chosen: list[Suggestion] = []
     if cells is not None:

@@ -15,7 +15,7 @@ import pytest
 import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
-from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES, scl_to_mask
+from s2cloudmask.inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, scl_to_mask
 from s2cloudmask.inference.errors import SampleError
 from s2cloudmask.inference.reading.product import open_product, product_grid
 from s2cloudmask.inference.reading.reader import read_scl
@@ -90,7 +90,7 @@ def test_reference_mask_is_a_plugin_mask_with_its_features_named(scl_reference):
     assert tags["FEATURES"].split(",") == result.features
     assert {"B8A", "NDVI", "NDWI", "NDSI", "B09/B8A", features.CIRRUS_FEATURE} <= set(result.features)
     assert any(name.endswith("(mean 9 px)") for name in result.features)
-    assert scl_reference["colours"][4][:3] == (245, 245, 245)
+    assert scl_reference["colours"][4][:3] == CLASS_COLOURS[4][:3]
     mask = scl_reference["mask"]
     assert set(np.unique(mask)) <= {0, 1, 2, 3, 4}
     assert math.isclose(sum(result.class_percentages.values()), 100.0, rel_tol=1e-6)

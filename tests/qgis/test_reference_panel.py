@@ -24,7 +24,7 @@ from s2cloudmask.inference.classes import MASK_CODES
 from s2cloudmask.toolbelt.preferences import PlgSettings
 from s2cloudmask.tools import synthetic_product as sp
 from s2cloudmask.ui.dock import CloudMaskDock
-from s2cloudmask.ui.reference_panel import SAMPLE_LAYER_NAME, SUGGESTION_LAYER_NAME
+from s2cloudmask.ui.reference_panel import JUMP_PIXELS, SAMPLE_LAYER_NAME, SUGGESTION_LAYER_NAME
 
 
 def wait_until(condition, timeout: float = 120.0) -> None:
@@ -109,7 +109,11 @@ def test_clicks_train_a_reference_that_shows_on_the_map(panel, generated):
     assert set(result.samples_per_class) == set(MASK_CODES) and min(result.samples_per_class.values()) >= 13
     assert "Round 1: cross-validated overall accuracy" in panel.statusLabel.text()
     assert layer_names() == sorted([SAMPLE_LAYER_NAME, SUGGESTION_LAYER_NAME, "Reference mask (round 1)",
-                                    "Reference confidence (round 1)"])
+                                    "Reference confidence (round 1)", "True colour (32UPC)"])
+    tree = QgsProject.instance().layerTreeRoot()
+    assert tree.children()[-1].name() == "True colour (32UPC)"  # the scene under everything
+    confidence = next(n for n in tree.findLayers() if n.name().startswith("Reference confidence"))
+    assert not confidence.isVisible()  # shown on request
     with rasterio.open(result.output) as dataset:
         mask = dataset.read(1)
     truth = generated[1]
@@ -125,7 +129,7 @@ def test_a_suggestion_centres_the_map_and_a_second_round_replaces_the_first(pane
     panel.suggestionList.setCurrentRow(0)
     centre = panel.canvas.extent().center()
     assert (centre.x(), centre.y()) == pytest.approx((first.suggestions[0].x, first.suggestions[0].y), abs=1.0)
-    assert panel.canvas.extent().width() == pytest.approx(40 * 60, rel=0.05)
+    assert panel.canvas.extent().width() == pytest.approx(JUMP_PIXELS * 60, rel=0.05)
     panel.classCombo.setCurrentIndex(panel.classCombo.findData(4))
     panel.add_sample(QgsPointXY(first.suggestions[0].x, first.suggestions[0].y), QgsCoordinateReferenceSystem("EPSG:32632"))
     assert panel.counts()[4] == 13
@@ -150,4 +154,4 @@ def test_too_few_samples_are_explained_and_nothing_is_added(panel, generated, qg
     assert "too few samples in a class" in message and "at least 10" in message
     assert "too few samples" in panel.statusLabel.text()
     assert any("too few samples" in m for m in qgis_iface.messageBar().get_messages(Qgis.Warning))
-    assert layer_names() == [SAMPLE_LAYER_NAME]
+    assert layer_names() == [SAMPLE_LAYER_NAME, "True colour (32UPC)"]

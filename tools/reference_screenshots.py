@@ -1,0 +1,141 @@
+"""Reproduce the README's screenshots of the reference workflow (docs/images/reference-round.png and
+docs/images/reference-suggestion.png).
+
+The dock's Reference tab on the real T29UNU product at 60 m: points of each
+class are marked (drawn from the product's SCL, standing in for an analyst),
+a round is trained, the map shows the reference with the samples and the
+suggested places; then the first suggestion is opened and shown on the
+confidence layer. Run it under a display:
+
+    xvfb-run -a -s "-screen 0 1760x1080x24" env QT_QPA_PLATFORM=xcb /usr/bin/python3 -m tools.reference_screenshots
+
+Options: --product PATH, --out FOLDER (default docs/images), --points N per class (default 40).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from tools.screenshots import DEFAULT_PRODUCT, DOCK_WIDTH, LAYERS_WIDTH, REPO, WINDOW_SIZE, sandbox, wait_until
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--product", type=Path, default=DEFAULT_PRODUCT)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
+    parser.add_argument("--points", type=int, default=40)
+    args = parser.parse_args()
+    root = sandbox()
+
+    import numpy as np
+    from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsLayerTreeModel, QgsPointXY, QgsProject
+    from qgis.gui import QgsLayerTreeMapCanvasBridge, QgsLayerTreeView, QgsMapCanvas, QgsMessageBar
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtGui import QColor
+    from qgis.PyQt.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
+    from s2cloudmask.inference.classes import MASK_CODES, scl_to_mask
+    from s2cloudmask.inference.reading.product import open_product, product_grid
+    from s2cloudmask.inference.reading.reader import read_scl
+
+    app = QgsApplication([], True)
+    app.initQgis()
+
+    class Host:
+        """The parts of QGIS's main window the dock talks to, built from the same QGIS widgets."""
+
+        def __init__(self) -> None:
+            self.window = QMainWindow()
+            self.window.setWindowTitle("QGIS: Sentinel-2 Cloud Mask, reference by active learning")
+            self.canvas = QgsMapCanvas()
+            self.canvas.setCanvasColor(QColor(255, 255, 255))
+            self.bar = QgsMessageBar()
+            central = QWidget()
+            layout = QVBoxLayout(central)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.addWidget(self.bar)
+            layout.addWidget(self.canvas)
+            self.window.setCentralWidget(central)
+            project = QgsProject.instance()
+            self.bridge = QgsLayerTreeMapCanvasBridge(project.layerTreeRoot(), self.canvas)
+            self.model = QgsLayerTreeModel(project.layerTreeRoot())
+            self.model.setFlag(QgsLayerTreeModel.AllowNodeChangeVisibility)
+            self.tree = QgsLayerTreeView()
+            self.tree.setModel(self.model)
+            self.layers_dock = QDockWidget("Layers")
+            self.layers_dock.setWidget(self.tree)
+            self.window.addDockWidget(Qt.LeftDockWidgetArea, self.layers_dock)
+
+        def mapCanvas(self):  # noqa: N802 (QgisInterface's names)
+            return self.canvas
+
+        def messageBar(self):  # noqa: N802
+            return self.bar
+
+        def mainWindow(self):  # noqa: N802
+            return self.window
+
+    from s2cloudmask.ui.dock import CloudMaskDock
+
+    host = Host()
+    QgsProject.instance().setCrs(QgsCoordinateReferenceSystem("EPSG:32629"))
+    dock = CloudMaskDock(host)
+    host.window.addDockWidget(Qt.RightDockWidgetArea, dock)
+    host.window.resize(*WINDOW_SIZE)
+    host.window.resizeDocks([dock, host.layers_dock], [DOCK_WIDTH, LAYERS_WIDTH], Qt.Horizontal)
+    host.window.show()
+    dock.set_product(str(args.product))
+    dock.mainTabs.setCurrentWidget(dock.reference)
+    panel = dock.reference
+
+    product = open_product(args.product)
+    grid = product_grid(product, 60)
+    truth = scl_to_mask(read_scl(product, grid))
+    rng = np.random.default_rng(2022)
+    crs = QgsCoordinateReferenceSystem(product.crs)
+    for code in MASK_CODES:
+        rows, cols = np.nonzero(truth == code)
+        for i in rng.choice(rows.size, args.points, replace=False):
+            x, y = grid.transform * (cols[i] + 0.5, rows[i] + 0.5)
+            panel.add_sample(QgsPointXY(x, y), crs, code)
+
+    def render(name: str) -> None:
+        host.tree.expandAll()
+        rendered = []
+        host.canvas.mapCanvasRefreshed.connect(lambda: rendered.append(True))
+        host.canvas.refresh()
+        wait_until(app, lambda: bool(rendered), timeout=120)
+        for _ in range(20):
+            app.processEvents()
+        host.window.grab().save(str(args.out / name))
+
+    panel.train()
+    wait_until(app, lambda: panel.task is None, timeout=900)
+    if panel.result is None:
+        raise SystemExit("the round failed: " + panel.statusLabel.text())
+    args.out.mkdir(parents=True, exist_ok=True)
+    host.canvas.setExtent(host.canvas.fullExtent())
+    render("reference-round.png")
+
+    project = QgsProject.instance()
+    for layer in project.mapLayers().values():
+        if layer.name().startswith(("Reference mask", "Reference confidence")):
+            shown = layer.name().startswith("Reference confidence")
+            project.layerTreeRoot().findLayer(layer.id()).setItemVisibilityChecked(shown)
+    panel.suggestionList.setCurrentRow(0)
+    render("reference-suggestion.png")
+    print(f"wrote {args.out / 'reference-round.png'} and {args.out / 'reference-suggestion.png'}")
+
+    panel.unload()
+    project.clear()
+    host.window.close()
+    dock.deleteLater()
+    host.window.deleteLater()
+    app.processEvents()
+    app.exitQgis()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
