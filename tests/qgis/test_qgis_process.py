@@ -94,3 +94,59 @@ def test_bad_input_exits_non_zero_with_the_message(qgis_env, tmp_path):
     assert failure, ran.stdout + ran.stderr
     assert "Traceback" not in ran.stdout + ran.stderr
     assert not (tmp_path / "mask.tif").exists()
+
+
+def test_reference_validate_and_patches_run_headless(qgis_env, tmp_path):
+    """The README's reference workflow: samples in a GeoPackage -> referencemask -> validate -> exportpatches."""
+    import numpy as np
+    import rasterio
+    from osgeo import ogr, osr
+    from rasterio.enums import Resampling
+    from s2cloudmask.tools import synthetic_product as sp
+
+    product = sp.write_product(tmp_path / "product", level="L2A", size=600, seed=11, extras=False)
+    truth_file = sp.truth_path(product)
+    with rasterio.open(truth_file) as dataset:
+        truth = dataset.read(1, out_shape=(100, 100), resampling=Resampling.nearest)
+        transform = dataset.transform * dataset.transform.scale(6, 6)
+    driver = ogr.GetDriverByName("GPKG")
+    source = driver.CreateDataSource(str(tmp_path / "samples.gpkg"))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32632)
+    layer = source.CreateLayer("samples", srs, ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("class", ogr.OFTString))
+    rng = np.random.default_rng(5)
+    for code, name in ((1, "clear"), (2, "cloud shadow"), (3, "thin cloud"), (4, "cloud")):
+        rows, cols = np.nonzero(truth == code)
+        for i in rng.choice(rows.size, 25, replace=False):
+            feature = ogr.Feature(layer.GetLayerDefn())
+            feature.SetField("class", name)
+            x, y = transform * (cols[i] + 0.5, rows[i] + 0.5)
+            feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x} {y})"))
+            layer.CreateFeature(feature)
+    source = None
+
+    ran = qgis_process(qgis_env, "--json", "run", "s2cloudmask:referencemask", "--", f"INPUT={product}",
+                       f"SAMPLES={tmp_path / 'samples.gpkg'}", "CLASS_FIELD=class", "RESOLUTION=60",
+                       f"OUTPUT={tmp_path / 'reference.tif'}", f"OUTPUT_CONFIDENCE={tmp_path / 'confidence.tif'}",
+                       f"OUTPUT_SUGGESTIONS={tmp_path / 'suggestions.gpkg'}")
+    assert ran.returncode == 0, ran.stderr
+    results = json.loads(ran.stdout)["results"]
+    assert 0.5 < results["CV_OVERALL_ACCURACY"] <= 1.0 and (tmp_path / "suggestions.gpkg").is_file()
+
+    ran = qgis_process(qgis_env, "--json", "run", "s2cloudmask:validate", "--", f"MASK={tmp_path / 'reference.tif'}",
+                       f"REFERENCE={truth_file}", "TOLERANCE=1", f"REPORT={tmp_path / 'validation.html'}")
+    assert ran.returncode == 0, ran.stderr
+    assert 0.5 < json.loads(ran.stdout)["results"]["OVERALL_ACCURACY"] <= 1.0
+    assert (tmp_path / "validation.json").is_file()
+
+    ran = qgis_process(qgis_env, "run", "s2cloudmask:exportpatches", "--", f"INPUT={product}",
+                       f"REFERENCE={tmp_path / 'reference.tif'}", "PATCH_SIZE=32", "SPLIT=70,15,15",
+                       f"OUTPUT_FOLDER={tmp_path / 'patches'}")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads((tmp_path / "patches" / "manifest.json").read_text())["format"] == "s2cloudmask-patches"
+
+    bad = qgis_process(qgis_env, "run", "s2cloudmask:referencemask", "--", f"INPUT={product}",
+                       f"SAMPLES={tmp_path / 'suggestions.gpkg'}", "CLASS_FIELD=rank", f"OUTPUT={tmp_path / 'r.tif'}")
+    assert bad.returncode != 0 and "class code" in bad.stdout + bad.stderr
+    assert "Traceback" not in bad.stdout + bad.stderr
