@@ -10,7 +10,7 @@ PRODUCTS    ?=
 OUT         ?=
 BATCH_ARGS  ?=
 
-.PHONY: help setup test test-engine demo batch bench package install uninstall screenshots clean
+.PHONY: help setup test test-engine demo batch bench accuracy package install uninstall screenshots clean
 
 help:
 	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
@@ -19,6 +19,7 @@ help:
 	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
 	@echo "make batch       mask many products on dask workers: PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS=...]"
 	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop"
+	@echo "make accuracy    score the engine (shadow check off and on) against labels and the SCL; writes docs/accuracy.md"
 	@echo "make package     build dist/s2cloudmask-<version>.zip for QGIS's 'Install from ZIP'"
 	@echo "make install     install into your default QGIS profile, enabled, with its dependencies"
 	@echo "make uninstall   remove it again"
@@ -42,6 +43,9 @@ batch: setup
 bench: setup
 	$(PYTHON) tools/bench.py
 	$(PYTHON) tools/bench_batch.py
+
+accuracy: setup
+	$(PYTHON) tools/accuracy.py --write
 
 package:
 	$(PYTHON) tools/package.py
