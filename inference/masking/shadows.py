@@ -46,6 +46,7 @@ from scipy import ndimage
 from ..classes import CLEAR, CLOUD, CLOUD_SHADOW, NODATA, SEMI_TRANSPARENT
 from ..errors import ProductError
 from ..grid import Grid
+from .buffers import disk
 from .codes import CodeBlock
 
 MIN_CLOUD_HEIGHT = 200.0  # m: lowest cloud top considered (fog and stratus lie lower, but cast no separate shadow)
@@ -146,7 +147,7 @@ def shadow_reach(cloud: np.ndarray, geometry: ShadowGeometry, resolution: float,
         reach = _sweep(cloud.T, start[::-1], end[::-1]).T
     slack = int(round(tolerance / resolution))
     if slack > 0:
-        reach = ndimage.binary_dilation(reach, structure=_disk(slack))
+        reach = ndimage.binary_dilation(reach, structure=disk(slack))
     return reach
 
 
@@ -191,11 +192,6 @@ def _running_any(array: np.ndarray, length: int) -> np.ndarray:
         span *= 2
     count = len(array) - length + 1
     return acc[:count] | acc[length - span: length - span + count]
-
-
-def _disk(radius: int) -> np.ndarray:
-    y, x = np.ogrid[-radius: radius + 1, -radius: radius + 1]
-    return x * x + y * y <= radius * radius + radius  # the usual digital disk (includes the 4 axis tips' neighbours)
 
 
 def water(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
