@@ -62,6 +62,15 @@ def child_engine(args: argparse.Namespace) -> dict:
     return {"seconds": time.perf_counter() - started, "device": result.device_used, "model": result.model_used}
 
 
+def child_engine_no_check(args: argparse.Namespace) -> dict:
+    """The engine as above without the cloud-shadow check (on by default): what the check costs."""
+    from s2cloudmask.inference.masking.engine import mask_product
+
+    started = time.perf_counter()
+    result = mask_product(args.product, args.output, device=args.device, shadow_check=False)
+    return {"seconds": time.perf_counter() - started, "device": result.device_used, "model": result.model_used}
+
+
 def _model_bands(product) -> list[str]:
     nir = "B08" if product.band_files.get("B08") else "B8A"
     return ["B02", "B03", "B04", nir, "B11", "B12"]
@@ -122,7 +131,8 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-CHILDREN = {"engine": child_engine, "bare": child_bare, "csmask": child_csmask, "s2cloudless": child_s2cloudless}
+CHILDREN = {"engine": child_engine, "engine_no_check": child_engine_no_check, "bare": child_bare,
+            "csmask": child_csmask, "s2cloudless": child_s2cloudless}
 
 
 # ---------------------------------------------------------------- the parent
@@ -225,6 +235,8 @@ def bench_product(name: str, product: Path, bench_python: str | None) -> dict:
           f"{info['tiles']} tiles", flush=True)
     rows = {}
     rows["engine"] = run_child(SYSTEM_PYTHON, "engine", product=product, output=work / "mask.tif", level=level)
+    rows["engine_no_check"] = run_child(SYSTEM_PYTHON, "engine_no_check", product=product,
+                                        output=work / "mask-no-check.tif", level=level)
     rows["bare"] = run_child(SYSTEM_PYTHON, "bare", tiles=info["tiles"], level=level)
     rows["csmask"] = run_child(SYSTEM_PYTHON, "csmask", array=work / "six_bands.npy", level=level)
     if level == "L1C" and bench_python:
@@ -268,7 +280,8 @@ def markdown(results: dict) -> str:
             "| contender | wall time (s) | s per Mpx (30 m) | peak RSS (MB) | engine time / this |",
             "|---|---|---|---|---|",
         ]
-        for kind, label in (("engine", "this engine, end to end"), ("bare", "bare model (floor)"),
+        for kind, label in (("engine", "this engine, end to end"),
+                            ("engine_no_check", "this engine without the shadow check"), ("bare", "bare model (floor)"),
                             ("csmask", "ukis-csmask CSmask"), ("s2cloudless", "s2cloudless")):
             row = rows[kind]
             if "seconds" not in row:
