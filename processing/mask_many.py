@@ -29,8 +29,10 @@ from ..inference.batch.records import COLUMNS, DONE, FAILED, NOT_RUN, SKIPPED, S
 from ..inference.batch.runner import run_batch
 from ..inference.defaults import DEFAULT_RESOLUTION, RESOLUTIONS
 from .base import (
+    BUFFER_HELP,
     CHOICES_HELP,
     CLASS_CODES_HELP,
+    SHADOW_CHECK_HELP,
     MaskingAlgorithm,
     ProcessingFeedbackAdapter,
     device_parameter,
@@ -38,6 +40,7 @@ from .base import (
     help_html,
     model_parameter,
     model_value,
+    refinement_parameters,
 )
 
 COUNT_OUTPUTS = {"PRODUCTS_DONE": DONE, "PRODUCTS_SKIPPED": SKIPPED, "PRODUCTS_FAILED": FAILED,
@@ -84,6 +87,8 @@ class MaskManyAlgorithm(MaskingAlgorithm):
                 ("MODEL", "'auto' (the built-in model for each product's level and bands) or an .onnx file."),
                 ("DEVICE", "auto (GPU if available, else CPU), cpu or gpu."),
                 ("RESOLUTION", "Pixel size of the output masks in metres: 10, 20 or 60."),
+                ("SHADOW_CHECK", SHADOW_CHECK_HELP + " The angles come from each product's MTD_TL.xml."),
+                ("BUFFER", BUFFER_HELP),
                 ("COMPARE_SCL", "Also compare each Level-2A mask with the product's SCL (difference raster, "
                                 "report, agreement in the summary)."),
                 ("WORKERS", "Worker processes; 0 chooses from the cores and memory of this machine."),
@@ -110,6 +115,8 @@ class MaskManyAlgorithm(MaskingAlgorithm):
             QgsProcessingParameterEnum("RESOLUTION", "Output resolution (m)", options=[str(r) for r in RESOLUTIONS],
                                        defaultValue=str(DEFAULT_RESOLUTION), usesStaticStrings=True)
         )
+        for parameter in refinement_parameters():
+            self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterBoolean("COMPARE_SCL", "Compare Level-2A masks with SCL",
                                                         defaultValue=True))
         workers = QgsProcessingParameterNumber("WORKERS", "Worker processes (0: automatic)",
@@ -132,6 +139,8 @@ class MaskManyAlgorithm(MaskingAlgorithm):
             device=self.parameterAsEnumString(parameters, "DEVICE", context),
             resolution=int(self.parameterAsEnumString(parameters, "RESOLUTION", context)),
             compare=self.parameterAsBoolean(parameters, "COMPARE_SCL", context),
+            shadow_check=self.parameterAsBool(parameters, "SHADOW_CHECK", context),
+            buffer=self.parameterAsDouble(parameters, "BUFFER", context),
         )
         workers = self.parameterAsInt(parameters, "WORKERS", context) or None
         with engine_errors():

@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 
-from ..defaults import DEVICES, RESOLUTIONS
+from ..defaults import DEFAULT_BUFFER, DEVICES, RESOLUTIONS
 from ..errors import Cancelled, CloudMaskError
 from .cluster import LOCAL, SCHEDULER_VARIABLE
 from .inputs import find_products
@@ -76,6 +76,10 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--resolution", type=int, choices=RESOLUTIONS, default=10, help="output grid in metres")
     parser.add_argument("--no-compare", action="store_true", help="skip the comparison with SCL (L2A products)")
+    parser.add_argument("--no-shadow-check", action="store_true",
+                        help="keep the model's cloud shadow as it is (no check against the sun geometry)")
+    parser.add_argument("--buffer", type=float, default=DEFAULT_BUFFER,
+                        help="metres grown around cloud, semi-transparent cloud and shadow (default 0)")
     parser.add_argument("--stac", action="store_true", help="a folder named is read for STAC item .json files")
     return parser
 
@@ -84,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     bar = ProgressBar()
     settings = Settings(model=args.model, device=args.device, resolution=args.resolution,
-                        compare=not args.no_compare, threads=args.threads)
+                        compare=not args.no_compare, threads=args.threads,
+                        shadow_check=not args.no_shadow_check, buffer=args.buffer)
     try:
         sources = find_products(args.products, stac=args.stac)
         print(f"{len(sources)} product(s) -> {args.out}", file=sys.stderr)

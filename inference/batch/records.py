@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..classes import CLASS_NAMES, MASK_CODES
+from ..defaults import DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK
 from ..errors import OutputError
 from ..outputs import atomic_output
 
@@ -47,10 +48,13 @@ class Settings:
     resolution: int = 10
     compare: bool = True  # compare with the SCL where the product has one (L2A)
     threads: int = 0  # onnxruntime threads per worker; 0: all the worker's cores
+    shadow_check: bool = DEFAULT_SHADOW_CHECK
+    buffer: float = DEFAULT_BUFFER  # metres
 
     def key(self) -> dict:
-        """The settings that change the outputs (threads only change the speed)."""
-        return {"model": self.model, "resolution": self.resolution, "compare": self.compare}
+        """The settings that change the outputs (device and threads only change the speed)."""
+        return {"model": self.model, "resolution": self.resolution, "compare": self.compare,
+                "shadow_check": self.shadow_check, "buffer": float(self.buffer)}
 
 
 def output_paths(out: str | Path, product_id: str) -> dict[str, Path]:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import rasterio
 from batch_helpers import corrupt_name, write_products
 from s2cloudmask.inference.batch.cluster import local_cluster
 from s2cloudmask.inference.batch.inputs import find_products
@@ -149,8 +150,10 @@ def test_good_products_give_masks_and_the_corrupt_one_its_message(products, clie
     assert corrupt_record.stat().st_mtime_ns > stamp  # a changed product is tried again
 
     one = next(row["source"] for row in rows.values() if row["level"] == "L1C")
-    changed = run_batch([one], out, Settings(resolution=20, threads=1), client=client)
+    changed = run_batch([one], out, Settings(resolution=60, threads=1, buffer=120.0, shadow_check=False), client=client)
     assert changed.counts[DONE] == 1  # other settings give other outputs: the earlier ones do not count
+    with rasterio.open(changed.rows[0]["mask"]) as mask:
+        assert mask.tags()["BUFFER"].startswith("120 m") and mask.tags()["CLASS2_SOURCE"] == "model"
 
 
 def test_a_killed_worker_costs_a_retry_not_the_product(products, client, tmp_path):
