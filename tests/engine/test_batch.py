@@ -219,3 +219,12 @@ def test_make_batch_entry_point_masks_the_folder_and_resumes_after_an_interrupt(
     assert f"FAILED  {corrupt_name(products)}" in second.stderr
     assert len(list(out.glob("*_cloudmask.tif"))) == 3
     assert record_path(out, corrupt_name(products)).is_file()
+
+
+def test_a_named_scheduler_is_used_as_it_is(products, client, tmp_path, monkeypatch):
+    """An existing cluster, named by DASK_SCHEDULER_ADDRESS as dask-jobqueue or Kubernetes users name theirs."""
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", client.scheduler.address)
+    source = next(p for p in find_products(products) if "MSIL1C_2022" in p)
+    result = run_batch([source], tmp_path / "out", SETTINGS)
+    assert result.counts[DONE] == 1 and result.plan is None  # no LocalCluster was started here
+    assert len(client.scheduler_info()["workers"]) == 2
