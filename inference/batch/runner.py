@@ -1,6 +1,6 @@
 """Run many products: skip the finished, submit the rest, retry those whose worker died, summarise.
 
-The runner is the only place that talks to dask. It checks for cancellation
+Only the runner and cluster.py talk to dask. The runner checks for cancellation
 five times a second, so the QGIS Cancel button and Ctrl-C stop a run within a
 moment; products finished by then keep their outputs and records, the others
 are marked "not run" in the summary, and a rerun resumes with them.
@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import Cancelled, CloudMaskError
 from ..feedback import Feedback, SilentFeedback
+from ..masking.session import gpu_providers
 from ..outputs import check_writable
 from .cluster import connect, scheduler_address
 from .records import (
@@ -158,22 +159,22 @@ def _submit(client: Any, source: str, out: Path, settings: Settings, attempt: in
                          key=f"s2cloudmask-{Path(source).name}-{attempt}-{time.time_ns()}")
 
 
-def _lost(source: str, exc: BaseException | None, attempts: int, out: Path, settings: Settings) -> dict:
-    """The row of a product whose worker died on every attempt (or that dask could not run at all)."""
-    row = dict(empty_row(source), status=FAILED, attempts=attempts,
-               error=f"The worker running it died {attempts} time(s) ({type(exc).__name__}: {exc}); it may need "
-                     "more memory than a worker has: run it again with fewer workers (--workers).")
+def _lost(source: str, exc: BaseException, attempts: int, out: Path, settings: Settings) -> dict:
+    """The row of a product whose worker died on every attempt, or whose task failed outside the product
+    (its record could not be written, dask could not run it)."""
+    if type(exc).__name__ in WORKER_LOST:
+        error = (f"The worker running it died {attempts} time(s) ({type(exc).__name__}: {exc}); it may need more "
+                 "memory than a worker has: run it again with fewer workers (--workers).")
+    else:
+        error = str(exc) if isinstance(exc, CloudMaskError) else f"{type(exc).__name__}: {exc}"
+    row = dict(empty_row(source), status=FAILED, attempts=attempts, error=error)
     with contextlib.suppress(CloudMaskError, OSError):
         write_record(out, row, settings)
     return row
 
 
 def _wants_gpu(settings: Settings) -> bool:
-    if settings.device == "cpu":
-        return False
-    from ..masking.session import gpu_providers
-
-    return bool(gpu_providers())
+    return settings.device != "cpu" and bool(gpu_providers())
 
 
 @contextlib.contextmanager
