@@ -57,7 +57,7 @@ uninstall:
 	$(PYTHON) tools/install_plugin.py --uninstall
 
 screenshots: setup
-	xvfb-run -a -s "-screen 0 1760x1080x24" env QT_QPA_PLATFORM=xcb $(PYTHON) tools/screenshots.py
+	xvfb-run -a -s "-screen 0 1366x768x24" env QT_QPA_PLATFORM=xcb $(PYTHON) tools/screenshots.py
 
 clean:
 	rm -rf dist build $(DEMO_OUT) bench-output .pytest_cache

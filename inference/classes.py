@@ -27,9 +27,9 @@ CLASS_NAMES: dict[int, str] = {
 CLASS_COLOURS: dict[int, tuple[int, int, int, int]] = {
     NODATA: (0, 0, 0, 0),
     CLEAR: (76, 175, 80, 0),
-    CLOUD_SHADOW: (204, 0, 204, 200),
-    SEMI_TRANSPARENT: (0, 190, 255, 170),
-    CLOUD: (255, 196, 0, 210),
+    CLOUD_SHADOW: (204, 0, 204, 170),
+    SEMI_TRANSPARENT: (0, 190, 255, 140),
+    CLOUD: (255, 196, 0, 160),
 }
 # Clear as shown on request (the mask layer's "clear shown" style): the same green, opaque.
 CLEAR_SHOWN_COLOUR: tuple[int, int, int, int] = (76, 175, 80, 255)

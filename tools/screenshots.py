@@ -1,10 +1,17 @@
-"""Reproduce the README's screenshots: the dock (docs/images/dock.png) and the map after a run (docs/images/map.png).
+"""Reproduce the README's screenshots after one dock run on a window of the real T29UNU product.
 
-Runs the dock on a window of the real T29UNU product in a small QGIS main
-window (layers panel with legend, map canvas, the dock on the right), exactly
-as the plugin shows it, and grabs the widgets. Run it under a display:
+- docs/images/map.png: the QGIS window (1366 x 768, a laptop screen) with the layers panel, the map
+  (true colour under the mask) and the dock at the width QGIS gives it when docked;
+- docs/images/dock.png: the dock's Mask tab and Results tab as docked, and the whole results panel;
+- docs/images/mask-on-canvas.png: the mask alone over the empty white canvas;
+- docs/images/report.png: the HTML report of the run (QtWebKit).
 
-    xvfb-run -a -s "-screen 0 1760x1080x24" env QT_QPA_PLATFORM=xcb /usr/bin/python3 tools/screenshots.py
+The window holds the same QGIS widgets the plugin meets in QGIS (layer tree, map
+canvas, message bar, dock area), and the dock is added as the plugin adds it, with
+the product and extent chosen and every other field left at its default.
+Run it under a display:
+
+    xvfb-run -a -s "-screen 0 1366x768x24" env QT_QPA_PLATFORM=xcb /usr/bin/python3 tools/screenshots.py
 
 Options: --product PATH (default ../shared/data/.../T29UNU...SAFE), --out FOLDER
 (default docs/images). QGIS runs with a throw-away profile, never the user's.
@@ -26,9 +33,9 @@ DEFAULT_PRODUCT = (
 )
 # 30 km x 30 km of tile 29UNU (UTM 29N) with clear land, cloud, thin cloud and shadow side by side.
 WINDOW = (522480.0, 5847540.0, 552480.0, 5877540.0)
-WINDOW_SIZE = (1760, 1000)
-DOCK_WIDTH = 650
-LAYERS_WIDTH = 310
+WINDOW_SIZE = (1366, 768)
+LAYERS_WIDTH = 250
+REPORT_WIDTH = 1200
 
 
 def sandbox() -> Path:
@@ -54,6 +61,38 @@ def wait_until(app, condition, timeout: float) -> None:
             raise SystemExit(f"gave up after {timeout} s")
         app.processEvents()
         time.sleep(0.02)
+
+
+def render(app, canvas) -> None:
+    """Redraw the canvas and wait until its image is complete."""
+    rendered = []
+    canvas.mapCanvasRefreshed.connect(lambda: rendered.append(True))
+    canvas.refresh()
+    wait_until(app, lambda: bool(rendered), timeout=120)
+    for _ in range(20):
+        app.processEvents()
+
+
+def report_png(app, report: str, target: Path) -> None:
+    """The HTML report rendered whole, as a browser shows it at REPORT_WIDTH px."""
+    from qgis.PyQt.QtCore import QSize, QUrl
+    from qgis.PyQt.QtGui import QImage, QPainter
+    from qgis.PyQt.QtWebKitWidgets import QWebPage
+
+    page = QWebPage()
+    loaded = []
+    page.mainFrame().loadFinished.connect(loaded.append)
+    page.setViewportSize(QSize(REPORT_WIDTH, 800))
+    page.mainFrame().load(QUrl.fromLocalFile(report))
+    wait_until(app, lambda: bool(loaded), timeout=60)
+    size = page.mainFrame().contentsSize()
+    page.setViewportSize(QSize(REPORT_WIDTH, size.height()))
+    image = QImage(REPORT_WIDTH, size.height(), QImage.Format_RGB32)
+    image.fill(0xFFFFFF)
+    painter = QPainter(image)
+    page.mainFrame().render(painter)
+    painter.end()
+    image.save(str(target))
 
 
 def main() -> None:
@@ -116,45 +155,50 @@ def main() -> None:
     dock = CloudMaskDock(host)
     host.addDockWidget(Qt.RightDockWidgetArea, dock)
     host.window.resize(*WINDOW_SIZE)
-    host.window.resizeDocks([dock, host.layers_dock], [DOCK_WIDTH, LAYERS_WIDTH], Qt.Horizontal)
+    # the dock at the width it asks for when docked (CloudMaskDock.sizeHint), as QGIS gives it on a wider screen
+    host.window.resizeDocks([host.layers_dock, dock], [LAYERS_WIDTH, dock.sizeHint().width()], Qt.Horizontal)
     host.window.show()
+    app.processEvents()
 
-    output = Path(tempfile.mkdtemp(prefix="run-", dir=root)) / "T29UNU_cloudmask.tif"
+    output_folder = Path(tempfile.mkdtemp(prefix="run-", dir=root))
     dock.set_product(str(args.product))
-    dock.resolutionCombo.setCurrentIndex(dock.resolutionCombo.findData(20))
+    dock.outputFileWidget.setFilePath(str(output_folder / "T29UNU_cloudmask.tif"))
     dock.extentGroupBox.setChecked(True)
     dock.extentWidget.setOutputExtentFromUser(QgsRectangle(*WINDOW[:4]), QgsCoordinateReferenceSystem("EPSG:32629"))
-    dock.outputFileWidget.setFilePath(str(output))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for _ in range(20):
+        app.processEvents()
+    settings = dock.grab()
     dock.run()
     wait_until(app, lambda: dock.task is None, timeout=600)
     if dock.last_outcome is None:
         raise SystemExit("the run failed: " + "; ".join(item.text() for item in host.bar.items()))
 
     host.tree.expandAll()
-    rendered = []
-    host.canvas.mapCanvasRefreshed.connect(lambda: rendered.append(True))
-    host.canvas.refresh()
-    wait_until(app, lambda: bool(rendered), timeout=120)
-    for _ in range(20):
-        app.processEvents()
-
-    args.out.mkdir(parents=True, exist_ok=True)
+    render(app, host.canvas)
     host.window.grab().save(str(args.out / "map.png"))
+    print(f"dock width as docked: {dock.width()} px")
 
-    dock.mainTabs.setCurrentWidget(dock.settingsTab)
-    app.processEvents()
-    settings = dock.grab()
-    dock.mainTabs.setCurrentWidget(dock.resultsTab)
-    app.processEvents()
     results = dock.grab()
-    both = QPixmap(settings.width() + results.width() + 12, max(settings.height(), results.height()))
+    panel = dock.results.grab()  # the whole panel, as it scrolls
+    both = QPixmap(settings.width() + results.width() + panel.width() + 24,
+                   max(settings.height(), results.height(), panel.height()))
     both.fill(QColor(255, 255, 255))
     painter = QPainter(both)
     painter.drawPixmap(0, 0, settings)
     painter.drawPixmap(settings.width() + 12, 0, results)
+    painter.drawPixmap(settings.width() + results.width() + 24, 0, panel)
     painter.end()
     both.save(str(args.out / "dock.png"))
-    print(f"wrote {args.out / 'map.png'} and {args.out / 'dock.png'}")
+
+    group = QgsProject.instance().layerTreeRoot().findGroup(dock.last_outcome.request.label)
+    for node in group.findLayers():
+        node.setItemVisibilityChecked(node.name() == "Cloud mask")
+    render(app, host.canvas)
+    host.canvas.grab().save(str(args.out / "mask-on-canvas.png"))
+
+    report_png(app, dock.last_outcome.report, args.out / "report.png")
+    print(f"wrote map.png, dock.png, mask-on-canvas.png and report.png in {args.out}")
 
     QgsProject.instance().clear()
     host.window.close()

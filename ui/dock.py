@@ -33,7 +33,7 @@ from qgis.core import (
 )
 from qgis.gui import QgsDockWidget, QgsExtentWidget, QgsFileWidget
 from qgis.PyQt import uic
-from qgis.PyQt.QtCore import Qt, QTimer
+from qgis.PyQt.QtCore import QSize, Qt, QTimer
 from qgis.PyQt.QtWidgets import QAction, QComboBox, QFileDialog, QMenu, QMessageBox, QScrollArea, QSizePolicy, QWidget
 
 from ..inference.classes import CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
@@ -68,6 +68,7 @@ SCL_MODES = {
     "file": "Another L2A product or an SCL file",
     "none": "No comparison",
 }
+DOCKED_WIDTH = 320
 RUNNING_TIP = "A mask is being made. Wait for it to finish, or press Cancel, before starting another."
 RUN_TIP = "Mask the input in the background; QGIS stays usable, and the task manager shows the progress."
 
@@ -198,6 +199,10 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self._restore_settings()
         self._show_source_page()
         self._update_input_state()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        """Docked, the panel starts at DOCKED_WIDTH, the width of QGIS's own panels; the form fits it (and less)."""
+        return QSize(DOCKED_WIDTH, super().sizeHint().height())
 
     # --- set-up --------------------------------------------------------------------------------
 

@@ -39,6 +39,18 @@ from qgis.PyQt.QtWidgets import (
 
 from ..inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES
 
+# Short class names for the confusion matrix's rows (mask classes) and column headers (reference classes), so
+# four columns fit side by side in a docked panel; tooltips carry the full names and SCL codes.
+MATRIX_HEADERS = {
+    "clear": "Clear",
+    "cloud_shadow": "Shadow",
+    "semi_transparent_cloud": "Thin cloud",
+    "cloud": "Cloud",
+    "dark_area": "Dark area",
+    "water": "Water",
+    "unclassified": "Unclass.",
+    "snow_or_ice": "Snow, ice",
+}
 EMPTY_TEXT = "No results yet. Choose a product on the Mask tab and press Run; the figures appear here."
 ZERO_WIDTH_SPACE = "\u200b"
 PATH_SEPARATORS = re.compile(r"([/\\_])")
@@ -163,7 +175,7 @@ class ResultsPanel(QWidget):
         form.addRow("Time", self.timeLabel)
         form.addRow("File", self.outputLabel)
         form.addRow("Thin cloud", self.class3Label)
-        self.classTable = FitTable("classTable", ["Class", "Share of valid pixels"])
+        self.classTable = FitTable("classTable", ["Class", "Share"])
         form.addRow(self.classTable)
         self.warningsLabel = self._value_label("warningsValue")
         self.warningsLabel.setStyleSheet("color: #9a5b00;")
@@ -300,9 +312,9 @@ class ResultsPanel(QWidget):
     def _show_matrix(self, matrix: dict[str, Any], reference: str) -> None:
         """Rows: the mask's classes; columns: the reference's, as in the report, wrapped onto stacked blocks."""
         self.matrixCaption.setText(
-            f"Confusion matrix: mask classes down, {reference} classes across; each cell is the share of the "
-            f"row's pixels (rows add up to 100 %), agreement in bold, ambiguous {reference} classes in italics. "
-            "Hover a cell for its pixel count."
+            f"Confusion matrix: mask classes down, {reference} classes across; each cell is the percent of the "
+            f"row's pixels (rows add up to 100), agreement in bold, ambiguous {reference} classes in italics. "
+            "Hover a cell for its pixel count, a name for the full class."
         )
         self.matrixView.show_matrix(matrix, reference)
 
@@ -344,18 +356,26 @@ class MatrixView(QWidget):
             self._rebuild()
 
     @staticmethod
-    def _words(name: str) -> list[str]:
-        """Where a class name may wrap: at spaces and after hyphens ("Semi-", "transparent", "cloud")."""
-        return re.sub(r"-", "- ", name).split()
+    def _header(column: dict[str, Any]) -> str:
+        """A class's short name (row or column), one word a line."""
+        return "\n".join(MATRIX_HEADERS.get(column["key"], column["name"]).split())
+
+    def _matrix_font(self) -> QFont:
+        """A point smaller than the panel's: a matrix is read cell by cell, not as running text."""
+        font = QFont(self.font())
+        font.setPointSizeF(max(6.0, font.pointSizeF() - 1.0))
+        return font
 
     def _layout_widths(self) -> tuple[int, int, int]:
         """Reference columns per block, and the widths of the mask-class column and of one reference column."""
-        metrics = QFontMetrics(self.font())
-        padding = 12
-        columns = (self._matrix or {}).get("column_classes", [])
-        words = [word for column in columns for word in self._words(column["name"])] + ["100.0 %"]
+        metrics = QFontMetrics(self._matrix_font())
+        padding = 10
+        matrix = self._matrix or {}
+        columns = matrix.get("column_classes", [])
+        words = [line for column in columns for line in self._header(column).split("\n")] + ["100.0"]
         column = max(metrics.horizontalAdvance(word) for word in words) + padding
-        first = metrics.horizontalAdvance("transparent") + 16 + padding  # the longest word of a mask class, and its swatch
+        rows = [line for row in matrix.get("row_classes", []) for line in self._header(row).split("\n")] or ["Mask"]
+        first = max(metrics.horizontalAdvance(word) for word in rows) + 16 + padding  # and the swatch
         available = self.width() - 4  # the table's frame
         per_block = max(1, min(len(columns) or 1, (available - first) // column))
         return per_block, max(40, min(first, available - per_block * column)), column
@@ -375,7 +395,7 @@ class MatrixView(QWidget):
         mask_classes, columns, counts = matrix["row_classes"], matrix["column_classes"], matrix["counts"]
         for start in range(0, len(columns), self._per_block):
             block = list(enumerate(columns))[start : start + self._per_block]
-            table = FitTable(f"matrixTable{len(self.tables) + 1}", ["Mask", *("\n".join(self._words(c["name"])) for _, c in block)])
+            table = FitTable(f"matrixTable{len(self.tables) + 1}", ["Mask", *(self._header(c) for _, c in block)])
             header = table.horizontalHeader()
             header.setSectionResizeMode(QHeaderView.Fixed)
             header.resizeSection(0, first)
@@ -390,14 +410,16 @@ class MatrixView(QWidget):
                     font.setItalic(True)
                     item.setFont(font)
             rows = []
+            table.setFont(self._matrix_font())
             for row_index, mask_class in enumerate(mask_classes):
-                name = _item(mask_class["name"])
+                name = _item(self._header(mask_class))
+                name.setToolTip(f"Pixels the mask calls {mask_class['name'].lower()}")
                 name.setIcon(swatch(CLASS_COLOURS[mask_class["code"]]))
                 row_total = sum(counts[row_index]) or 1
                 cells = [name]
                 for column_index, reference_class in block:
                     count = counts[row_index][column_index]
-                    cell = _item(f"{100.0 * count / row_total:.1f} %", align_right=True)
+                    cell = _item(f"{100.0 * count / row_total:.1f}", align_right=True)
                     cell.setToolTip(f"{count:,} pixels the mask calls {mask_class['name'].lower()} and {reference} "
                                     f"calls {reference_class['name'].lower()}")
                     if not reference_class["ambiguous"] and reference_class["compared_as"] == mask_class["code"]:

@@ -400,11 +400,10 @@ def mask_product(
     bands = {**model_bands, **{name: band for name, band in class3.bands.items() if name not in model_bands}}
     model_grid = output_grid.resampled(card.resolution)
     with ProductSource(product, bands, model_grid, class3.layers, threads) as source:
-        for message in source.warnings:
-            notices.warn(message)
         used = {band: source.resolutions_used[band] for band in bands.values()}
-        if min(used.values()) >= 60:
-            notices.warn("Only 60 m bands present; the mask is at 60 m detail.")
+        if int(resolution) < min(used.values()):  # a grid finer than every band read: its detail is not in the input
+            for message in source.warnings:
+                notices.warn(message)
         result = run_mask(
             source, output_grid, card, prep.session, output,
             device_used=prep.device_used, product_id=product.product_id, class3=class3.rule,

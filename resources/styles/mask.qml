@@ -4,9 +4,9 @@
     <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">
       <colorPalette>
         <paletteEntry value="1" color="#4caf50" alpha="0" label="Clear"/>
-        <paletteEntry value="2" color="#cc00cc" alpha="200" label="Cloud shadow"/>
-        <paletteEntry value="3" color="#00beff" alpha="170" label="Semi-transparent cloud"/>
-        <paletteEntry value="4" color="#ffc400" alpha="210" label="Cloud"/>
+        <paletteEntry value="2" color="#cc00cc" alpha="170" label="Cloud shadow"/>
+        <paletteEntry value="3" color="#00beff" alpha="140" label="Semi-transparent cloud"/>
+        <paletteEntry value="4" color="#ffc400" alpha="160" label="Cloud"/>
       </colorPalette>
     </rasterrenderer>
     <brightnesscontrast gamma="1" contrast="0" brightness="0"/>
