@@ -54,7 +54,7 @@ from .task import CloudMaskTask, CompanionPaths, RunOutcome, RunRequest
 
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("dock.ui")))
 
-SOURCES = (("product", "Sentinel-2 product (.SAFE, .zip or MTD xml)"), ("raster", "Raster layer in the project"))
+SOURCES = (("product", "Sentinel-2 product"), ("raster", "Raster layer of the project"))
 LEVELS = (("l2a", "L2A (surface reflectance)"), ("l1c", "L1C (top of atmosphere)"))
 # Band numbers of each role in common stacks, by band count: ESA's 13-band order, the same without B10, 4 and 6 bands.
 STACK_ORDERS = {
@@ -346,6 +346,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
 
     def _show_source_page(self) -> None:
         self.sourceStack.setCurrentIndex(self.sourceCombo.currentIndex())
+        self.productInfoLabel.setVisible(self.uses_product)  # outside the stack: its wrapped height is its own
         for index in range(self.sourceStack.count()):
             # a stack is as tall as its tallest page unless the hidden pages stop asking for room
             shown = index == self.sourceStack.currentIndex()

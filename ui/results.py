@@ -352,8 +352,8 @@ class MatrixView(QWidget):
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
-        if self._matrix is not None and self._columns_per_block() != self._per_block:
-            self._rebuild()
+        if self._matrix is not None and event.oldSize().width() != event.size().width():
+            self._rebuild()  # another width: other blocks, or the same blocks with other column widths
 
     @staticmethod
     def _header(column: dict[str, Any]) -> str:
@@ -369,19 +369,17 @@ class MatrixView(QWidget):
     def _layout_widths(self) -> tuple[int, int, int]:
         """Reference columns per block, and the widths of the mask-class column and of one reference column."""
         metrics = QFontMetrics(self._matrix_font())
-        padding = 10
+        padding = 8
         matrix = self._matrix or {}
         columns = matrix.get("column_classes", [])
         words = [line for column in columns for line in self._header(column).split("\n")] + ["100.0"]
         column = max(metrics.horizontalAdvance(word) for word in words) + padding
         rows = [line for row in matrix.get("row_classes", []) for line in self._header(row).split("\n")] or ["Mask"]
-        first = max(metrics.horizontalAdvance(word) for word in rows) + 16 + padding  # and the swatch
+        first = max(metrics.horizontalAdvance(word) for word in rows) + padding  # no swatch: the class table has them
         available = self.width() - 4  # the table's frame
         per_block = max(1, min(len(columns) or 1, (available - first) // column))
-        return per_block, max(40, min(first, available - per_block * column)), column
-
-    def _columns_per_block(self) -> int:
-        return self._layout_widths()[0]
+        first = max(40, min(first, available - per_block * column))
+        return per_block, first, max(column, (available - first) // per_block)  # the block fills the width
 
     def _rebuild(self) -> None:
         for table in self.tables:
@@ -414,7 +412,6 @@ class MatrixView(QWidget):
             for row_index, mask_class in enumerate(mask_classes):
                 name = _item(self._header(mask_class))
                 name.setToolTip(f"Pixels the mask calls {mask_class['name'].lower()}")
-                name.setIcon(swatch(CLASS_COLOURS[mask_class["code"]]))
                 row_total = sum(counts[row_index]) or 1
                 cells = [name]
                 for column_index, reference_class in block:
