@@ -219,3 +219,42 @@ def test_lowest_per_cell_streams_and_pick_spread_keeps_distance():
     picked = suggestions.pick_spread(whole.candidates(), 4, whole.side)
     assert len(picked) == 4 and picked[0].confidence == np.nanmin(confidence)
     assert all(math.hypot(a.row - b.row, a.col - b.col) >= whole.side for a in picked for b in picked if a != b)
+
+
+def test_a_raster_and_u_net_probabilities_serve_as_input(real_l2a, tmp_path):
+    """Any raster works (its bands as they are, named by their descriptions), and a probability raster
+    (maskproduct's OUTPUT_PROBABILITIES) adds its bands as features."""
+    from osgeo import gdal
+
+    from tests.real_product import LARGE_WINDOW, STACK_BANDS, write_band_stack
+
+    stack = write_band_stack(real_l2a, STACK_BANDS, tmp_path / "stack.tif", LARGE_WINDOW)
+    dataset = gdal.Open(str(stack), gdal.GA_Update)
+    for number, band in enumerate(STACK_BANDS, start=1):
+        dataset.GetRasterBand(number).SetDescription(band)
+    dataset = None
+    with rasterio.open(stack) as source:
+        profile = {**source.profile, "count": 2, "dtype": "uint8", "nodata": 255}
+        grid_transform, shape = source.transform, (source.height, source.width)
+        blue = source.read(1).astype(np.float32)
+    with rasterio.open(tmp_path / "probabilities.tif", "w", **profile) as target:
+        bright = np.clip(blue / 40, 0, 100).astype(np.uint8)  # a stand-in model opinion: bright means cloud
+        target.write(np.stack([100 - bright, bright]))
+        target.set_band_description(1, "Probability of clear (percent)")
+        target.set_band_description(2, "Probability of cloud (percent)")
+    product = open_product(real_l2a)
+    grid = product_grid(product, 60).cropped_to(LARGE_WINDOW)
+    truth = scl_to_mask(read_scl(product, grid))
+    assert truth.shape == shape
+    train = []
+    rng = np.random.default_rng(3)
+    for code in (1, 4):
+        rows, cols = np.nonzero(truth == code)
+        train += [(rows[i], cols[i], code) for i in rng.choice(rows.size, 20, replace=False)]
+    result = build_reference(stack, [point(grid, r, c, code) for r, c, code in train], tmp_path / "reference.tif",
+                             resolution=60, probabilities=tmp_path / "probabilities.tif", suggestions=3)
+    assert result.features[:6] == list(STACK_BANDS)
+    assert {"NDVI", "NDWI", "NDSI", "Probability of cloud (percent)"} <= set(result.features)
+    assert result.grid.transform == grid_transform
+    with rasterio.open(result.output) as dataset:
+        assert set(np.unique(dataset.read(1))) <= {0, 1, 4}

@@ -17,6 +17,7 @@ from qgis.core import (
     QgsPointXY,
     QgsProcessingException,
     QgsProject,
+    QgsRectangle,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QVariant
@@ -160,3 +161,27 @@ def test_exportpatches_writes_a_split_folder_with_a_manifest(processing, referen
     assert 0 < result["PATCHES_TRAIN"] <= 9 and result["PATCHES_VALIDATION"] == result["PATCHES_TEST"] == 0
     assert manifest["resolution"] == 60.0 and manifest["level"] == "L2A"
     assert len(manifest["patches"]) == result["PATCHES_TRAIN"]
+
+
+def test_referencemask_takes_polygons_with_class_codes(processing, generated, tmp_path):
+    _, truth, transform, crs = generated
+    layer = QgsVectorLayer(f"Polygon?crs={crs}", "areas", "memory")
+    layer.dataProvider().addAttributes([QgsField("code", QVariant.Int)])
+    layer.updateFields()
+    rng = np.random.default_rng(8)
+    features = []
+    for code in MASK_CODES:
+        rows, cols = np.nonzero(truth == code)
+        for i in rng.choice(rows.size, 12, replace=False):
+            x, y = transform * (cols[i] + 0.5, rows[i] + 0.5)
+            feature = QgsFeature(layer.fields())
+            feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(x - 20, y - 20, x + 20, y + 20)))
+            feature.setAttributes([code])
+            features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    result = processing.run("s2cloudmask:referencemask", {
+        "INPUT": str(generated[0]), "SAMPLES": layer, "CLASS_FIELD": "code", "RESOLUTION": "60",
+        "OUTPUT": str(tmp_path / "reference.tif")})
+    assert result["CV_OVERALL_ACCURACY"] is not None
+    with rasterio.open(result["OUTPUT"]) as dataset:
+        assert set(np.unique(dataset.read(1))) == {0, 1, 2, 3, 4}
