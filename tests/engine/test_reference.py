@@ -23,6 +23,7 @@ from s2cloudmask.inference.reference import classifier, features, samples, sugge
 from s2cloudmask.inference.reference.build import CONFIDENCE_NODATA, build_reference
 from s2cloudmask.inference.reference.samples import Sample
 from s2cloudmask.tools import synthetic_product as sp
+from s2cloudmask.tools.reference_check import draw_points
 
 POINTS = 150  # per class, for training and again for checking
 
@@ -30,18 +31,6 @@ POINTS = 150  # per class, for training and again for checking
 def point(grid, row: int, col: int, label) -> Sample:
     x, y = grid.transform * (col + 0.5, row + 0.5)
     return Sample({"type": "Point", "coordinates": (x, y)}, label, f"{row},{col}")
-
-
-def draw_points(truth: np.ndarray, count: int, seed: int) -> tuple[list, list]:
-    """`count` training and `count` other (row, col, code) per class, without repeats."""
-    rng = np.random.default_rng(seed)
-    train, check = [], []
-    for code in MASK_CODES:
-        rows, cols = np.nonzero(truth == code)
-        pick = rng.choice(rows.size, 2 * count, replace=False)
-        train += [(rows[i], cols[i], code) for i in pick[:count]]
-        check += [(rows[i], cols[i], code) for i in pick[count:]]
-    return train, check
 
 
 @pytest.fixture(scope="module")
