@@ -627,7 +627,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             name = f"{label} ({number})"
         return name
 
-    def _add_layers(self, outcome: RunOutcome) -> dict[str, QgsRasterLayer]:
+    def _add_layers(self, outcome: RunOutcome) -> None:
         """A group named after the product: mask on top, then the SCL views, the true colour underneath.
 
         A run that replaced an earlier one's files puts its group where that one's stood.
@@ -661,7 +661,6 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             added["true_colour"].setAbstract(f"Built from {view.description}.")
         if "mask" in added:
             self._zoom_to(added["mask"])
-        return added
 
     def _zoom_to(self, layer: QgsRasterLayer) -> None:
         canvas = self.iface.mapCanvas()
