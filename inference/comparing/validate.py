@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
+from rasterio.crs import CRS
 from rasterio.windows import Window
 from scipy import ndimage
 
@@ -118,7 +118,7 @@ class Validation:
             "mask": {"path": c.mask, "type": self.mask_type, "type_source": self.mask_type_source,
                      "codes": MASK_TYPE_NAMES[self.mask_type], "tags": dict(c.mask_tags)},
             "reference": {"path": c.reference, **c.reference_info},
-            "grid": {"crs": str(c.grid.crs)[:80], "resolution": c.grid.resolution,
+            "grid": {"crs": CRS.from_user_input(c.grid.crs).to_string(), "resolution": c.grid.resolution,
                      "width": c.grid.width, "height": c.grid.height},
             "tolerance_pixels": self.tolerance,
             "excluded_pixels": self.excluded_pixels,

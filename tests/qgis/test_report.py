@@ -25,8 +25,8 @@ from tests.sandbox_env import REPO
 DIFFERENCE_STYLE = REPO / "resources" / "styles" / "difference.qml"
 JSON_KEYS = {
     "format", "format_version", "reference", "mask", "reference_source", "difference_raster", "grid", "pixels",
-    "compared_area_km2", "matrix", "overall_agreement", "kappa", "per_class", "difference", "let_through_codes",
-    "thrown_away_codes", "attribution", "seconds",
+    "compared_area_km2", "matrix", "overall_agreement", "kappa", "balanced_accuracy", "per_class", "difference",
+    "let_through_codes", "thrown_away_codes", "attribution", "seconds",
 }
 
 
