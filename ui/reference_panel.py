@@ -58,9 +58,9 @@ from qgis.PyQt.QtWidgets import (
 
 from ..inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES
 from ..inference.errors import Cancelled, CloudMaskError
+from ..inference.reading.product import is_product_path, open_product
 from ..inference.reference.build import ReferenceResult, build_reference
 from ..inference.reference.features import input_crs
-from ..inference.reading.product import is_product_path, open_product
 from ..inference.reference.samples import MIN_SAMPLES_PER_CLASS
 from ..toolbelt import layers as layer_styles
 from ..toolbelt.log_handler import PlgLogger

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from scipy import ndimage
 from rasterio.windows import Window
+from scipy import ndimage
 
 from ..errors import ProductError
 from ..grid import Grid
@@ -60,7 +60,7 @@ def ratio_features(data: np.ndarray, band_names: list[str]) -> tuple[list[str], 
 
 def context_size(resolution: float) -> int:
     """Odd width in pixels of the context square at this resolution (at least 3)."""
-    size = max(3, int(round(CONTEXT_METRES / resolution)))
+    size = max(3, round(CONTEXT_METRES / resolution))
     return size if size % 2 else size + 1
 
 
@@ -162,7 +162,7 @@ class FeatureStack:
         bottom, right = min(self.grid.height, row0 + height + half), min(self.grid.width, col0 + width + half)
         wide = Window(left, top, right - left, bottom - top)
         block = self._read_bands(wide)
-        index_names, indices = index_features(block.data, self.band_names)
+        indices = index_features(block.data, self.band_names)[1]
         ratios = ratio_features(block.data, self.band_names)[1]
         layers = [block.data, indices, ratios]
         if self.layer_names:
