@@ -5,6 +5,11 @@ GDAL, so every compressed block is written once; overviews are built after the
 data (mode resampling, so they keep real class codes). Category names live in
 the .aux.xml side-car GDAL writes next to a GeoTIFF; `atomic_output` moves it
 into place together with the file.
+
+GDAL reports a full disk only through its error handler, often long after the
+write that failed, so every call that writes, flushes, builds overviews or
+closes runs under `gdal_write_errors`: any failure stops the run with an
+OutputError naming the cause, and no output is left.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ...__about__ import software_version
 from ..classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, NODATA
 from ..errors import OutputError
 from ..grid import Grid
+from ..outputs import gdal_write_errors, target_of
 
 BLOCK = 512
 CREATION_OPTIONS = [
@@ -65,19 +71,25 @@ class _BlockRows:
     def __init__(self, path: Path, grid: Grid, bands: int, nodata: int):
         driver = gdal.GetDriverByName("GTiff")
         self.path = path
+        self.target = target_of(path)  # the name the user gave, for messages
         options = CREATION_OPTIONS + (["PHOTOMETRIC=MINISBLACK"] if bands > 1 else [])
-        self.dataset = driver.Create(str(path), grid.width, grid.height, bands, gdal.GDT_Byte, options)
-        if self.dataset is None:
-            raise OutputError(f"GDAL could not create {path}: {gdal.GetLastErrorMsg()}")
-        self.dataset.SetGeoTransform(grid.transform.to_gdal())
-        if grid.crs:
-            self.dataset.SetProjection(CRS.from_user_input(grid.crs).to_wkt())
-        for index in range(1, bands + 1):
-            self.dataset.GetRasterBand(index).SetNoDataValue(nodata)
+        with self.checked():
+            self.dataset = driver.Create(str(path), grid.width, grid.height, bands, gdal.GDT_Byte, options)
+            if self.dataset is None:
+                raise OutputError(f"GDAL could not create {self.target}: {gdal.GetLastErrorMsg()}")
+            self.dataset.SetGeoTransform(grid.transform.to_gdal())
+            if grid.crs:
+                self.dataset.SetProjection(CRS.from_user_input(grid.crs).to_wkt())
+            for index in range(1, bands + 1):
+                self.dataset.GetRasterBand(index).SetNoDataValue(nodata)
         self.grid = grid
         self.pending: list[np.ndarray] = []
         self.pending_rows = 0
         self.written = 0
+
+    def checked(self):
+        """The block's GDAL failures become one OutputError naming the cause (a full disk, say)."""
+        return gdal_write_errors(self.target, self.path.parent)
 
     def add(self, rows: np.ndarray) -> None:
         """rows: uint8 (bands, n, width)."""
@@ -89,12 +101,13 @@ class _BlockRows:
     def _flush(self, count: int) -> None:
         stacked = np.concatenate(self.pending, axis=1)
         chunk, rest = stacked[:, :count], stacked[:, count:]
-        for index in range(chunk.shape[0]):
-            err = self.dataset.GetRasterBand(index + 1).WriteArray(np.ascontiguousarray(chunk[index]), 0, self.written)
-            if err != 0:
-                raise OutputError(f"Writing {self.path} failed: {gdal.GetLastErrorMsg()} (is the disk full?)")
+        with self.checked():
+            for index in range(chunk.shape[0]):
+                err = self.dataset.GetRasterBand(index + 1).WriteArray(np.ascontiguousarray(chunk[index]), 0, self.written)
+                if err != 0:
+                    raise OutputError(f"Writing {self.target} failed: {gdal.GetLastErrorMsg()}")
+            self.dataset.FlushCache()  # write and release the finished blocks: memory stays at one block row
         self.written += count
-        self.dataset.FlushCache()  # write and release the finished blocks: memory stays at one block row
         self.pending = [rest] if rest.shape[1] else []
         self.pending_rows = rest.shape[1]
 
@@ -102,14 +115,16 @@ class _BlockRows:
         if self.pending_rows:
             self._flush(self.pending_rows)
         if self.written != self.grid.height:
-            raise OutputError(f"{self.path} received {self.written} of {self.grid.height} rows.")
-        self.dataset.FlushCache()
-        self.dataset = None
-        dataset = gdal.Open(str(self.path), gdal.GA_Update)
-        if dataset is None or dataset.BuildOverviews(resampling, self.grid.overview_factors()) != 0:
-            raise OutputError(f"Building overviews for {self.path} failed: {gdal.GetLastErrorMsg()}")
-        dataset.FlushCache()
-        dataset = None
+            raise OutputError(f"{self.target} received {self.written} of {self.grid.height} rows.")
+        with self.checked():
+            self.dataset.FlushCache()
+            self.dataset = None  # closes the file and writes the .aux.xml: failures show up here
+        with self.checked():
+            dataset = gdal.Open(str(self.path), gdal.GA_Update)
+            if dataset is None or dataset.BuildOverviews(resampling, self.grid.overview_factors()) != 0:
+                raise OutputError(f"Building overviews for {self.target} failed: {gdal.GetLastErrorMsg()}")
+            dataset.FlushCache()
+            dataset = None
 
     def abandon(self) -> None:
         self.dataset = None

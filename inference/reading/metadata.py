@@ -185,12 +185,15 @@ def parse_time(text: str | None) -> datetime | None:
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     micro = int((match.group(7) or "0")[:6].ljust(6, "0"))
     zone = match.group(8)
-    tz = timezone.utc
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    return datetime(year, month, day, hour, minute, second, micro, tzinfo=tz).astimezone(timezone.utc)
+    try:
+        tz = timezone.utc
+        if zone and zone != "Z":
+            sign = 1 if zone[0] == "+" else -1
+            digits = zone[1:].replace(":", "")
+            tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=tz).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # 2022-13-45T25:61:00: not a time, so no time
+        return None
 
 
 def baseline_tuple(baseline: str | None) -> tuple[int, int]:
@@ -222,7 +225,7 @@ def _parse_xml(data: bytes, source: str) -> ET.Element:
         )
     try:
         return ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError, ValueError: an unknown or unusable encoding
         raise ProductError(
             f"The metadata file {source} is not valid XML ({exc}). The product is damaged or was not "
             "completely downloaded; download it again."
@@ -285,6 +288,23 @@ def parse_tile_metadata(data: bytes | str, source: str = "<metadata>") -> TileMe
 # --------------------------------------------------------------------------- product metadata
 
 
+# The ranges a number of the metadata must lie in to be believed. Real products give QUANTIFICATION_VALUE
+# 10000, offsets 0 or -1000, special values 0 and 65535 (16-bit DN), pixel sizes of 10, 20, 60 m and tiles of
+# 10980 x 10980 pixels at most; anything outside these bounds by orders of magnitude is damage, not data.
+QUANTIFICATION_RANGE = (1.0, 1.0e6)
+OFFSET_LIMIT = 65535.0
+DN_RANGE = (0, 65535)
+PIXEL_SIZE_LIMIT = 10000.0
+COORDINATE_LIMIT = 1.0e8
+MAX_TILE_PIXELS = 100000
+
+
+def _damaged(source: str, problem: str) -> ProductError:
+    return ProductError(
+        f"The metadata file {source} {problem}. The product is damaged or was altered; download it again."
+    )
+
+
 def _number(text: str | None, source: str, what: str) -> float:
     try:
         return float(text)  # type: ignore[arg-type]
@@ -293,6 +313,13 @@ def _number(text: str | None, source: str, what: str) -> float:
             f"The metadata file {source} has no readable {what} (found {text!r}); without it the digital "
             "numbers cannot be turned into reflectance. The product is damaged or of an unknown format."
         ) from None
+
+
+def _in_range(value: float, low: float, high: float, source: str, what: str, why: str) -> float:
+    """value itself when finite and within [low, high]; otherwise a ProductError naming the element."""
+    if not math.isfinite(value) or not low <= value <= high:
+        raise _damaged(source, f"gives {what} = {value!r}, outside {low:g} to {high:g} ({why})")
+    return value
 
 
 def _offsets(root: ET.Element, level: str, baseline: tuple[int, int], source: str) -> tuple[dict[str, float], bool, list[str]]:
@@ -307,7 +334,8 @@ def _offsets(root: ET.Element, level: str, baseline: tuple[int, int], source: st
             raise ProductError(f"The metadata file {source} has an unreadable {tag} entry (band_id={band_id!r}).") from None
         if not 0 <= index < len(BAND_IDS):
             raise ProductError(f"The metadata file {source} has a {tag} for an unknown band_id {index}.")
-        found[BAND_IDS[index]] = value
+        found[BAND_IDS[index]] = _in_range(value, -OFFSET_LIMIT, OFFSET_LIMIT, source, f"{tag} (band_id {index})",
+                                           "an offset in digital numbers; products give 0 or -1000")
     warnings: list[str] = []
     if found:
         missing = [band for band in BAND_IDS if band not in found]
@@ -363,9 +391,8 @@ def _product_from_root(root: ET.Element, source: str) -> ProductMetadata:
     else:
         quant_text = _text(root, "BOA_QUANTIFICATION_VALUE", "L2A_BOA_QUANTIFICATION_VALUE")
         what = "BOA_QUANTIFICATION_VALUE"
-    quantification = _number(quant_text, source, what)
-    if quantification <= 0:
-        raise ProductError(f"The metadata file {source} gives a {what} of {quantification:g}; it must be positive.")
+    quantification = _in_range(_number(quant_text, source, what), *QUANTIFICATION_RANGE, source, what,
+                               "Sentinel-2 products give 10000; reflectance = (DN + offset) / " + what)
     offsets, offsets_in_xml, warnings = _offsets(root, level, baseline_t, source)
 
     special: dict[str, int] = {}
@@ -374,9 +401,13 @@ def _product_from_root(root: ET.Element, source: str) -> ProductMetadata:
         index = _text(node, "SPECIAL_VALUE_INDEX")
         if text and index is not None:
             try:
-                special[text.upper()] = int(float(index))
+                value = float(index)
             except ValueError:
                 raise ProductError(f"The metadata file {source} has an unreadable special value {text}={index!r}.") from None
+            _in_range(value, *DN_RANGE, source, f"SPECIAL_VALUE_INDEX of {text}", "a 16-bit digital number")
+            if not value.is_integer():
+                raise _damaged(source, f"gives SPECIAL_VALUE_INDEX of {text} = {index!r}, not a whole digital number")
+            special[text.upper()] = int(value)
     for key, default in (("NODATA", 0), ("SATURATED", 65535)):
         if key not in special:
             warnings.append(f"{source} declares no {key} special value; the format's {default} is used.")
@@ -456,9 +487,15 @@ def _angles(root: ET.Element, source: str) -> SunViewAngles | None:
             view_azimuth = _angle(node, source, "AZIMUTH_ANGLE", 360.0)
         except ProductError:
             continue
-        if band_id.isdigit() and int(band_id) < len(BAND_IDS) and view_zenith is not None and view_azimuth is not None:
+        if re.fullmatch(r"[0-9]{1,2}", band_id) and int(band_id) < len(BAND_IDS) \
+                and view_zenith is not None and view_azimuth is not None:
             viewing[BAND_IDS[int(band_id)]] = (view_zenith, view_azimuth)
     return SunViewAngles(zenith, azimuth, viewing)
+
+
+def _check_resolution(resolution: int, source: str, element: str) -> None:
+    if not 1 <= resolution <= PIXEL_SIZE_LIMIT:
+        raise _damaged(source, f"has a {element} for a resolution of {resolution} m")
 
 
 def _tile_from_root(root: ET.Element, source: str) -> TileMetadata:
@@ -478,17 +515,28 @@ def _tile_from_root(root: ET.Element, source: str) -> TileMetadata:
     sizes: dict[int, tuple[int, int]] = {}
     for node in _children(geocoding, "Size"):
         try:
-            sizes[int(node.get("resolution", ""))] = (int(_text(node, "NROWS") or ""), int(_text(node, "NCOLS") or ""))
+            resolution = int(node.get("resolution", ""))
+            size = (int(_text(node, "NROWS") or ""), int(_text(node, "NCOLS") or ""))
         except ValueError:
             raise ProductError(f"The tile metadata {source} has an unreadable Size entry.") from None
+        _check_resolution(resolution, source, "Size")
+        for key, value in zip(("NROWS", "NCOLS"), size):
+            _in_range(value, 1, MAX_TILE_PIXELS, source, f"{key} of the {resolution} m Size", "pixels of a tile")
+        sizes[resolution] = size
     positions: dict[int, tuple[float, float, float, float]] = {}
     for node in _children(geocoding, "Geoposition"):
         try:
-            positions[int(node.get("resolution", ""))] = tuple(  # type: ignore[assignment]
-                float(_text(node, key) or "") for key in ("ULX", "ULY", "XDIM", "YDIM")
-            )
+            resolution = int(node.get("resolution", ""))
+            values = tuple(float(_text(node, key) or "") for key in ("ULX", "ULY", "XDIM", "YDIM"))
         except ValueError:
             raise ProductError(f"The tile metadata {source} has an unreadable Geoposition entry.") from None
+        _check_resolution(resolution, source, "Geoposition")
+        where = f"of the {resolution} m Geoposition"
+        _in_range(values[0], -COORDINATE_LIMIT, COORDINATE_LIMIT, source, f"ULX {where}", "a map coordinate in metres")
+        _in_range(values[1], -COORDINATE_LIMIT, COORDINATE_LIMIT, source, f"ULY {where}", "a map coordinate in metres")
+        _in_range(values[2], 1e-3, PIXEL_SIZE_LIMIT, source, f"XDIM {where}", "a pixel width in metres, positive")
+        _in_range(values[3], -PIXEL_SIZE_LIMIT, -1e-3, source, f"YDIM {where}", "a pixel height in metres, negative")
+        positions[resolution] = values  # type: ignore[assignment]
     common = sorted(set(sizes) & set(positions))
     if not common:
         raise ProductError(f"The tile metadata {source} gives no size and position for any resolution.")
@@ -498,7 +546,8 @@ def _tile_from_root(root: ET.Element, source: str) -> TileMetadata:
         if not path:
             continue
         band_id = node.get("bandId")
-        band = BAND_IDS[int(band_id)] if band_id is not None and band_id.isdigit() and int(band_id) < len(BAND_IDS) else None
+        band = BAND_IDS[int(band_id)] if band_id is not None and re.fullmatch(r"[0-9]{1,2}", band_id) \
+            and int(band_id) < len(BAND_IDS) else None
         masks.append(MaskEntry(type=node.get("type", ""), band=band, path=path))
     return TileMetadata(
         angles=_angles(root, source),
