@@ -26,6 +26,10 @@ class ModelError(CloudMaskError):
     """The model file or its card is unusable."""
 
 
+class ParameterError(CloudMaskError):
+    """A parameter value (scale, offset, extent, ...) that cannot mean anything sensible."""
+
+
 class OutputError(CloudMaskError):
     """An output cannot be written where asked."""
 

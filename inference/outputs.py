@@ -113,7 +113,7 @@ def gdal_write_errors(target: str | Path, folder: str | Path) -> Iterator[None]:
     gdal.PushErrorHandler(handler)
     try:
         yield
-    except RuntimeError as exc:  # where the caller enabled gdal.UseExceptions()
+    except (RuntimeError, OSError) as exc:  # gdal.UseExceptions() where enabled; rasterio's own write errors
         messages.append(str(exc))
     finally:
         gdal.PopErrorHandler()
@@ -266,11 +266,12 @@ def _remove(path: Path) -> None:
             candidate.unlink()
 
 
-def remove_stale_partials(folder: Path) -> list[Path]:
+def remove_stale_partials(folder: Path, locked: Path | None = None) -> list[Path]:
     """Remove partial files in folder that no live run is writing; return what was removed.
 
     A partial whose target's lock can be taken has no writer left (its run was
-    killed); a partial of a target locked by another run is left alone.
+    killed); a partial of a target locked by another run is left alone. `locked`
+    is the target whose lock the caller holds: its partials are stale already.
     """
     removed: list[Path] = []
     now = time.time()
@@ -284,6 +285,10 @@ def remove_stale_partials(folder: Path) -> list[Path]:
             if any(name.endswith(suffix) for suffix in SIDECAR_SUFFIXES):
                 continue  # goes with its partial
             target = target_of(path)
+            if target == locked:
+                _remove(path)
+                removed.append(path)
+                continue
             handle = _acquire(target)
             if handle is None:
                 continue
@@ -341,7 +346,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     """
     target = check_writable(path)
     with output_lock(target):
-        remove_stale_partials(target.parent)
+        remove_stale_partials(target.parent, locked=target)
         temporary = partial_path(target)
         try:
             yield temporary

@@ -46,3 +46,26 @@ def inputs_stay_untouched():
     for path in added:
         Path(path).unlink()
     assert not added and not changed, f"tests wrote into the real data: added {added}, changed {changed}"
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 4 MiB file system of its own (tmpfs), to fill up and see how writers meet a full disk.
+
+    Mounting needs root; elsewhere the test is skipped with the reason.
+    """
+    import os
+    import subprocess
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("a full disk is simulated with a small tmpfs, which only root can mount")
+    mount = tmp_path / "tiny-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+

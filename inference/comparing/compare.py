@@ -23,19 +23,20 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
-import rasterio.io
 from rasterio.enums import Resampling
+from rasterio.windows import Window
 
 from ..classes import NODATA
 from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
-from ..outputs import atomic_output, check_writable
+from ..outputs import atomic_output, check_outputs, check_writable, gdal_write_errors
 from ..reading.product import Product, is_product_path
 from .difference import (
     DIFFERENCE_CODES,
@@ -86,7 +87,7 @@ def _role(against_scl: bool) -> str:
 def _stream(
     mask_dataset: rasterio.DatasetReader,
     read_reference: ReadBlock,
-    target: rasterio.io.DatasetWriter,
+    write: Callable[[np.ndarray, Window], None],
     paths: tuple[Path, Path],
     against_scl: bool,
     feedback: Feedback,
@@ -106,7 +107,7 @@ def _stream(
         reference_block = read_block(read_reference, window, reference_path, role)
         check_codes(reference_block, highest, reference_path, role, expected)
         pairs = counter.add(mask_block, reference_block, row_areas_m2(grid, int(window.row_off), int(window.height)))
-        target.write(lut[pairs], 1, window=window)
+        write(lut[pairs], window)
         feedback.progress(85.0 * (number + 1) / len(windows), "Comparing")
     return counter.result()
 
@@ -125,8 +126,11 @@ def _compare(
     mask_path, output_path = Path(mask), Path(output)
     reference_path = Path(opened.source if opened is not None else reference)
     check_writable(output_path)
+    outputs: dict[str, str | Path | None] = {"OUTPUT": output_path}
     if report is not None:
-        check_report_path(report)
+        html_path, json_path = check_report_path(report)
+        outputs.update({"REPORT": html_path, "the report's JSON": json_path})
+    check_outputs(outputs, {"MASK": mask_path, "the " + _role(against_scl): reference_path})
     label = _role(against_scl)
     with contextlib.ExitStack() as stack:
         mask_dataset = open_raster(mask_path, "mask", stack)
@@ -134,11 +138,22 @@ def _compare(
         read_reference, kind, info, year = _open_reference(reference_path, grid, mask_path, against_scl, stack, opened)
         mask_tags = {key: str(value) for key, value in mask_dataset.tags().items() if key != "AREA_OR_POINT"}
         with atomic_output(output_path) as temporary:
-            with rasterio.open(temporary, "w", **difference_profile(grid)) as target:
-                # the colour table is a TIFF tag: it must be set before the first block is written
-                target.write_colormap(1, {code: DIFFERENCE_COLOURS[code] for code in (NODATA, *DIFFERENCE_CODES)})
+            def checked():  # GDAL reports a full disk only to its error handler: every write goes through here
+                return gdal_write_errors(output_path, output_path.parent)
+
+            with checked():
+                target = rasterio.open(temporary, "w", **difference_profile(grid))
+            try:
+                with checked():
+                    # the colour table is a TIFF tag: it must be set before the first block is written
+                    target.write_colormap(1, {code: DIFFERENCE_COLOURS[code] for code in (NODATA, *DIFFERENCE_CODES)})
+
+                def write(codes: np.ndarray, window: Window) -> None:
+                    with checked():
+                        target.write(codes, 1, window=window)
+
                 counts, areas = _stream(
-                    mask_dataset, read_reference, target, (mask_path, reference_path), against_scl, feedback
+                    mask_dataset, read_reference, write, (mask_path, reference_path), against_scl, feedback
                 )
                 comparison = Comparison(
                     mask=str(mask_path),
@@ -161,10 +176,18 @@ def _compare(
                     )
                 check_cancelled(feedback)
                 feedback.progress(88.0, "Writing the difference raster")
-                target.set_band_description(1, f"Difference: {mask_path.name} against {label} {reference_path.name}")
-                target.update_tags(**_difference_tags(comparison))
-                target.build_overviews(grid.overview_factors(), Resampling.nearest)
-            set_category_names(temporary, comparison.names)
+                with checked():
+                    target.set_band_description(1, f"Difference: {mask_path.name} against {label} {reference_path.name}")
+                    target.update_tags(**_difference_tags(comparison))
+                    target.build_overviews(grid.overview_factors(), Resampling.nearest)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    target.close()  # the file is removed; its closing errors do not matter
+                raise
+            with checked():
+                target.close()
+            with checked():
+                set_category_names(temporary, comparison.names)
             comparison.seconds = time.perf_counter() - started
             if report is not None:
                 check_cancelled(feedback)

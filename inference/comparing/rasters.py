@@ -26,13 +26,14 @@ from rasterio.windows import Window
 
 from ..errors import OutputError, ProductError
 from ..grid import Grid
-from ..reading.product import Product, as_product, no_scl_error, scl_file
+from ..reading.product import Product, as_product, check_regular_file, no_scl_error, scl_file
 
 BLOCK_PIXELS = 1 << 22
 EARTH_AUTHALIC_RADIUS_M = 6371007.2
 
 
 def open_raster(path: str | Path, role: str, stack: contextlib.ExitStack) -> rasterio.DatasetReader:
+    check_regular_file(str(path), f"The {role}")
     try:
         dataset = stack.enter_context(rasterio.open(str(path)))
     except (RasterioError, RasterioIOError) as exc:

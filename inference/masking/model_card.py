@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,10 @@ CARD_KEYS = frozenset(
 INPUT_KEYS = frozenset({"reflectance", "clip", "mean", "std"})
 OUTPUT_KINDS = ("logits", "probabilities")
 LEVELS = ("L1C", "L2A")
+# Sentinel-2 pixels are 10-60 m; a model trained far outside this says nothing about Sentinel-2, and a card
+# resolution of 1e9 m would only make the engine resample for minutes to a single pixel.
+RESOLUTION_RANGE = (1.0, 1000.0)
+MIN_TILE, MAX_TILE = 16, 4096
 TEMPLATES = MODEL_CARD_DIR
 
 # Model band names (STAC eo common names where one exists) -> Sentinel-2 band ids.
@@ -193,16 +198,23 @@ def card_from_dict(data: Any, source: str, model_path: str = "") -> ModelCard:
         raise fail("'bands' is empty")
     if len(card.mean) != len(bands) or len(card.std) != len(bands):
         raise fail(f"'mean' and 'std' need one value per band ({len(bands)})")
-    if any(s == 0 for s in card.std):
-        raise fail("'std' holds a zero")
+    for key, values in (("mean", card.mean), ("std", card.std)):
+        bad = [f"{card.bands[i].name}: {v!r}" for i, v in enumerate(values) if not math.isfinite(v)]
+        if bad:
+            raise fail(f"'{key}' holds values that are not finite numbers ({', '.join(bad)})")
+    if any(s <= 0 for s in card.std):
+        raise fail("'std' must be positive for every band (a zero or negative spread cannot normalise)")
+    if card.clip is not None and not (all(math.isfinite(v) for v in card.clip) and card.clip[0] < card.clip[1]):
+        raise fail(f"'clip' must be two finite numbers, low before high (got {list(card.clip)})")
     if card.output not in OUTPUT_KINDS:
         raise fail(f"'output' must be one of {', '.join(OUTPUT_KINDS)}, not {card.output!r}")
     if any(level not in LEVELS for level in card.levels):
         raise fail(f"'levels' may only hold {', '.join(LEVELS)}")
-    if card.tile_size < 16 or not 0.0 <= card.overlap < 0.5:
-        raise fail("'tile_size' must be at least 16 and 'overlap' in [0, 0.5)")
-    if card.resolution <= 0:
-        raise fail("'resolution' must be positive (metres)")
+    if not MIN_TILE <= card.tile_size <= MAX_TILE or not 0.0 <= card.overlap < 0.5:
+        raise fail(f"'tile_size' must be {MIN_TILE} to {MAX_TILE} pixels and 'overlap' in [0, 0.5)")
+    if not (math.isfinite(card.resolution) and RESOLUTION_RANGE[0] <= card.resolution <= RESOLUTION_RANGE[1]):
+        raise fail(f"'resolution' must be the metres per pixel the model was trained at, {RESOLUTION_RANGE[0]:g} to "
+                   f"{RESOLUTION_RANGE[1]:g} (got {card.resolution!r}); Sentinel-2 models use 10 to 60")
     codes = {NODATA, CLEAR, CLOUD_SHADOW, SEMI_TRANSPARENT, CLOUD}
     if len(classes) < 2 or any(c.code not in codes for c in classes):
         raise fail("'classes' needs at least two entries with codes 0-4")

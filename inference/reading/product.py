@@ -16,6 +16,7 @@ import contextlib
 import math
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,13 +114,30 @@ def vsi_stat(path: str):
     return _call(gdal.VSIStatL, path)
 
 
+def check_regular_file(path: str, role: str = "The file") -> None:
+    """ProductError for a local path that is a named pipe, a socket or a device: opening one would wait forever
+    for a writer (a FIFO) or read an endless stream. Paths inside archives (/vsizip/...) are always files."""
+    if path.startswith("/vsi"):
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreadable: the caller's own message says so
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise ProductError(
+            f"{role} {display_path(path)} is {kind}, not a regular file; it is not read, since reading it would "
+            "wait for data that may never come. Give the path of a real file."
+        )
+
+
 def vsi_exists(path: str) -> bool:
     return vsi_stat(path) is not None
 
 
 def vsi_isdir(path: str) -> bool:
-    stat = vsi_stat(path)
-    return bool(stat is not None and stat.IsDirectory())
+    info = vsi_stat(path)
+    return bool(info is not None and info.IsDirectory())
 
 
 def vsi_listdir(path: str) -> list[str]:
@@ -131,20 +149,21 @@ def vsi_listdir(path: str) -> list[str]:
 def vsi_read(path: str, limit: int = MAX_XML_BYTES) -> bytes:
     """The bytes of a (small) file, through GDAL so that /vsizip/ paths work; ProductError when unreadable."""
     gdal = _gdal()
-    stat = vsi_stat(path)
-    if stat is None or stat.IsDirectory():
+    check_regular_file(path)
+    info = vsi_stat(path)
+    if info is None or info.IsDirectory():
         raise ProductError(f"The file {display_path(path)} is missing. The product is incomplete; download it again.")
-    if stat.size > limit:
-        raise ProductError(f"The file {display_path(path)} is {stat.size} bytes, too large for a metadata file.")
+    if info.size > limit:
+        raise ProductError(f"The file {display_path(path)} is {info.size} bytes, too large for a metadata file.")
     with gdal_errors() as errors:
         handle = _call(gdal.VSIFOpenL, path, "rb")
         if handle is None:
             raise ProductError(f"The file {display_path(path)} cannot be opened. Check that it is readable.")
         try:
-            data = gdal.VSIFReadL(1, stat.size, handle) or b""
+            data = gdal.VSIFReadL(1, info.size, handle) or b""
         finally:
             gdal.VSIFCloseL(handle)
-    if errors or len(data) != stat.size:
+    if errors or len(data) != info.size:
         detail = f" ({errors[-1]})" if errors else ""
         raise ProductError(
             f"The file {display_path(path)} could not be read completely{detail}. The product or archive is damaged "
@@ -332,11 +351,36 @@ def _locate_zip(path: str, source: str) -> tuple[str, str]:
     vsi_root = "/vsizip/" + Path(path).resolve().as_posix()
     names = _call(_gdal().ReadDir, vsi_root)
     if not names:
+        unusable = _unusable_zip(path, source)
+        if unusable:
+            raise ProductError(unusable)
         raise ProductError(
             f"The zip archive {source} is damaged or truncated: its table of contents cannot be read. "
             "The download was probably interrupted; download the product again."
         )
     return _locate_in_folder(vsi_root, source, inside_zip=True)
+
+
+def _unusable_zip(path: str, source: str) -> str | None:
+    """Why a zip whose table of contents GDAL cannot list is unusable, where that is not damage: it is empty,
+    or its members have absolute paths or climb out with '..' (never the case in a product download)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return None  # really damaged: the caller says so
+    if not names:
+        return (f"The zip archive {source} is empty: it holds no files at all. The download did not complete; "
+                "download the product again.")
+    escaping = [name for name in names if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name)
+                or ".." in re.split(r"[/\\]", name)]
+    if escaping:
+        return (f"The zip archive {source} holds members with absolute paths or '..' (such as {escaping[0]!r}); "
+                "a Sentinel-2 download never does, so it is not read. Download the product again from the "
+                "Copernicus Data Space Ecosystem, or unpack it with a tool you trust and open the .SAFE folder.")
+    return None
 
 
 def _locate(path: str | os.PathLike) -> tuple[str, str, bool]:
@@ -354,6 +398,7 @@ def _locate(path: str | os.PathLike) -> tuple[str, str, bool]:
     local = Path(source).expanduser()
     if not local.exists():
         raise ProductError(f"{source} does not exist. Check the path. {WHAT_TO_OPEN}")
+    check_regular_file(str(local), "The product")
     if local.is_dir():
         return (*_locate_in_folder(str(local.resolve()), source), False)
     if local.suffix.lower() == ".zip" or _looks_like_zip(local):
@@ -414,8 +459,9 @@ def _resolve_raster(root: str, rel: str, image_format: str) -> tuple[str | None,
         candidates = [rel + ext for ext in _RASTER_EXTS.get(image_format.upper(), (".jp2", ".tif"))]
     for candidate in candidates:
         path = join(root, candidate)
-        stat = vsi_stat(path)
-        if stat is not None and not stat.IsDirectory():
+        info = vsi_stat(path)
+        if info is not None and not info.IsDirectory():
+            check_regular_file(path)
             return path, path
     return None, join(root, candidates[0])
 
@@ -474,6 +520,7 @@ def _collect_files(root: str, granule: str | None, metadata: ProductMetadata, ti
     missing: list[str] = []
 
     def add(kind: str, key: str, resolution: int, path: str) -> None:
+        check_regular_file(path)
         if kind == "band":
             band_files.setdefault(key, {}).setdefault(resolution, path)
         else:
@@ -534,6 +581,7 @@ def _open_raster(path: str):
     """rasterio dataset for a product file, ProductError naming it when GDAL cannot open it."""
     import rasterio
 
+    check_regular_file(path)
     with gdal_errors() as errors:
         try:
             dataset = rasterio.open(path)
@@ -718,32 +766,70 @@ def product_grid(product: Product, resolution: float, extent=None) -> Grid:
         grid = base.resampled(resolution)
     if extent is None:
         return grid
-    bounds = _extent_in_crs(extent, product.crs)
+    bounds = _extent_in_crs(extent, product.crs, grid.bounds, product)
     try:
         return grid.cropped_to(bounds)
     except ValueError:
-        xmin, ymin, xmax, ymax = grid.bounds
-        raise ProductError(
-            f"The extent {tuple(round(v, 3) for v in bounds)} (in {product.crs}) does not overlap tile {product.tile_id} "
-            f"of {product.product_id}, which covers ({xmin:.0f}, {ymin:.0f}, {xmax:.0f}, {ymax:.0f}). "
-            "Choose an extent inside the product, or leave it empty for the whole tile."
-        ) from None
+        raise _no_overlap(product, bounds, product.crs) from None
 
 
-def _extent_in_crs(extent, crs: str) -> tuple[float, float, float, float]:
+def _no_overlap(product: Product, bounds, crs_name: str) -> ProductError:
+    xmin, ymin, xmax, ymax = product.grids[min(product.grids)].bounds
+    return ProductError(
+        f"The extent {_numbers(bounds)} (in {crs_name}) does not overlap tile {product.tile_id} "
+        f"of {product.product_id}, which covers ({xmin:.0f}, {ymin:.0f}, {xmax:.0f}, {ymax:.0f}) in {product.crs}. "
+        "Choose an extent inside the product, or leave it empty for the whole tile."
+    )
+
+
+def _numbers(values) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
+
+
+def crs_label(crs) -> str:
+    """A CRS as a person reads it: 'EPSG:4326', else its name; never a page of WKT."""
+    from rasterio.crs import CRS
+
+    try:
+        parsed = CRS.from_user_input(crs)
+    except Exception:
+        text = str(crs)
+        return text if len(text) <= 40 else text[:37] + "..."
+    epsg = _epsg(parsed)
+    if epsg:
+        return f"EPSG:{epsg}"
+    name = re.match(r'^\s*\w+\["([^"]+)"', parsed.to_wkt())
+    return name.group(1) if name else "a custom CRS"
+
+
+def _extent_in_crs(extent, crs: str, footprint, product: Product) -> tuple[float, float, float, float]:
+    """The extent as bounds in the product's CRS, first clamped to the tile's footprint in the extent's own CRS.
+
+    Clamping before transforming is what makes a world-sized extent work: the
+    corners of (-180, -90, 180, 90) have no place in a UTM zone, and bounds
+    transformed from them are meaningless, while the tile's footprint in
+    degrees transforms back onto the tile.
+    """
     values = tuple(extent)
-    if len(values) == 4:
-        xmin, ymin, xmax, ymax = (float(v) for v in values)
-        extent_crs = None
-    elif len(values) == 5:
+    if len(values) not in (4, 5):
+        raise ProductError("The extent must be (xmin, ymin, xmax, ymax) with an optional CRS; "
+                           f"{len(values)} values were given.")
+    try:
         xmin, ymin, xmax, ymax = (float(v) for v in values[:4])
-        extent_crs = values[4]
-    else:
-        raise ProductError(f"The extent {extent!r} is not (xmin, ymin, xmax, ymax, crs).")
+    except (TypeError, ValueError):
+        raise ProductError("The extent's corners are not numbers; give xmin, ymin, xmax, ymax.") from None
+    extent_crs = values[4] if len(values) == 5 and values[4] not in (None, "") else None
+    label = crs_label(extent_crs) if extent_crs is not None else crs
+    corners = (xmin, ymin, xmax, ymax)
+    if not all(math.isfinite(v) for v in corners):
+        raise ProductError(f"The extent {_numbers(corners)} (in {label}) has a corner that is not a finite number.")
     if not (xmin < xmax and ymin < ymax):
-        raise ProductError(f"The extent {extent!r} is empty: it needs xmin < xmax and ymin < ymax.")
-    if extent_crs is None or extent_crs == "":
-        return (xmin, ymin, xmax, ymax)
+        raise ProductError(
+            f"The extent {_numbers(corners)} (in {label}) has no area: it needs xmin < xmax and ymin < ymax. "
+            "Draw an extent with some width and height, or leave it empty for the whole tile."
+        )
+    if extent_crs is None:
+        return corners
     from rasterio.crs import CRS
     from rasterio.warp import transform_bounds
 
@@ -751,13 +837,26 @@ def _extent_in_crs(extent, crs: str) -> tuple[float, float, float, float]:
         source_crs = CRS.from_user_input(extent_crs)
         target_crs = CRS.from_user_input(crs)
     except Exception as exc:
-        raise ProductError(f"The CRS of the extent ({extent_crs!r}) is not understood: {short_error(exc)}") from None
+        raise ProductError(f"The CRS of the extent ({label}) is not understood: {short_error(exc)}") from None
     if source_crs == target_crs:
-        return (xmin, ymin, xmax, ymax)
+        return corners
     try:
-        return tuple(transform_bounds(source_crs, target_crs, xmin, ymin, xmax, ymax, densify_pts=21))  # type: ignore[return-value]
+        fxmin, fymin, fxmax, fymax = transform_bounds(target_crs, source_crs, *footprint, densify_pts=21)
+        if fxmin <= fxmax:  # a footprint across the antimeridian (fxmin > fxmax) is left unclamped in x
+            xmin, xmax = max(xmin, fxmin), min(xmax, fxmax)
+        ymin, ymax = max(ymin, fymin), min(ymax, fymax)
+        if not (xmin < xmax and ymin < ymax):
+            raise _no_overlap(product, corners, label)
+        bounds = tuple(transform_bounds(source_crs, target_crs, xmin, ymin, xmax, ymax, densify_pts=21))
+    except ProductError:
+        raise
     except Exception as exc:
-        raise ProductError(f"The extent {extent!r} cannot be transformed to {crs}: {short_error(exc)}") from None
+        raise ProductError(f"The extent {_numbers(corners)} cannot be transformed from {label} to {crs}: "
+                           f"{short_error(exc)}") from None
+    if not all(math.isfinite(v) for v in bounds):
+        raise ProductError(f"The extent {_numbers(corners)} (in {label}) cannot be placed in {crs}; "
+                           "choose an extent closer to the product.")
+    return bounds  # type: ignore[return-value]
 
 
 PRODUCT_FILE_NAMES = ("MTD_MSIL1C.XML", "MTD_MSIL2A.XML", "MANIFEST.SAFE")

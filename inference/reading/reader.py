@@ -42,6 +42,7 @@ from .metadata import NATIVE_RESOLUTION, to_reflectance
 from .product import (
     Product,
     band_missing_error,
+    check_regular_file,
     display_path,
     gdal_errors,
     open_product,
@@ -208,6 +209,7 @@ def _int_window(window, grid: Grid) -> tuple[int, int, int, int]:
 def _open(path: str, **options):
     import rasterio
 
+    check_regular_file(path)
     with gdal_errors() as errors:
         try:
             dataset = rasterio.open(path, **options)

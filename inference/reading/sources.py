@@ -7,6 +7,7 @@ the same tiling, blending and writing code.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,8 +19,10 @@ from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from ..errors import BandError, ProductError
+from ..defaults import DEFAULT_OFFSET, DEFAULT_SCALE
+from ..errors import BandError, ParameterError, ProductError
 from ..grid import Grid
+from .product import check_regular_file
 from .reader import BandBlock, ProductReader, read_mask_layer
 
 
@@ -75,6 +78,33 @@ def raster_grid(dataset: Any) -> Grid:
     return Grid(crs, dataset.transform, dataset.width, dataset.height)
 
 
+# reflectance = DN * scale + offset: a scale in (0, 1] covers DN of any bit depth down to data already in
+# reflectance (scale 1); an offset beyond one whole reflectance unit is no offset but a mistake.
+SCALE_RANGE = (0.0, 1.0)
+OFFSET_LIMIT = 1.0
+
+
+def check_scaling(scale: float, offset: float, path: str) -> None:
+    """ParameterError unless reflectance = DN * scale + offset can mean something: scale finite and positive,
+    offset finite and small; 0, NaN or a negative scale would give a confident mask of nothing."""
+    try:
+        scale, offset = float(scale), float(offset)
+    except (TypeError, ValueError):
+        raise ParameterError(f"SCALE and OFFSET for {path} must be numbers (got {scale!r}, {offset!r}).") from None
+    if not (math.isfinite(scale) and SCALE_RANGE[0] < scale <= SCALE_RANGE[1]):
+        raise ParameterError(
+            f"SCALE {scale!r} for {path} cannot turn digital numbers into reflectance (reflectance = DN x SCALE + "
+            f"OFFSET): it must be a finite number above 0 and at most 1. Sentinel-2 products use "
+            f"{DEFAULT_SCALE:g}; data already in reflectance uses 1."
+        )
+    if not (math.isfinite(offset) and abs(offset) <= OFFSET_LIMIT):
+        raise ParameterError(
+            f"OFFSET {offset!r} for {path} is not a usable reflectance offset: it must be a finite number between "
+            f"-{OFFSET_LIMIT:g} and {OFFSET_LIMIT:g}. Sentinel-2 from processing baseline 04.00 on uses "
+            f"{DEFAULT_OFFSET:g}, older data 0."
+        )
+
+
 class RasterSource:
     """Bands of any GDAL raster, mapped to model band names, converted with reflectance = DN * scale + offset.
 
@@ -88,6 +118,8 @@ class RasterSource:
     def __init__(self, path: str | Path, bands: dict[str, int], scale: float = 1.0, offset: float = 0.0,
                  grid: Grid | None = None):
         self.path = str(path)
+        check_scaling(scale, offset, self.path)
+        check_regular_file(self.path, "The raster")
         try:
             self._dataset = rasterio.open(self.path)
         except RasterioIOError as exc:
