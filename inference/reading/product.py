@@ -348,12 +348,12 @@ def _locate_zip(path: str, source: str) -> tuple[str, str]:
         raise ProductError(f"The archive {source} cannot be read ({exc.strerror}). Check that the file is readable.") from None
     if magic[:2] != b"PK":
         raise ProductError(f"{source} is not a zip archive (its content does not start like one). {WHAT_TO_OPEN}")
+    unusable = _unusable_zip(path, source)
+    if unusable:
+        raise ProductError(unusable)
     vsi_root = "/vsizip/" + Path(path).resolve().as_posix()
     names = _call(_gdal().ReadDir, vsi_root)
     if not names:
-        unusable = _unusable_zip(path, source)
-        if unusable:
-            raise ProductError(unusable)
         raise ProductError(
             f"The zip archive {source} is damaged or truncated: its table of contents cannot be read. "
             "The download was probably interrupted; download the product again."
@@ -362,15 +362,15 @@ def _locate_zip(path: str, source: str) -> tuple[str, str]:
 
 
 def _unusable_zip(path: str, source: str) -> str | None:
-    """Why a zip whose table of contents GDAL cannot list is unusable, where that is not damage: it is empty,
-    or its members have absolute paths or climb out with '..' (never the case in a product download)."""
+    """Why a zip is unusable where that is not damage: it is empty, or its members have absolute paths or climb
+    out with '..' (never the case in a product download). Reads only the table of contents."""
     import zipfile
 
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except (OSError, zipfile.BadZipFile, ValueError, EOFError):
-        return None  # really damaged: the caller says so
+        return None  # damaged: GDAL's reading says so, in the caller's words
     if not names:
         return (f"The zip archive {source} is empty: it holds no files at all. The download did not complete; "
                 "download the product again.")
@@ -825,7 +825,7 @@ def _extent_in_crs(extent, crs: str, footprint, product: Product) -> tuple[float
         raise ProductError(f"The extent {_numbers(corners)} (in {label}) has a corner that is not a finite number.")
     if not (xmin < xmax and ymin < ymax):
         raise ProductError(
-            f"The extent {_numbers(corners)} (in {label}) has no area: it needs xmin < xmax and ymin < ymax. "
+            f"The extent {_numbers(corners)} (in {label}) is empty, without area: it needs xmin < xmax and ymin < ymax. "
             "Draw an extent with some width and height, or leave it empty for the whole tile."
         )
     if extent_crs is None:

@@ -253,3 +253,64 @@ def test_parse_time_and_baseline():
     assert parse_time("2020-07-17T22:20:29") == datetime(2020, 7, 17, 22, 20, 29, tzinfo=timezone.utc)
     assert parse_time("yesterday") is None
     assert baseline_tuple("04.00") == (4, 0) and baseline_tuple("N0509") == (5, 9) and baseline_tuple(None) == (0, 0)
+
+
+# --------------------------------------------------------------------------- numbers that must not be believed
+
+
+def _real_product_mtd(real_l2a: Path) -> str:
+    return (real_l2a / "MTD_MSIL2A.xml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e-300", "0", "-10000", "1e309"])
+def test_a_quantification_that_is_not_believable_is_refused_by_name(real_l2a: Path, value: str):
+    """A NaN or 1e-300 quantification used to give a confident 0 % cloud where the truth is 53 %."""
+    text = _real_product_mtd(real_l2a).replace(
+        '<BOA_QUANTIFICATION_VALUE unit="none">10000<', f'<BOA_QUANTIFICATION_VALUE unit="none">{value}<')
+    with pytest.raises(ProductError, match=r"MTD_MSIL2A\.xml gives BOA_QUANTIFICATION_VALUE = .*outside 1 to 1e\+06"):
+        parse_product_metadata(text, "MTD_MSIL2A.xml")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1e9"])
+def test_an_offset_that_is_not_believable_is_refused_by_name(real_l2a: Path, value: str):
+    text = _real_product_mtd(real_l2a).replace('<BOA_ADD_OFFSET band_id="3">-1000<', f'<BOA_ADD_OFFSET band_id="3">{value}<')
+    with pytest.raises(ProductError, match=r"gives BOA_ADD_OFFSET \(band_id 3\) = .*download it again"):
+        parse_product_metadata(text, "MTD_MSIL2A.xml")
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "65536", "1e30", "12.5"])
+def test_a_special_value_that_is_no_digital_number_is_refused_without_a_traceback(real_l2a: Path, value: str):
+    """<SPECIAL_VALUE_INDEX>inf</SPECIAL_VALUE_INDEX> used to raise OverflowError."""
+    text = _real_product_mtd(real_l2a).replace("<SPECIAL_VALUE_INDEX>0<", f"<SPECIAL_VALUE_INDEX>{value}<")
+    with pytest.raises(ProductError, match=r"SPECIAL_VALUE_INDEX of NODATA"):
+        parse_product_metadata(text, "MTD_MSIL2A.xml")
+
+
+@pytest.mark.parametrize(("element", "value", "named"), [
+    ("ULX", "nan", "ULX of the 10 m Geoposition"),
+    ("ULY", "inf", "ULY of the 10 m Geoposition"),
+    ("XDIM", "0", "XDIM of the 10 m Geoposition"),
+    ("YDIM", "10", "YDIM of the 10 m Geoposition"),
+    ("NROWS", "0", "NROWS of the 10 m Size"),
+    ("NCOLS", "99999999", "NCOLS of the 10 m Size"),
+])
+def test_tile_geometry_that_is_not_believable_is_refused_by_name(real_l2a: Path, element: str, value: str, named: str):
+    """A NaN ULX used to be reported as 'the extent does not overlap'."""
+    path = next(real_l2a.glob("GRANULE/*/MTD_TL.xml"))
+    text = path.read_text(encoding="utf-8")
+    first = text.index(f"<{element}>")
+    end = text.index(f"</{element}>", first)
+    text = text[:first] + f"<{element}>{value}" + text[end:]
+    with pytest.raises(ProductError, match=rf"MTD_TL\.xml gives {named} = "):
+        parse_tile_metadata(text, "MTD_TL.xml")
+
+
+def test_an_unknown_encoding_is_a_product_error(real_l2a: Path):
+    text = _real_product_mtd(real_l2a).replace('encoding="UTF-8"', 'encoding="B02"', 1)
+    assert 'encoding="B02"' in text
+    with pytest.raises(ProductError, match="is not valid XML"):
+        parse_product_metadata(text.encode("utf-8"), "MTD_MSIL2A.xml")
+
+
+def test_an_impossible_sensing_date_is_no_date():
+    assert parse_time("2022-13-45T25:61:61.000Z") is None

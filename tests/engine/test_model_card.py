@@ -136,3 +136,22 @@ def test_missing_ukis_csmask_is_a_dependency_error(sandbox):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "ukis-csmask" in done.stdout, done.stderr
     assert "Install dependencies" in done.stdout and "pip" in done.stdout
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda card: card["input"].update(mean=[0.1, float("nan"), 0.1, 0.1]), r"'mean' holds values that are not finite numbers \(green: nan\)"),
+    (lambda card: card["input"].update(std=[1.0, 1.0, float("inf"), 1.0]), r"'std' holds values that are not finite numbers \(red: inf\)"),
+    (lambda card: card["input"].update(std=[1.0, -1.0, 1.0, 1.0]), "'std' must be positive"),
+    (lambda card: card["input"].update(clip=[0.0, float("nan")]), "'clip' must be two finite numbers"),
+    (lambda card: card.update(resolution=1e9), r"'resolution' must be .* \(got 1000000000.0\)"),
+    (lambda card: card.update(resolution=float("nan")), "'resolution' must be"),
+    (lambda card: card.update(tile_size=100000), "'tile_size' must be 16 to 4096 pixels"),
+])
+def test_card_numbers_that_cannot_be_right_are_refused_by_name(tmp_path, change, named):
+    """NaN statistics used to be accepted (a mask of nothing), a resolution of 1e9 m ran for minutes."""
+    card = card_dict(["blue", "green", "red", "nir"])
+    change(card)
+    path = tmp_path / "model.card.json"
+    path.write_text(json.dumps(card), encoding="utf-8")  # NaN and Infinity as JSON writes them
+    with pytest.raises(ModelError, match=named):
+        card_from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))

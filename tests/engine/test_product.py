@@ -363,3 +363,76 @@ def test_opening_writes_nothing(real_l2a: Path, tmp_path: Path):
 
 def test_grid_type(real_product: Product):
     assert isinstance(real_product.grids[60], Grid)
+
+
+# --------------------------------------------------------------------------- extents, archives and pipes
+
+
+WGS84_WKT = 'GEOGCRS["WGS 84",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",6378137,298.257223563]],' \
+    'CS[ellipsoidal,2],AXIS["geodetic latitude (Lat)",north],AXIS["geodetic longitude (Lon)",east],' \
+    'UNIT["degree",0.0174532925199433],ID["EPSG",4326]]'
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4326", WGS84_WKT])
+def test_a_world_extent_in_degrees_gives_the_whole_tile(real_product: Product, crs: str):
+    """(-180, -90, 180, 90) used to give a mask one pixel wide: it is clamped to the tile's footprint first."""
+    assert product_grid(real_product, 60, (-180, -90, 180, 90, crs)) == real_product.grids[60]
+    assert product_grid(real_product, 10, (-180, -90, 180, 90, crs)) == real_product.grids[10]
+
+
+def test_an_extent_half_over_the_tile_is_clamped_to_it(real_product: Product):
+    grid = product_grid(real_product, 60, (-20, 52.6, -8.5, 80, "EPSG:4326"))
+    xmin, ymin, xmax, ymax = grid.bounds
+    tile = real_product.grids[60].bounds
+    assert xmin == tile[0] and ymax == tile[3] and xmax < tile[2] and ymin > tile[1]
+
+
+def test_an_extent_without_area_is_refused_in_a_short_message(real_product: Product):
+    with pytest.raises(ProductError) as caught:
+        product_grid(real_product, 60, (-8.5, 52.6, -8.5, 52.7, WGS84_WKT))
+    message = str(caught.value)
+    assert "(-8.5, 52.6, -8.5, 52.7) (in EPSG:4326) is empty" in message
+    assert "GEOGCRS" not in message and len(message) < 250
+
+
+def test_an_extent_with_a_corner_that_is_no_number_is_refused(real_product: Product):
+    with pytest.raises(ProductError, match="not a finite number"):
+        product_grid(real_product, 60, (float("nan"), 52.6, -8.5, 52.7, "EPSG:4326"))
+
+
+def test_an_empty_zip_is_called_empty(tmp_path: Path):
+    empty = tmp_path / "S2A_MSIL2A_empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    message = _error(empty)
+    assert str(empty) in message and "is empty" in message and "damaged" not in message
+
+
+def test_a_zip_with_absolute_member_paths_is_named_as_such(tmp_path: Path):
+    archive = tmp_path / "S2A_MSIL2A_absolute.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("/etc/S2A.SAFE/MTD_MSIL2A.xml", "<x/>")
+        handle.writestr("../../escape.txt", "x")
+    message = _error(archive)
+    assert "absolute paths or '..'" in message and "damaged" not in message
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("which", ["MTD_MSIL2A.xml", "MTD_TL.xml", "band", "zip"])
+def test_a_named_pipe_in_place_of_a_file_is_refused_without_blocking(real_l2a: Path, tmp_path: Path, which: str):
+    """Opening a FIFO waits for a writer forever; the reader must see what it is first."""
+    import os
+
+    safe = make_mini_safe(real_l2a, tmp_path, bands=("B02", "B12"))
+    if which == "zip":
+        target = tmp_path / "S2A_MSIL2A_pipe.zip"
+    elif which == "band":
+        target = band_path(safe, "B12")
+    elif which == "MTD_TL.xml":
+        target = granule_dir(safe) / "MTD_TL.xml"
+    else:
+        target = safe / which
+    if target.exists():
+        target.unlink()
+    os.mkfifo(target)
+    message = _error(target if which == "zip" else safe)
+    assert "named pipe (FIFO)" in message and target.name in message
