@@ -32,13 +32,13 @@ from ..defaults import DEFAULT_BUFFER, DEFAULT_OFFSET, DEFAULT_SCALE, DEFAULT_SH
 from ..errors import BandError, ModelError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
-from ..outputs import atomic_output, check_writable
-from ..reading.sources import BandSource, ProductSource, RasterSource, is_metric
+from ..outputs import atomic_output, check_outputs, check_writable
+from ..reading.sources import BandSource, ProductSource, RasterSource, check_scaling, is_metric
 from .blending import StripInput, TileLayout, blend_strips
 from .buffers import BufferStep, check_buffer
 from .cirrus import Class3Plan, Class3Rule, plan_class3
 from .codes import CodeBlock, Coder, Tally
-from .model_card import ModelCard, builtin_card, check_card_matches, load_card
+from .model_card import ModelCard, builtin_card, check_card_matches, load_card, missing_swir
 from .poststeps import PostStep, apply_post_steps
 from .predict import TilePredictor
 from .session import SessionFactory, create_session
@@ -49,6 +49,11 @@ from .writer import MaskWriter, is_cloud_mask, mask_tags, probability_percent
 BATCH_SIZE = 4
 TILE_ROWS_PER_STRIP = 2
 RUN_SHARE = 95.0  # percent of the progress bar for reading and inference; the rest is writing
+NO_VALID_PIXELS = (
+    "The run covered no valid pixel: the input is no data everywhere in the area masked (outside the orbit's "
+    "swath, or masked out), so the mask holds only code 0 and every percentage is 0. Choose an extent where the "
+    "image has data."
+)
 
 
 @dataclass
@@ -176,6 +181,8 @@ def run_mask(
             tally.add(block)
             writer.write(block.codes)
         check_cancelled(notices)
+        if tally.valid_pixels == 0:
+            notices.warn(NO_VALID_PIXELS)
         notices.progress(RUN_SHARE, "Writing the mask")
     notices.progress(100.0, "Done")
     return MaskResult(
@@ -222,6 +229,13 @@ def prepare(model: str | Path, level: str, bands: list[str], where: str, *, b10:
     """
     card = _choose_card(model, level, bands)
     _check_level(card, level, where)
+    swir = missing_swir(bands) if str(model).lower() == "auto" else []
+    if swir:
+        notices.warn(
+            f"The 4-band model (blue, green, red, NIR) runs instead of the 6-band one: {where} has no "
+            f"{' or '.join(swir)} (short-wave infrared), which the 6-band model also reads. The mask may differ from "
+            "the 6-band model's; give a product or band mapping with B11 and B12 to use it."
+        )
     plan = plan_class3(card.class_codes(), level, b10=b10, cirrus_layer=cirrus_layer, product_id=product_id)
     if plan.warning:
         notices.warn(plan.warning)
@@ -281,6 +295,9 @@ def mask_raster(
     check_writable(output)
     if probabilities is not None:
         check_writable(probabilities)
+    check_outputs({"OUTPUT": output, "OUTPUT_PROBABILITIES": probabilities},
+                  {"INPUT": raster_path, "MODEL": None if str(model).lower() == "auto" else model})
+    check_scaling(scale, offset, str(raster_path))
     level = level.upper()
     prep = prepare(model, level, list(bands), f"the raster {raster_path} (LEVEL)", b10="cirrus" in bands,
                    cirrus_layer=False, product_id=None, device=device, threads=threads, notices=notices)
@@ -368,15 +385,20 @@ def mask_product(
     shadow_check: keep cloud shadow only where a cloud can cast it (sun and view angles of MTD_TL.xml);
     buffer: metres around cloud, semi-transparent cloud and shadow (0 = none).
     """
-    from ..reading.product import as_product, product_grid
+    from ..reading.product import as_product, product_folder, product_grid
 
     started = time.perf_counter()
     notices = _Notices(feedback or SilentFeedback())
     check_writable(output)
     if probabilities is not None:
         check_writable(probabilities)
+    outputs = {"OUTPUT": output, "OUTPUT_PROBABILITIES": probabilities}
+    model_input = None if str(model).lower() == "auto" else model
+    check_outputs(outputs, {"the product (INPUT)": product_path if isinstance(product_path, (str, Path)) else None,
+                            "MODEL": model_input})
     notices.progress(0.0, "Reading bands")
     product = as_product(product_path)
+    check_outputs(outputs, {"the product (INPUT)": product_folder(product), "MODEL": model_input})
     for message in product.warnings:
         notices.warn(message)
     if int(resolution) not in RESOLUTIONS:

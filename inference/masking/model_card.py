@@ -302,6 +302,16 @@ def _band_id(name: str) -> str:
     return upper
 
 
+SWIR_BANDS = ("B11", "B12")
+
+
+def missing_swir(bands: Iterable[str]) -> list[str]:
+    """The short-wave infrared bands the 6-band built-in model needs and `bands` lacks (ids or model names);
+    where any is missing, `builtin_card` falls back to the 4-band model."""
+    present = {_band_id(b) for b in bands}
+    return [band for band in SWIR_BANDS if band not in present]
+
+
 def builtin_card(level: str, bands: Iterable[str]) -> ModelCard:
     """The card of the ukis-csmask model that suits a product level and the bands present.
 
@@ -311,8 +321,7 @@ def builtin_card(level: str, bands: Iterable[str]) -> ModelCard:
     level = level.upper()
     if level not in LEVELS:
         raise ModelError(f"The product level {level!r} has no built-in model; use L1C or L2A.")
-    present = {_band_id(b) for b in bands}
-    variant = "6b" if {"B11", "B12"} <= present else "4b"
+    variant = "4b" if missing_swir(bands) else "6b"
     model = ukis_csmask_dir() / f"model_{variant}_{level.lower()}.onnx"
     meta = model.with_suffix(".json")
     try:

@@ -22,7 +22,8 @@ class TilePredictor:
 
     A model exported with a fixed batch size gets short batches padded with
     copies of the last tile; logits become probabilities by softmax; any
-    onnxruntime failure becomes a ModelError naming the model.
+    onnxruntime failure, and any answer holding NaN or infinity (which would
+    otherwise become a confident "clear"), becomes a ModelError naming the model.
     """
 
     def __init__(self, session: Any, card: ModelCard, batch_size: int):
@@ -42,4 +43,10 @@ class TilePredictor:
         except Exception as exc:  # onnxruntime's own exception types
             raise ModelError(f"The model {self.card.model_path or self.card.name} failed on a tile: "
                              f"{str(exc).splitlines()[0][:300]}") from exc
+        if not np.isfinite(out).all():
+            raise ModelError(
+                f"The model {self.card.model_path or self.card.name} gave values that are not numbers (NaN) or are "
+                "infinite for a tile; its answer cannot be trusted, so no mask is written. Check the model file and "
+                "its card's 'mean' and 'std'."
+            )
         return softmax(out.astype(np.float32), axis=1) if self.card.output == "logits" else out

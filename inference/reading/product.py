@@ -859,6 +859,14 @@ def _extent_in_crs(extent, crs: str, footprint, product: Product) -> tuple[float
     return bounds  # type: ignore[return-value]
 
 
+def product_folder(product: Product) -> str:
+    """What an output must never be or lie in: the SAFE folder on disk, or the zip a product is read from."""
+    if product.is_zip:
+        match = re.match(r"^/vsizip/(.*?\.zip)(?:/|$)", product.root, re.IGNORECASE)
+        return match.group(1) if match else product.source
+    return product.source if product.root.startswith("/vsi") else product.root
+
+
 PRODUCT_FILE_NAMES = ("MTD_MSIL1C.XML", "MTD_MSIL2A.XML", "MANIFEST.SAFE")
 
 
