@@ -42,15 +42,13 @@ def write_mask(path: Path, codes: np.ndarray, probabilities: Path | None = None)
     grid = utm_grid(codes.shape[1], codes.shape[0], 10.0)
     with atomic_output(path) as temporary:
         if probabilities is None:
-            writer = MaskWriter(temporary, grid, {"MODEL": "test"})
-            writer.write(codes)
-            writer.finish()
+            with MaskWriter(temporary, grid, {"MODEL": "test"}) as writer:
+                writer.write(codes)
             return
-        with atomic_output(probabilities) as temporary_probabilities:
-            writer = MaskWriter(temporary, grid, {"MODEL": "test"}, temporary_probabilities, ["a", "b"])
-            percent = np.stack([codes * 20, 100 - codes * 20]).astype(np.uint8)
-            writer.write(codes, percent)
-            writer.finish()
+        with atomic_output(probabilities) as temporary_probabilities, \
+                MaskWriter(temporary, grid, {"MODEL": "test"}, temporary_probabilities, ["a", "b"]) as writer:
+            writer.write_probabilities(np.stack([codes * 20, 100 - codes * 20]).astype(np.uint8))
+            writer.write(codes)
 
 
 def good_mask(folder: Path) -> Path:
@@ -188,9 +186,8 @@ def _writer_child(folder: Path, target: Path, hold_seconds: float) -> subprocess
         from s2cloudmask.inference.masking.writer import MaskWriter
         from s2cloudmask.inference.outputs import atomic_output
         with atomic_output({str(target)!r}) as temporary:
-            writer = MaskWriter(temporary, utm_grid(300, 300, 10.0), {{"MODEL": "test"}})
-            writer.write(np.ones((300, 300), np.uint8))
-            writer.finish()
+            with MaskWriter(temporary, utm_grid(300, 300, 10.0), {{"MODEL": "test"}}) as writer:
+                writer.write(np.ones((300, 300), np.uint8))
             print("written", flush=True)
             time.sleep({hold_seconds})
     """)
