@@ -40,6 +40,7 @@ LOCK_SUFFIX = ".s2cloudmask-lock"
 LEGACY_PARTIAL = re.compile(r"^\.(?P<stem>.+)\.partial-[0-9a-f]{8}(?P<suffix>\.[A-Za-z0-9]+)?$")
 LEGACY_PARTIAL_AGE_S = 3600.0
 LOW_SPACE_BYTES = 64 * 1024
+LOCK_PATIENCE_S = 2.0
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
 
 _CAUSES = (
@@ -219,12 +220,17 @@ def _try_lock(handle: int) -> bool:
         return False
 
 
-def _acquire(target: Path) -> int | None:
-    """The lock of a target as an open descriptor, or None while another run holds it."""
+def _acquire(target: Path, *, create: bool = True) -> int | None:
+    """The lock of a target as an open descriptor, or None while another run holds it (or, with
+    create=False, where no lock file exists)."""
     path = lock_path(target)
     for _ in range(5):
         try:
-            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            handle = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+        except FileNotFoundError:
+            if not create:
+                return None
+            raise
         except OSError as exc:
             raise write_failed(target, failure_cause(path.parent, error=exc)) from None
         if not _try_lock(handle):
@@ -239,6 +245,17 @@ def _acquire(target: Path) -> int | None:
     return None
 
 
+def _acquire_waiting(target: Path) -> int | None:
+    """The lock, waiting a moment for it: a cleanup in another run holds a lock only for an instant, a writer
+    for its whole run."""
+    deadline = time.monotonic() + LOCK_PATIENCE_S
+    while True:
+        handle = _acquire(target)
+        if handle is not None or time.monotonic() > deadline:
+            return handle
+        time.sleep(0.05)
+
+
 def _release(target: Path, handle: int) -> None:
     with contextlib.suppress(OSError):
         os.unlink(lock_path(target))  # before closing, so nobody locks a file that is about to vanish
@@ -248,7 +265,7 @@ def _release(target: Path, handle: int) -> None:
 @contextlib.contextmanager
 def output_lock(target: Path) -> Iterator[None]:
     """Hold the target's lock for the block; OutputError at once when another run writes the same file."""
-    handle = _acquire(target)
+    handle = _acquire_waiting(target)
     if handle is None:
         raise OutputError(
             f"Another run is writing {target} right now. Wait for it to finish, or choose another file name; "
@@ -289,14 +306,15 @@ def remove_stale_partials(folder: Path, locked: Path | None = None) -> list[Path
                 _remove(path)
                 removed.append(path)
                 continue
-            handle = _acquire(target)
-            if handle is None:
-                continue
+            handle = _acquire(target, create=False)
+            if handle is None and lock_path(target).exists():
+                continue  # its writer is alive
             try:
                 _remove(path)
                 removed.append(path)
             finally:
-                _release(target, handle)
+                if handle is not None:
+                    _release(target, handle)
         elif LEGACY_PARTIAL.match(name) and not name.endswith(SIDECAR_SUFFIXES):
             with contextlib.suppress(OSError):
                 if now - path.stat().st_mtime > LEGACY_PARTIAL_AGE_S:

@@ -243,3 +243,12 @@ def test_partials_of_earlier_releases_are_removed_once_old(tmp_path: Path):
     os.utime(old, (hours_ago, hours_ago))
     assert remove_stale_partials(tmp_path) == [old]
     assert sorted(p.name for p in tmp_path.iterdir()) == [recent.name]
+
+
+def test_a_partial_without_a_lock_is_stale_and_cleaning_takes_no_other_runs_lock(tmp_path: Path):
+    """Cleaning never creates another target's lock: a parallel run starting on that target is not refused."""
+    stale = tmp_path / f".other.tif{PARTIAL_MARK}0123456789ab"
+    stale.write_bytes(b"II*\0")
+    Path(str(stale) + ".aux.xml").write_text("<PAMDataset/>", encoding="utf-8")
+    write_mask(tmp_path / "mask.tif", random_codes(32, 32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.tif", "mask.tif.aux.xml"]
