@@ -317,8 +317,13 @@ def _number(text: str | None, source: str, what: str) -> float:
 
 def _in_range(value: float, low: float, high: float, source: str, what: str, why: str) -> float:
     """value itself when finite and within [low, high]; otherwise a ProductError naming the element."""
-    if not math.isfinite(value) or not low <= value <= high:
-        raise _damaged(source, f"gives {what} = {value!r}, outside {low:g} to {high:g} ({why})")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer with hundreds of digits
+        finite = False
+    if not finite or not low <= value <= high:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise _damaged(source, f"gives {what} = {shown}, outside {low:g} to {high:g} ({why})")
     return value
 
 

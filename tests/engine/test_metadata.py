@@ -314,3 +314,10 @@ def test_an_unknown_encoding_is_a_product_error(real_l2a: Path):
 
 def test_an_impossible_sensing_date_is_no_date():
     assert parse_time("2022-13-45T25:61:61.000Z") is None
+
+
+def test_a_size_with_hundreds_of_digits_is_refused_without_a_traceback(real_l2a: Path):
+    path = next(real_l2a.glob("GRANULE/*/MTD_TL.xml"))
+    text = path.read_text(encoding="utf-8").replace("<NROWS>10980<", f"<NROWS>{'9' * 400}<", 1)
+    with pytest.raises(ProductError, match=r"NROWS of the 10 m Size = 9{37}\.\.\., outside"):
+        parse_tile_metadata(text, "MTD_TL.xml")
