@@ -379,7 +379,8 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
                 _sync(written, target)
         except OSError as exc:
             _remove(temporary)
-            if exc.errno in WRITE_ERRNOS or str(exc.filename or "").startswith(str(temporary)):
+            if exc.errno in WRITE_ERRNOS or str(exc.filename or "").startswith(str(temporary)) \
+                    or any(text in str(exc) for _, text, _ in _CAUSES):  # rasterio's errors carry GDAL's text only
                 raise write_failed(target, failure_cause(target.parent, error=exc)) from None
             raise
         except BaseException:
