@@ -10,6 +10,7 @@ import pytest
 import rasterio
 from qgis.core import QgsApplication
 from s2cloudmask.inference.classes import MASK_CODES
+from s2cloudmask.inference.reading import product as product_module
 from s2cloudmask.inference.reading.product import open_product
 from s2cloudmask.ui.task import CloudMaskTask, CompanionPaths, RunRequest, TaskFeedback
 
@@ -57,9 +58,13 @@ def band_stack(real_l2a: Path, tmp_path: Path) -> Path:
     return write_band_stack(real_l2a, STACK_BANDS, tmp_path / "stack.vrt", LARGE_WINDOW)
 
 
-def test_product_run_writes_mask_comparison_and_context_views(qgis_app, real_l2a: Path, tmp_path: Path) -> None:
+def test_product_run_writes_mask_comparison_and_context_views(
+    qgis_app, real_l2a: Path, tmp_path: Path, monkeypatch
+) -> None:
     output = tmp_path / "mask.tif"
     product = open_product(real_l2a)  # as the dock passes it: opened once, read by every step
+    reopened: list[str] = []
+    monkeypatch.setattr(product_module, "open_product", lambda path: reopened.append(str(path)) or open_product(path))
     request = RunRequest(
         label="T29UNU window", output=str(output), product=product, resolution=60,
         extent=(*LARGE_WINDOW, "EPSG:32629"), scl=product,
@@ -68,6 +73,7 @@ def test_product_run_writes_mask_comparison_and_context_views(qgis_app, real_l2a
     assert task.description() == "Cloud mask: T29UNU window"
     watcher.wait()
     assert watcher.failure is None, watcher.failure
+    assert reopened == []  # mask, comparison and both context views read the product the dock opened
     outcome = watcher.outcome
 
     assert outcome.mask.device_used == "CPU"
