@@ -52,6 +52,7 @@ from qgis.PyQt.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -66,6 +67,7 @@ from ..toolbelt import layers as layer_styles
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.samples import samples_from_layer
 from .context_layers import build_true_colour_view, style_true_colour
+from .results import breakable
 from .task import TaskFeedback
 
 SAMPLE_LAYER_NAME = "Reference samples"
@@ -169,6 +171,7 @@ class ReferencePanel(QWidget):
         intro.setWordWrap(True)
         layout.addWidget(intro)
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
         self.inputLabel = QLabel()
         self.inputLabel.setWordWrap(True)
         form.addRow("Scene", self.inputLabel)
@@ -178,6 +181,9 @@ class ReferencePanel(QWidget):
             self.classCombo.addItem(class_icon(code), CLASS_NAMES[code], code)
         form.addRow("Class", self.classCombo)
         self.resolutionCombo = QComboBox()
+        for combo in (self.classCombo, self.resolutionCombo):  # narrower than their longest entry if need be
+            combo.setSizePolicy(QSizePolicy.Ignored, combo.sizePolicy().verticalPolicy())
+            combo.setMinimumWidth(combo.fontMetrics().horizontalAdvance("x" * 8))
         for resolution in RESOLUTIONS:
             self.resolutionCombo.addItem(f"{resolution} m", resolution)
         form.addRow("Resolution", self.resolutionCombo)
@@ -193,7 +199,7 @@ class ReferencePanel(QWidget):
         self.countsLabel = QLabel()
         self.countsLabel.setWordWrap(True)
         layout.addWidget(self.countsLabel)
-        actions = QHBoxLayout()
+        actions = QVBoxLayout()  # one above the other: side by side they would widen a docked panel
         self.trainButton = QPushButton("Train and classify")
         self.saveButton = QPushButton("Save samples…")
         actions.addWidget(self.trainButton)
@@ -203,7 +209,9 @@ class ReferencePanel(QWidget):
         self.statusLabel.setWordWrap(True)
         self.statusLabel.setObjectName("referenceStatus")
         layout.addWidget(self.statusLabel)
-        layout.addWidget(QLabel("Suggested places (least confident first; click to go there):"))
+        suggestions = QLabel("Suggested places (least confident first; click to go there):")
+        suggestions.setWordWrap(True)  # the dock is about 300 px wide
+        layout.addWidget(suggestions)
         self.suggestionList = QListWidget()
         self.suggestionList.setObjectName("referenceSuggestions")
         layout.addWidget(self.suggestionList, 1)
@@ -218,7 +226,7 @@ class ReferencePanel(QWidget):
     def refresh(self) -> None:
         """Say which scene the samples belong to and how many each class has."""
         path = self.input_path()
-        self.inputLabel.setText(Path(path).name if path else "Choose a product on the Settings tab first.")
+        self.inputLabel.setText(breakable(Path(path).name) if path else "Choose a product on the Mask tab first.")
         counts = self.counts()
         self.countsLabel.setText("Samples: " + ", ".join(f"{CLASS_NAMES[c].lower()} {counts[c]}" for c in MASK_CODES)
                                  + f" (at least {MIN_SAMPLES_PER_CLASS} in each class you use)")
@@ -337,7 +345,7 @@ class ReferencePanel(QWidget):
         source = self.input_path()
         try:
             if not source:
-                raise CloudMaskError("Choose a product on the Settings tab first; the samples are marked on it.")
+                raise CloudMaskError("Choose a product on the Mask tab first; the samples are marked on it.")
             samples = samples_from_layer(self.sample_layer(), CLASS_FIELD, input_crs(source))
         except CloudMaskError as exc:
             self._failed(str(exc), str(exc))

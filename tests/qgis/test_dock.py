@@ -163,6 +163,13 @@ def test_the_form_fits_a_docked_panel_without_sideways_scrolling(dock: CloudMask
     assert not scrolls_sideways(dock.settingsScroll)
     dock.sourceCombo.setCurrentIndex(dock.sourceCombo.findData("raster"))
     assert not scrolls_sideways(dock.settingsScroll)
+    # no tab may hold the panel wider than that: every page fits the width the dock really has
+    dock.resize(width, 700)
+    settle()
+    assert dock.width() == width
+    for index in range(dock.mainTabs.count()):
+        page = dock.mainTabs.widget(index)
+        assert page.minimumSizeHint().width() <= dock.mainTabs.width(), dock.mainTabs.tabText(index)
     dock.hide()
 
 
