@@ -7,12 +7,20 @@ builds a GUI, still gets the provider.
 from __future__ import annotations
 
 from qgis.core import Qgis, QgsApplication
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import QCoreApplication, Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QPushButton
 
 from .__about__ import ICON_PATH, PLUGIN_NAME
+from .processing.provider import CloudMaskProvider
 from .toolbelt import dependencies
+from .ui.dependency_dialog import DependencyDialog
+from .ui.diagnostics_dialog import DiagnosticsDialog
+from .ui.dock import CloudMaskDock
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("CloudMaskPlugin", text)
 
 
 class CloudMaskPlugin:
@@ -21,34 +29,31 @@ class CloudMaskPlugin:
         self.provider = None
         self.dock = None
         self.actions: list[QAction] = []
+        self.missing_item = None  # the message bar's "Missing Python packages" entry while it shows
         dependencies.activate()
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS's name)
-        from .processing.provider import CloudMaskProvider
-
         self.provider = CloudMaskProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802 (QGIS's name)
         self.initProcessing()
-        from .ui.dock import CloudMaskDock
-
         self.dock = CloudMaskDock(self.iface, self.iface.mainWindow())
         self.dock.setObjectName("S2CloudMaskDock")
         self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.dock.hide()
 
         icon = QIcon(str(ICON_PATH))
-        show_dock = QAction(icon, "Sentinel-2 Cloud Mask", self.iface.mainWindow())
+        show_dock = QAction(icon, tr("Sentinel-2 Cloud Mask"), self.iface.mainWindow())
         show_dock.setObjectName("S2CloudMaskShowDock")
-        show_dock.setToolTip("Mask clouds and cloud shadows in a Sentinel-2 product")
+        show_dock.setToolTip(tr("Mask clouds and cloud shadows in a Sentinel-2 product"))
         show_dock.setCheckable(True)
         show_dock.toggled.connect(self.dock.setVisible)
         self.dock.visibilityChanged.connect(show_dock.setChecked)
-        install = QAction("Install dependencies…", self.iface.mainWindow())
+        install = QAction(tr("Install dependencies…"), self.iface.mainWindow())
         install.setObjectName("S2CloudMaskInstallDependencies")
         install.triggered.connect(self.show_dependency_dialog)
-        diagnostics = QAction("Diagnostics…", self.iface.mainWindow())
+        diagnostics = QAction(tr("Diagnostics…"), self.iface.mainWindow())
         diagnostics.setObjectName("S2CloudMaskDiagnostics")
         diagnostics.triggered.connect(self.show_diagnostics)
         self.actions = [show_dock, install, diagnostics]
@@ -63,20 +68,27 @@ class CloudMaskPlugin:
 
     def _offer_install(self, missing: list[str]) -> None:
         bar = self.iface.messageBar()
-        item = bar.createMessage(PLUGIN_NAME, f"Missing Python packages: {', '.join(missing)}.")
-        button = QPushButton("Install dependencies…")
+        item = bar.createMessage(PLUGIN_NAME, tr("Missing Python packages: {names}.").format(names=", ".join(missing)))
+        button = QPushButton(tr("Install dependencies…"))
         button.clicked.connect(self.show_dependency_dialog)
         item.layout().addWidget(button)
         bar.pushWidget(item, Qgis.Warning)
+        self.missing_item = item
 
     def show_dependency_dialog(self) -> None:
-        from .ui.dependency_dialog import DependencyDialog
+        dialog = DependencyDialog(self.iface.mainWindow())
+        dialog.installed.connect(self.dependencies_installed)
+        dialog.exec_()
 
-        DependencyDialog(self.iface.mainWindow()).exec_()
+    def dependencies_installed(self) -> None:
+        """Everything that told of the missing packages says so no longer: the bar, the dock's devices."""
+        if self.missing_item is not None:
+            self.iface.messageBar().popWidget(self.missing_item)
+            self.missing_item = None
+        if self.dock is not None:
+            self.dock.dependencies_changed()
 
     def show_diagnostics(self) -> None:
-        from .ui.diagnostics_dialog import DiagnosticsDialog
-
         DiagnosticsDialog(self.iface.mainWindow()).exec_()
 
     def unload(self) -> None:

@@ -2,4 +2,52 @@
 
 Pure Python, numpy, rasterio and onnxruntime; nothing here imports qgis, so the
 same code serves the Processing algorithms, the dock widget and plain scripts.
+
+Importing this package puts the plugin's private package folder on sys.path
+(toolbelt/dependencies.py says where it lies), so a script needs only the
+plugins folder on PYTHONPATH. The entry points below are imported on first use:
+this package and its light modules (errors, classes, outputs, feedback,
+reading.paths, comparing.difference, masking.session) import without rasterio
+or onnxruntime, which is what lets the plugin load and explain itself while
+they are missing. Using an entry point without them raises DependencyError
+naming every missing package.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..toolbelt import dependencies
+from .errors import DependencyError
+
+dependencies.activate()
+
+# public name -> module that defines it
+ENTRY_POINTS = {
+    "mask_product": ".masking.engine",
+    "mask_raster": ".masking.engine",
+    "compare_with_scl": ".comparing.compare",
+    "open_product": ".reading.product",
+    "as_product": ".reading.product",
+    "scl_file": ".reading.product",
+}
+
+__all__ = [*ENTRY_POINTS, "require"]
+
+
+def require() -> None:
+    """Raise DependencyError naming every package the engine needs and cannot import."""
+    missing = dependencies.missing_modules()
+    if missing:
+        raise DependencyError(dependencies.missing_message(missing))
+
+
+def __getattr__(name: str) -> Any:
+    """The entry points, imported when first used (PEP 562), after require() has checked the packages."""
+    if name not in ENTRY_POINTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    require()
+    value = getattr(importlib.import_module(ENTRY_POINTS[name], __name__), name)
+    globals()[name] = value
+    return value

@@ -16,7 +16,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..inference.comparing.compare import compare_with_scl
+from .. import inference
 from ..inference.comparing.difference import DIFFERENCE_CODES, DIFFERENCE_NAMES
 from ..toolbelt.layers import DIFFERENCE_LAYER_NAME, style_difference_layer
 from .base import (
@@ -133,7 +133,7 @@ class CompareSclAlgorithm(CloudMaskAlgorithm):
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         report = optional_output(self.parameterAsFileOutput(parameters, "REPORT", context))
         with engine_errors():
-            comparison = compare_with_scl(
+            comparison = inference.compare_with_scl(
                 raster_file(mask_layer, "MASK"),
                 scl,
                 output,

@@ -11,8 +11,8 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
+from .. import inference
 from ..inference.defaults import DEFAULT_RESOLUTION, RESOLUTIONS
-from ..inference.masking.engine import mask_product
 from ..toolbelt.layers import MASK_LAYER_NAME, style_mask_layer
 from .base import (
     BUFFER_HELP,
@@ -137,7 +137,7 @@ class MaskProductAlgorithm(MaskingAlgorithm):
         probabilities = optional_output(self.parameterAsOutputLayer(parameters, "OUTPUT_PROBABILITIES", context))
         extent = self.extent_value(parameters, context)
         with engine_errors():
-            result = mask_product(
+            result = inference.mask_product(
                 product,
                 output,
                 model=model_value(self, parameters, context),

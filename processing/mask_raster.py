@@ -13,8 +13,8 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from .. import inference
 from ..inference.defaults import DEFAULT_LEVEL, DEFAULT_OFFSET, DEFAULT_SCALE, LEVELS
-from ..inference.masking.engine import mask_raster
 from ..toolbelt.layers import MASK_LAYER_NAME, style_mask_layer
 from .base import (
     BUFFER_HELP,
@@ -159,7 +159,7 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
                 bands[band] = number
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         with engine_errors():
-            result = mask_raster(
+            result = inference.mask_raster(
                 raster_file(layer, "INPUT"),
                 output,
                 bands=bands,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingFeedback,
@@ -10,7 +12,9 @@ from qgis.core import (
 )
 
 from ..inference.classes import CLASS_NAMES, CLEAR, CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
-from ..inference.masking.engine import MaskResult
+
+if TYPE_CHECKING:  # the engine needs rasterio; this module must load without it
+    from ..inference.masking.engine import MaskResult
 
 PERCENT_OUTPUTS: dict[str, int] = {
     "CLEAR_PERCENT": CLEAR,

@@ -26,10 +26,22 @@ def _version(module_name: str, attribute: str = "__version__") -> str:
 
 def _onnxruntime_providers() -> str:
     try:
-        import onnxruntime
+        import onnxruntime  # optional until installed: its absence is what this line reports
     except Exception as exc:  # noqa: BLE001
         return f"not available ({type(exc).__name__})"
     return ", ".join(onnxruntime.get_available_providers())
+
+
+def _rasterio_origin() -> str:
+    """Whose rasterio runs, and on which GDAL: QGIS's Python's own, or the plugin's wheel."""
+    try:
+        import rasterio  # optional until installed: its absence is what this line reports
+    except Exception as exc:  # noqa: BLE001
+        return f"not available ({type(exc).__name__}: {exc})"
+    folder = Path(rasterio.__file__).parent
+    own = folder.is_relative_to(dependencies.dependency_dir())
+    where = "the plugin's own wheel" if own else "QGIS's Python"
+    return f"{rasterio.__version__} from {where} ({folder}), running on GDAL {rasterio.__gdal_version__}"
 
 
 def _model_files() -> list[str]:
@@ -42,7 +54,7 @@ def _model_files() -> list[str]:
 
 def _qgis_version() -> str:
     try:
-        from qgis.core import Qgis
+        from qgis.core import Qgis  # diagnostics also run without QGIS (a plain Python, a bug report script)
     except ImportError:
         return "not running inside QGIS"
     return Qgis.QGIS_VERSION
@@ -51,7 +63,7 @@ def _qgis_version() -> str:
 def report() -> str:
     """The text a user pastes into a bug report."""
     try:
-        from osgeo import gdal
+        from osgeo import gdal  # reported, never required: a broken GDAL is what a bug report needs to show
 
         gdal_version = gdal.__version__
     except ImportError:
@@ -62,9 +74,8 @@ def report() -> str:
         f"Python: {sys.version.split()[0]} ({dependencies.python_executable()}; Install dependencies runs pip with it)",
         f"Platform: {platform.platform()}",
         f"GDAL: {gdal_version}",
-        f"rasterio: {_version('rasterio')}",
+        f"rasterio: {_rasterio_origin()}",
         f"numpy: {_version('numpy')}",
-        f"scipy: {_version('scipy')}",
         f"onnxruntime: {_version('onnxruntime')}",
         f"onnxruntime execution providers: {_onnxruntime_providers()}",
         f"ukis-csmask: {_version('ukis_csmask')}",
@@ -72,6 +83,7 @@ def report() -> str:
         f"Dependency folder: {dependencies.dependency_dir()}"
         + ("" if dependencies.dependency_dir().is_dir() else " (missing)"),
         f"Missing packages: {', '.join(dependencies.missing_modules()) or 'none'}",
+        f"Dependency self-test: {dependencies.last_self_test()}",
         "Model files:",
     ]
     models = _model_files()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for developing and testing the plugin:
 #   1. QGIS >= 3.22 with its Python bindings, rasterio built on QGIS's GDAL, scipy, Xvfb (apt, where missing);
-#   2. the plugin's runtime packages in its private folder (.deps/<python>-<pins hash>);
+#   2. the plugin's runtime packages in the checkout's development folder (.deps/<python>-<pins hash>;
+#      $S2CLOUDMASK_DEPS_ROOT overrides it), through the same installer the plugin uses;
 #   3. test tools in .venv, a virtual environment that sees the system's QGIS, numpy and rasterio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,16 +42,9 @@ if [ "$QGIS_VERSION" -lt 32200 ]; then
     exit 1
 fi
 
-DEPS_DIR=$($PY -m toolbelt.dependencies)
-if [ ! -f "$DEPS_DIR/.complete" ]; then
-    echo "Installing the plugin's Python packages into $DEPS_DIR"
-    rm -rf "$DEPS_DIR.partial"
-    $PY -m pip install -q --no-deps --disable-pip-version-check --no-input \
-        --target "$DEPS_DIR.partial" -r resources/requirements.txt
-    rm -rf "$DEPS_DIR"
-    mv "$DEPS_DIR.partial" "$DEPS_DIR"
-    touch "$DEPS_DIR/.complete"
-fi
+# The plugin's own installer (the one the QGIS dialog runs): a no-op when the folder for these pins exists.
+DEPS_DIR=$($PY toolbelt/dependencies.py path)
+$PY toolbelt/dependencies.py install
 
 # numpy stays the system's: rasterio and QGIS are built against it.
 NUMPY_VERSION=$($PY -c "import numpy; print(numpy.__version__)")

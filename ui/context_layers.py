@@ -9,17 +9,21 @@ the main thread once the layer exists.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import rasterio
 from osgeo import gdal
 from qgis.core import QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRasterLayer
 
+from .. import inference
 from ..inference.errors import OutputError
 from ..inference.outputs import atomic_output
-from ..inference.reading.product import Product, as_product, is_product_path, scl_file
+from ..inference.reading.paths import is_product_path
+
+if TYPE_CHECKING:  # the reader needs rasterio; this module must load without it
+    from ..inference.reading.product import Product
 
 TRUE_COLOUR_BANDS = ("B04", "B03", "B02")
 # Reflectance shown from black to white, as ESA's TCI images: land reads well, clouds saturate.
@@ -37,8 +41,12 @@ class ContextView:
 
 
 def _mask_frame(mask_path: str) -> tuple[tuple[float, float, float, float], str]:
-    with rasterio.open(mask_path) as mask:
-        return tuple(mask.bounds), mask.crs.to_wkt()
+    """The mask's bounds (xmin, ymin, xmax, ymax) and CRS as WKT, read with QGIS's own GDAL."""
+    mask = gdal.OpenEx(mask_path, gdal.OF_RASTER)
+    if mask is None:
+        raise OutputError(f"Could not read the mask {mask_path}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}.")
+    xmin, xres, _, ymax, _, yres = mask.GetGeoTransform()
+    return (xmin, ymax + yres * mask.RasterYSize, xmin + xres * mask.RasterXSize, ymax), mask.GetProjection()
 
 
 def _write_vrt(target: str, build: Callable[[str], Any]) -> str:
@@ -55,7 +63,7 @@ def _write_vrt(target: str, build: Callable[[str], Any]) -> str:
 
 def build_true_colour_view(product: str | Product, mask_path: str, target: str) -> ContextView | None:
     """B04/B03/B02 at the finest resolution they share, cut to the mask; None where the product lacks them."""
-    product = as_product(product)
+    product = inference.as_product(product)
     bounds, crs = _mask_frame(mask_path)
     files = [product.band_files.get(band, {}) for band in TRUE_COLOUR_BANDS]
     shared = set.intersection(*(set(resolutions) for resolutions in files))
@@ -79,9 +87,9 @@ def build_true_colour_view(product: str | Product, mask_path: str, target: str) 
 
 def scl_raster(scl_source: str | Product) -> str:
     """The SCL raster itself: the given file, or the finest SCL inside an L2A product (opened or by path)."""
-    if not isinstance(scl_source, Product) and not is_product_path(scl_source):
+    if isinstance(scl_source, (str, os.PathLike)) and not is_product_path(scl_source):
         return scl_source
-    return scl_file(as_product(scl_source))
+    return inference.scl_file(inference.as_product(scl_source))
 
 
 def build_scl_view(scl_source: str | Product, mask_path: str, target: str) -> str:

@@ -18,7 +18,7 @@ import re
 import stat
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import (
     Qgis,
@@ -36,6 +36,7 @@ from qgis.PyQt import uic
 from qgis.PyQt.QtCore import QSize, Qt, QTimer
 from qgis.PyQt.QtWidgets import QAction, QComboBox, QFileDialog, QMenu, QMessageBox, QScrollArea, QSizePolicy, QWidget
 
+from .. import inference
 from ..inference.classes import CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
 from ..inference.defaults import DEFAULT_OFFSET, DEFAULT_SCALE, OPTIONAL_BAND_ROLES, RESOLUTIONS
 from ..inference.defaults import RASTER_BAND_ROLES as BAND_ROLES
@@ -43,7 +44,7 @@ from ..inference.errors import BandError, CloudMaskError, DependencyError, Outpu
 from ..inference.masking.model_card import SENTINEL2_BANDS, load_card
 from ..inference.masking.session import DEVICE_NAMES, gpu_providers
 from ..inference.outputs import check_writable
-from ..inference.reading.product import Product, is_product_path, open_product
+from ..inference.reading.paths import is_product_path
 from ..toolbelt import layers as layer_styles
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.preferences import DockSettings, PlgSettings
@@ -51,6 +52,9 @@ from .context_layers import style_true_colour
 from .reference_panel import ReferencePanel
 from .results import ResultsPanel, breakable, describe_seconds
 from .task import CloudMaskTask, CompanionPaths, RunOutcome, RunRequest
+
+if TYPE_CHECKING:  # the reader needs rasterio; this module must load without it
+    from ..inference.reading.product import Product
 
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("dock.ui")))
 
@@ -227,9 +231,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.modelFileWidget.setStorageMode(QgsFileWidget.GetFile)
         self.modelFileWidget.lineEdit().setPlaceholderText("Built-in U-Net for the level")
         self.modelFileWidget.setDialogTitle("Choose an ONNX model")
-        for label, value, tip in device_choices():
-            self.deviceCombo.addItem(label, value)
-            self.deviceCombo.setItemData(self.deviceCombo.count() - 1, tip, Qt.ToolTipRole)
+        self.refresh_devices()
         for resolution in RESOLUTIONS:
             self.resolutionCombo.addItem(f"{resolution} m", resolution)
         # The condensed extent widget: one line and a menu (layer, map view, draw), where the expanded one needs 600 px.
@@ -247,6 +249,21 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.runButton.setToolTip(RUN_TIP)
         self.progressBar.setRange(0, 100)
         self.setAcceptDrops(True)
+
+    def refresh_devices(self) -> None:
+        """List the devices this onnxruntime offers; called again once an install brings onnxruntime."""
+        chosen = self.deviceCombo.currentData()
+        self.deviceCombo.clear()
+        for label, value, tip in device_choices():
+            self.deviceCombo.addItem(label, value)
+            self.deviceCombo.setItemData(self.deviceCombo.count() - 1, tip, Qt.ToolTipRole)
+        self.deviceCombo.setCurrentIndex(max(0, self.deviceCombo.findData(chosen)))
+
+    def dependencies_changed(self) -> None:
+        """After an install: the device list and the chosen product's line say what is true now."""
+        self.refresh_devices()
+        if self.product_path and self.product is None:
+            self.set_product(self.product_path)
 
     def _connect(self) -> None:
         self.sourceCombo.currentIndexChanged.connect(self._source_changed)
@@ -278,7 +295,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.product, self.product_error, self.product_path = None, "", path
         if path:
             try:
-                self.product = open_product(path)
+                self.product = inference.open_product(path)
             except CloudMaskError as exc:
                 self.product_error = str(exc)
         self._show_product()

@@ -14,18 +14,20 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qgis.core import Qgis, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
-from ..inference.comparing.compare import compare_with_scl
+from .. import inference
 from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_OFFSET, DEFAULT_SCALE, DEFAULT_SHADOW_CHECK
 from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.feedback import check_cancelled
-from ..inference.masking import engine
-from ..inference.reading.product import Product
 from ..toolbelt.log_handler import PlgLogger
 from .context_layers import ContextView, build_scl_view, build_true_colour_view
+
+if TYPE_CHECKING:  # the reader needs rasterio; this module must load without it
+    from ..inference.reading.product import Product
 
 Extent = tuple[float, float, float, float, str]
 
@@ -171,7 +173,7 @@ class CloudMaskTask(QgsTask):
 
         feedback.step(0.0, mask_share)
         if request.product is not None:
-            mask = engine.mask_product(
+            mask = inference.mask_product(
                 request.product,
                 request.output,
                 model=request.model,
@@ -183,7 +185,7 @@ class CloudMaskTask(QgsTask):
                 buffer=request.buffer,
             )
         else:
-            mask = engine.mask_raster(
+            mask = inference.mask_raster(
                 request.raster,
                 request.output,
                 bands=request.bands,
@@ -200,7 +202,7 @@ class CloudMaskTask(QgsTask):
 
         if request.scl:
             feedback.step(mask_share, 95.0)
-            outcome.comparison = compare_with_scl(
+            outcome.comparison = inference.compare_with_scl(
                 mask.output, request.scl, companions.difference, report=companions.report, feedback=feedback
             )
             self._written += [companions.difference, companions.report, str(Path(companions.report).with_suffix(".json"))]

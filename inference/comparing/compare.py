@@ -37,7 +37,8 @@ from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
 from ..outputs import atomic_output, check_outputs, check_writable, gdal_write_errors
-from ..reading.product import Product, is_product_path
+from ..reading.paths import is_product_path
+from ..reading.product import Product
 from .difference import (
     DIFFERENCE_CODES,
     DIFFERENCE_COLOURS,

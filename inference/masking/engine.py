@@ -33,6 +33,7 @@ from ..errors import BandError, ModelError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
 from ..outputs import atomic_output, check_outputs, check_writable
+from ..reading.product import as_product, product_folder, product_grid
 from ..reading.sources import BandSource, ProductSource, RasterSource, check_scaling, is_metric
 from .blending import StripInput, TileLayout, blend_strips
 from .buffers import BufferStep, check_buffer
@@ -385,8 +386,6 @@ def mask_product(
     shadow_check: keep cloud shadow only where a cloud can cast it (sun and view angles of MTD_TL.xml);
     buffer: metres around cloud, semi-transparent cloud and shadow (0 = none).
     """
-    from ..reading.product import as_product, product_folder, product_grid
-
     started = time.perf_counter()
     notices = _Notices(feedback or SilentFeedback())
     check_writable(output)

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ...__about__ import MODEL_CARD_DIR
-from ...toolbelt.dependencies import missing_message
+from ...toolbelt.dependencies import missing_message, missing_modules
 from ..classes import CLEAR, CLOUD, CLOUD_SHADOW, NODATA, SEMI_TRANSPARENT
 from ..errors import DependencyError, ModelError
+from .session import open_for_metadata
 
 METADATA_KEY = "s2cloudmask_card"
 CARD_SUFFIX = ".card.json"
@@ -243,8 +244,6 @@ def load_card(model_path: str | Path, session: Any = None) -> ModelCard:
             raise ModelError(f"The model card {sidecar} is not valid JSON ({exc}); fix or remove it.") from exc
         return card_from_dict(data, str(sidecar), str(path))
     if session is None:
-        from .session import open_for_metadata
-
         session = open_for_metadata(path)
     embedded = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     if embedded is None:
@@ -288,7 +287,7 @@ def ukis_csmask_dir() -> Path:
     """The installed ukis-csmask package folder, found without importing the package."""
     spec = importlib.util.find_spec("ukis_csmask")
     if spec is None or not spec.submodule_search_locations:
-        raise DependencyError(missing_message(["ukis-csmask"]))
+        raise DependencyError(missing_message(missing_modules() or ["ukis-csmask"]))
     return Path(list(spec.submodule_search_locations)[0])
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...toolbelt.dependencies import missing_message
+from ...toolbelt.dependencies import missing_message, missing_modules
 from ..errors import DependencyError, ModelError, ResourceError
 from ..feedback import Feedback, SilentFeedback
 
@@ -36,9 +36,9 @@ SessionFactory = Callable[[str | Path, str, int, "Feedback | None"], tuple[Any, 
 def onnxruntime() -> Any:
     """The onnxruntime module, or DependencyError saying how to install it."""
     try:
-        import onnxruntime as ort
+        import onnxruntime as ort  # optional until installed: the plugin loads without it
     except ImportError as exc:
-        raise DependencyError(missing_message(["onnxruntime"])) from exc
+        raise DependencyError(missing_message(missing_modules() or ["onnxruntime"])) from exc
     return ort
 
 

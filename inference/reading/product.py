@@ -17,13 +17,19 @@ import math
 import os
 import re
 import stat
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import rasterio
+from osgeo import gdal
+from rasterio.crs import CRS
+from rasterio.warp import transform_bounds
+
 from ..defaults import RESOLUTIONS
-from ..errors import ProductError
+from ..errors import BandError, ProductError
 from ..grid import Grid
 from .metadata import (
     BAND_IDS,
@@ -67,12 +73,6 @@ MULTI_TILE_ADVICE = (
 # --------------------------------------------------------------------------- GDAL virtual file system
 
 
-def _gdal():
-    from osgeo import gdal
-
-    return gdal
-
-
 @contextlib.contextmanager
 def gdal_errors() -> Iterator[list[str]]:
     """Collect GDAL failures raised in this thread, and make JPEG 2000 decoding report them.
@@ -83,7 +83,6 @@ def gdal_errors() -> Iterator[list[str]]:
     pushed handler sees every CE_Failure; callers turn a non-empty list into a
     ProductError naming the file, never returning the half-read array.
     """
-    gdal = _gdal()
     errors: list[str] = []
 
     def handler(err_class, err_no, message):
@@ -110,7 +109,6 @@ def _call(function, *args):
 
 
 def vsi_stat(path: str):
-    gdal = _gdal()
     return _call(gdal.VSIStatL, path)
 
 
@@ -141,14 +139,12 @@ def vsi_isdir(path: str) -> bool:
 
 
 def vsi_listdir(path: str) -> list[str]:
-    gdal = _gdal()
     names = _call(gdal.ReadDir, path) or []
     return sorted(name for name in names if name not in (".", "..") and name)
 
 
 def vsi_read(path: str, limit: int = MAX_XML_BYTES) -> bytes:
     """The bytes of a (small) file, through GDAL so that /vsizip/ paths work; ProductError when unreadable."""
-    gdal = _gdal()
     check_regular_file(path)
     info = vsi_stat(path)
     if info is None or info.IsDirectory():
@@ -260,8 +256,6 @@ class Product:
 
 
 def band_missing_error(product: Product, band: str, resolution: int | None = None):
-    from ..errors import BandError
-
     present = ", ".join(product.bands) or "none"
     at = f" at {resolution} m" if resolution else ""
     if band not in BAND_IDS:
@@ -352,7 +346,7 @@ def _locate_zip(path: str, source: str) -> tuple[str, str]:
     if unusable:
         raise ProductError(unusable)
     vsi_root = "/vsizip/" + Path(path).resolve().as_posix()
-    names = _call(_gdal().ReadDir, vsi_root)
+    names = _call(gdal.ReadDir, vsi_root)
     if not names:
         raise ProductError(
             f"The zip archive {source} is damaged or truncated: its table of contents cannot be read. "
@@ -364,8 +358,6 @@ def _locate_zip(path: str, source: str) -> tuple[str, str]:
 def _unusable_zip(path: str, source: str) -> str | None:
     """Why a zip is unusable where that is not damage: it is empty, or its members have absolute paths or climb
     out with '..' (never the case in a product download). Reads only the table of contents."""
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -579,8 +571,6 @@ def _collect_files(root: str, granule: str | None, metadata: ProductMetadata, ti
 
 def _open_raster(path: str):
     """rasterio dataset for a product file, ProductError naming it when GDAL cannot open it."""
-    import rasterio
-
     check_regular_file(path)
     with gdal_errors() as errors:
         try:
@@ -788,7 +778,6 @@ def _numbers(values) -> str:
 
 def crs_label(crs) -> str:
     """A CRS as a person reads it: 'EPSG:4326', else its name; never a page of WKT."""
-    from rasterio.crs import CRS
 
     try:
         parsed = CRS.from_user_input(crs)
@@ -830,8 +819,6 @@ def _extent_in_crs(extent, crs: str, footprint, product: Product) -> tuple[float
         )
     if extent_crs is None:
         return corners
-    from rasterio.crs import CRS
-    from rasterio.warp import transform_bounds
 
     try:
         source_crs = CRS.from_user_input(extent_crs)
@@ -867,9 +854,6 @@ def product_folder(product: Product) -> str:
     return product.source if product.root.startswith("/vsi") else product.root
 
 
-PRODUCT_FILE_NAMES = ("MTD_MSIL1C.XML", "MTD_MSIL2A.XML", "MANIFEST.SAFE")
-
-
 def as_product(source: "str | os.PathLike | Product") -> Product:
     """The product itself when a caller already opened it (the dock does, to describe it), else opened from its path.
 
@@ -877,16 +861,6 @@ def as_product(source: "str | os.PathLike | Product") -> Product:
     the opened product along instead of repeating that for every step.
     """
     return source if isinstance(source, Product) else open_product(source)
-
-
-def is_product_path(path: str | Path) -> bool:
-    """Whether a path is something `open_product` takes: a .SAFE folder (or one holding its MTD xml),
-    a .zip, an MTD_MSIL1C/2A.xml or a manifest.safe. A cheap look at the name, no parsing."""
-    candidate = Path(path)
-    name = candidate.name.upper()
-    if candidate.is_dir():
-        return name.endswith(".SAFE") or any(candidate.glob("MTD_MSIL*.xml"))
-    return name.endswith(".ZIP") or name in PRODUCT_FILE_NAMES
 
 
 def no_scl_error(path: str | Path, level: str) -> ProductError:

@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import rasterio
+from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from ..errors import BandError, ProductError
@@ -207,8 +209,6 @@ def _int_window(window, grid: Grid) -> tuple[int, int, int, int]:
 
 
 def _open(path: str, **options):
-    import rasterio
-
     check_regular_file(path)
     with gdal_errors() as errors:
         try:
@@ -454,8 +454,6 @@ class ProductReader:
 
 
 def _check_crs(product: Product, grid: Grid) -> None:
-    from rasterio.crs import CRS
-
     try:
         same = CRS.from_user_input(grid.crs) == CRS.from_user_input(product.crs)
     except Exception:

@@ -1,0 +1,21 @@
+"""What a product path looks like, told from its name alone.
+
+A light module: the dock asks it while the user drags files around, and it
+must answer even before rasterio and onnxruntime are installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PRODUCT_FILE_NAMES = ("MTD_MSIL1C.XML", "MTD_MSIL2A.XML", "MANIFEST.SAFE")
+
+
+def is_product_path(path: str | Path) -> bool:
+    """Whether a path is something `open_product` takes: a .SAFE folder (or one holding its MTD xml),
+    a .zip, an MTD_MSIL1C/2A.xml or a manifest.safe. A cheap look at the name, no parsing."""
+    candidate = Path(path)
+    name = candidate.name.upper()
+    if candidate.is_dir():
+        return name.endswith(".SAFE") or any(candidate.glob("MTD_MSIL*.xml"))
+    return name.endswith(".ZIP") or name in PRODUCT_FILE_NAMES
