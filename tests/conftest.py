@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.sandbox_env import REPO, SANDBOX
+from tests.sandbox_env import PACKAGE_ROOT, REPO, SANDBOX
 
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
 REAL_L2A_NAME = "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE"
+QGIS_PYTHON = "/usr/bin/python3"  # QGIS's own Python, the one the plugin's installer runs
+# rasterio and what it imports: hidden together, as in a QGIS whose installer ships none of them
+RASTERIO_GROUP = ("rasterio", "affine", "attr", "attrs", "click", "cligj", "click_plugins", "certifi", "pyparsing")
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +59,6 @@ def tiny_disk(tmp_path: Path):
 
     Mounting needs root; elsewhere the test is skipped with the reason.
     """
-    import os
-    import subprocess
-
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         pytest.skip("a full disk is simulated with a small tmpfs, which only root can mount")
     mount = tmp_path / "tiny-disk"
@@ -69,3 +71,38 @@ def tiny_disk(tmp_path: Path):
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
+
+@pytest.fixture(scope="session")
+def hidden_rasterio(tmp_path_factory) -> Path:
+    """A folder that, first on PYTHONPATH, makes Debian's python3-rasterio and the packages it imports fail to
+    import: this Python then plays a QGIS without rasterio (the Windows and macOS installers)."""
+    folder = tmp_path_factory.mktemp("no-rasterio")
+    for name in RASTERIO_GROUP:
+        (folder / name).mkdir()
+        (folder / name / "__init__.py").write_text(
+            "raise ImportError(f'No module named {__name__!r} (hidden: this Python plays a QGIS without it)')\n"
+        )
+    return folder
+
+
+def plugin_env(python_path: list[Path], deps_root: Path | None) -> dict[str, str]:
+    """The environment of a child Python that sees `python_path` and, if given, the dependency root."""
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "S2CLOUDMASK_DEPS_ROOT")}
+    env["PYTHONPATH"] = os.pathsep.join(str(path) for path in python_path)
+    if deps_root is not None:
+        env["S2CLOUDMASK_DEPS_ROOT"] = str(deps_root)
+    return env
+
+
+@pytest.fixture(scope="session")
+def wheel_deps_root(tmp_path_factory, hidden_rasterio) -> Path:
+    """A dependency root filled by the plugin's own installer in a Python without rasterio: the rasterio wheel
+    and its helpers go in beside onnxruntime and ukis-csmask."""
+    root = tmp_path_factory.mktemp("deps-root")
+    done = subprocess.run(
+        [QGIS_PYTHON, str(REPO / "toolbelt" / "dependencies.py"), "install"],
+        env=plugin_env([hidden_rasterio, PACKAGE_ROOT], root), capture_output=True, text=True, timeout=1200,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "Self-test passed" in done.stdout, done.stdout[-4000:]
+    return root

@@ -4,7 +4,10 @@ It gives the whole test session a throw-away HOME and QGIS profile (never the
 user's own settings), headless Qt unless a display is asked for, and the
 repository importable as the package `s2cloudmask`, as QGIS imports it once
 installed, with the plugin's private dependency folder activated the way the
-plugin activates it inside QGIS.
+plugin activates it inside QGIS. That folder is the checkout's development
+folder (.deps, filled by `make setup`), named through $S2CLOUDMASK_DEPS_ROOT so
+that every QGIS and Python the tests start finds the same one and none of them
+touches the user's own QGIS settings.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ HOME = SANDBOX / "home"
 PROFILE_ROOT = SANDBOX / "qgis-profiles"
 PACKAGE_ROOT = SANDBOX / "packages"
 
+# pip keeps using the user's own download cache: the tests that install wheels then download each once
+os.environ.setdefault("PIP_CACHE_DIR", str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pip"))
 HOME.mkdir(parents=True)
 PROFILE_ROOT.mkdir()
 PACKAGE_ROOT.mkdir()
@@ -33,6 +38,7 @@ os.environ["XDG_RUNTIME_DIR"] = str(SANDBOX / "runtime")
 (SANDBOX / "runtime").mkdir(mode=0o700)
 os.environ["QGIS_CUSTOM_CONFIG_PATH"] = str(PROFILE_ROOT)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("S2CLOUDMASK_DEPS_ROOT", str(REPO / ".deps"))
 
 (PACKAGE_ROOT / "s2cloudmask").symlink_to(REPO, target_is_directory=True)
 sys.path.insert(0, str(PACKAGE_ROOT))

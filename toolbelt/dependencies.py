@@ -133,34 +133,41 @@ def dependency_dir(plugin_dir: Path = PLUGIN_DIR) -> Path:
 # --- activation ---------------------------------------------------------------------------------
 
 
+def legacy_dir(plugin_dir: Path = PLUGIN_DIR) -> Path | None:
+    """Where versions before 0.2 installed the packages (inside the plugin folder), for a plugin installed in a
+    QGIS profile and left to the profile rules; None for a checkout or a given root, whose .deps is no legacy."""
+    if os.environ.get(ROOT_ENV) or profile_settings_root(plugin_dir) is None:
+        return None
+    return plugin_dir / LEGACY_FOLDER_NAME / dependency_tag()
+
+
 def migrate_legacy(plugin_dir: Path = PLUGIN_DIR) -> None:
     """Move packages an older version installed inside the plugin folder to the dependency root, once."""
-    legacy = plugin_dir / LEGACY_FOLDER_NAME / dependency_tag()
-    target = dependency_dir(plugin_dir)
-    if legacy == target or not legacy.is_dir() or target.exists():
+    legacy, target = legacy_dir(plugin_dir), dependency_dir(plugin_dir)
+    if legacy is None or not legacy.is_dir() or target.exists():
         return
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{target.name}.moving-{os.getpid()}")
         shutil.move(str(legacy), str(staging))  # a rename on one disk; a copy across disks
         staging.rename(target)
-        shutil.rmtree(plugin_dir / LEGACY_FOLDER_NAME, ignore_errors=True)
+        legacy.parent.rmdir()  # only when nothing else is left in it
     except OSError:
-        return  # read-only or busy: the packages stay usable where they are (activate falls back to them)
+        return  # read-only or busy: activate() uses the packages where they are
 
 
 def activate(plugin_dir: Path = PLUGIN_DIR) -> Path:
     """Put the private folder first on sys.path (once) so the required modules import from it."""
     migrate_legacy(plugin_dir)
     folder = dependency_dir(plugin_dir)
-    if not folder.is_dir():
-        legacy = plugin_dir / LEGACY_FOLDER_NAME / dependency_tag()
-        folder = legacy if legacy.is_dir() else folder
+    legacy = legacy_dir(plugin_dir)
+    if not folder.is_dir() and legacy is not None and legacy.is_dir():
+        folder = legacy
     if folder.is_dir() and str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
-        importlib.invalidate_caches()
         if (folder / "rasterio").is_dir():
             use_own_rasterio_data(folder)
+    importlib.invalidate_caches()
     return folder
 
 

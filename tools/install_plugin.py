@@ -1,19 +1,21 @@
 """Install the plugin (and its private Python packages) into a QGIS profile and enable it.
 
 After this, the QGIS GUI loads the plugin and `qgis_process.bin run s2cloudmask:...`
-finds its provider. Reuses the packages `make setup` put in .deps when present,
-otherwise runs pip into the installed copy.
+finds its provider. The packages go where the installed plugin looks for them
+(beside the profiles, see toolbelt/dependencies.py): copied from the folder
+`make setup` filled when present, otherwise installed by the plugin's own installer.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from PyQt5.QtCore import QSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -21,23 +23,8 @@ from toolbelt import dependencies  # noqa: E402
 from tools.package import PLUGIN_FOLDER, REPO, plugin_files  # noqa: E402
 
 
-def default_settings_dir() -> Path:
-    """QGIS's own default, or QGIS_CUSTOM_CONFIG_PATH when set (as QGIS itself honours it)."""
-    custom = os.environ.get("QGIS_CUSTOM_CONFIG_PATH")
-    if custom:
-        return Path(custom)
-    system = platform.system()
-    if system == "Windows":
-        return Path(os.environ["APPDATA"]) / "QGIS" / "QGIS3"
-    if system == "Darwin":
-        return Path.home() / "Library" / "Application Support" / "QGIS" / "QGIS3"
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "QGIS" / "QGIS3"
-
-
 def set_enabled(settings_dir: Path, profile: str, enabled: bool) -> Path:
     """Write [PythonPlugins] s2cloudmask=true|false with Qt's own INI writer."""
-    from PyQt5.QtCore import QSettings
-
     ini = settings_dir / "profiles" / profile / "QGIS" / "QGIS3.ini"
     ini.parent.mkdir(parents=True, exist_ok=True)
     settings = QSettings(str(ini), QSettings.IniFormat)
@@ -55,17 +42,35 @@ def install(settings_dir: Path, profile: str) -> Path:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / relative, destination)
 
-    built = dependencies.dependency_dir(REPO)
-    installed = dependencies.dependency_dir(staging)
-    if built.is_dir():
-        shutil.copytree(built, installed, symlinks=True)
-    else:
-        subprocess.run(dependencies.install_command(staging), check=True)
-
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
+    install_packages(target)
     set_enabled(settings_dir, profile, True)
     return target
+
+
+def install_packages(plugin: Path) -> Path:
+    """Put the packages where the installed plugin looks: a copy (hard links where possible) of the checkout's
+    folder, renamed into place when complete, or the plugin's own installer where the checkout has none."""
+    built, installed = dependencies.dependency_dir(REPO), dependencies.dependency_dir(plugin)
+    if installed.is_dir():
+        return installed
+    if not built.is_dir():
+        subprocess.run([sys.executable, str(plugin / "toolbelt" / "dependencies.py"), "install"], check=True)
+        return installed
+    staging = installed.with_name(f".{installed.name}.partial-{os.getpid()}")
+    installed.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(built, staging, symlinks=True, copy_function=_link_or_copy)
+    staging.rename(installed)
+    return installed
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
 
 
 def uninstall(settings_dir: Path, profile: str) -> Path:
@@ -81,7 +86,7 @@ def main() -> None:
     parser.add_argument("--profile", default="default")
     parser.add_argument("--uninstall", action="store_true")
     args = parser.parse_args()
-    settings_dir = args.settings_dir or default_settings_dir()
+    settings_dir = args.settings_dir or dependencies.qgis_settings_root()
     if args.uninstall:
         print(f"Removed {uninstall(settings_dir, args.profile)}")
     else:

@@ -1,0 +1,97 @@
+"""A QGIS without rasterio, played by this Debian machine: Debian's python3-rasterio is hidden, the plugin's own
+installer brings the rasterio wheel, and the README's Python snippet masks a window of the real product and compares
+it with its SCL through that wheel, with the same result as on Debian's rasterio."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from osgeo import gdal
+from s2cloudmask.toolbelt import dependencies
+
+from tests.conftest import QGIS_PYTHON, plugin_env
+from tests.sandbox_env import PACKAGE_ROOT
+
+WINDOW = (534540.0, 5838600.0, 542220.0, 5846280.0)  # the real product's 7.7 km test window (EPSG:32629)
+
+# The README's "Python, without QGIS" snippet, on a window at 60 m, printing what the test compares.
+SNIPPET = """
+import json, sys
+from s2cloudmask.inference import compare_with_scl, mask_product
+
+product, out = sys.argv[1], sys.argv[2]
+window = tuple(float(value) for value in sys.argv[3].split(","))
+result = mask_product(product, f"{out}/mask.tif", device="cpu", resolution=60, extent=window)
+comparison = compare_with_scl(f"{out}/mask.tif", product, f"{out}/difference.tif")
+import rasterio  # after the engine ran: which rasterio served it
+print(json.dumps({
+    "rasterio": rasterio.__file__, "gdal": rasterio.__gdal_version__,
+    "percentages": result.class_percentages, "device": result.device_used,
+    "agreement": comparison.overall_agreement, "kappa": comparison.kappa, "matrix": comparison.matrix.tolist(),
+}))
+"""
+
+
+def run_snippet(real_l2a: Path, out: Path, env: dict[str, str]) -> dict:
+    out.mkdir()
+    done = subprocess.run(
+        [QGIS_PYTHON, "-c", SNIPPET, str(real_l2a), str(out), ",".join(map(str, WINDOW))],
+        env=env, capture_output=True, text=True, timeout=600, cwd=out,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def pixels(path: Path) -> np.ndarray:
+    return gdal.Open(str(path)).ReadAsArray()
+
+
+def test_without_rasterio_the_engine_names_it(real_l2a, hidden_rasterio, tmp_path):
+    """Before the install: the entry point fails with DependencyError naming rasterio, no traceback of an import."""
+    code = (
+        "from s2cloudmask.inference.errors import DependencyError\n"
+        "from s2cloudmask import inference\n"
+        "try:\n    inference.mask_product\nexcept DependencyError as exc:\n    print(exc)\n"
+    )
+    env = plugin_env([hidden_rasterio, PACKAGE_ROOT], tmp_path / "empty-root")
+    done = subprocess.run([QGIS_PYTHON, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "rasterio, onnxruntime, ukis-csmask" in done.stdout
+    assert "Install dependencies" in done.stdout and "dependencies.py install" in done.stdout
+
+
+def test_rasterio_wheel_masks_and_compares_like_debians_rasterio(real_l2a, hidden_rasterio, wheel_deps_root, tmp_path):
+    # Debian's rasterio, only the plugins folder on PYTHONPATH: `import s2cloudmask.inference` activates the
+    # checkout's package folder by itself.
+    debian = run_snippet(real_l2a, tmp_path / "debian", plugin_env([PACKAGE_ROOT], None))
+    # The wheel, in a Python where rasterio is hidden and whose environment names Debian's PROJ and GDAL data,
+    # as QGIS's environment names its own: the wheel must keep to the data shipped inside it.
+    env = plugin_env([hidden_rasterio, PACKAGE_ROOT], wheel_deps_root)
+    env.update(PROJ_LIB="/usr/share/proj", GDAL_DATA="/usr/share/gdal")
+    wheel = run_snippet(real_l2a, tmp_path / "wheel", env)
+
+    assert Path(debian["rasterio"]).is_relative_to("/usr/lib/python3/dist-packages")
+    assert Path(wheel["rasterio"]).is_relative_to(wheel_deps_root)
+    assert wheel["gdal"] != rasterio.__gdal_version__  # the wheel's own GDAL ran, not Debian's
+    for key in ("percentages", "device", "matrix", "agreement", "kappa"):
+        assert wheel[key] == debian[key], key
+    for name in ("mask.tif", "difference.tif"):
+        np.testing.assert_array_equal(pixels(tmp_path / "wheel" / name), pixels(tmp_path / "debian" / name))
+    assert sum(debian["percentages"].values()) == pytest.approx(100.0, abs=0.01)
+
+
+def test_installer_chose_the_wheel_only_because_rasterio_was_missing(wheel_deps_root):
+    (folder,) = [path for path in wheel_deps_root.iterdir() if not path.name.startswith(".")]
+    assert folder.name == dependencies.dependency_tag()
+    pins = json.loads((folder / dependencies.MANIFEST_NAME).read_text())["pins"]
+    assert pins == dependencies.requirement_lines(dependencies.REQUIREMENTS) + dependencies.requirement_lines(
+        dependencies.RASTERIO_REQUIREMENTS
+    )
+    assert "passed" in (folder / dependencies.SELF_TEST_NAME).read_text().splitlines()[0]
+    # where QGIS's Python has rasterio (this machine's own set-up), the plan leaves the rasterio group out
+    assert dependencies.install_plan() == dependencies.requirement_lines(dependencies.REQUIREMENTS)
