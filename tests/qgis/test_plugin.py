@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from qgis.core import QgsApplication
 from qgis.PyQt.QtCore import QEvent
 from qgis.PyQt.QtWidgets import QDockWidget, QToolBar
 from s2cloudmask import classFactory
 from s2cloudmask.__about__ import plugin_metadata
+from s2cloudmask.ui.dependency_dialog import DependencyDialog
+
+from tests.sandbox_env import PACKAGE_ROOT
 
 ALGORITHMS = {"s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:comparescl", "s2cloudmask:maskmany",
               "s2cloudmask:referencemask", "s2cloudmask:validate", "s2cloudmask:exportpatches"}
@@ -97,3 +103,69 @@ def test_diagnostics_name_the_python_that_installs_the_packages(qgis_app):
     python_line = next(line for line in diagnostics.report().splitlines() if line.startswith("Python:"))
     assert dependencies.python_executable() in python_line
     assert dependencies.install_command()[0] == dependencies.python_executable()
+
+
+LOAD_WITHOUT_PACKAGES = """
+import importlib, importlib.abc, pkgutil, sys
+HIDDEN = ('rasterio', 'affine', 'scipy', 'onnxruntime', 'ukis_csmask', 'sklearn')
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in HIDDEN:
+            raise ImportError(f'No module named {name!r} (hidden)')
+sys.meta_path.insert(0, Hide())
+sys.path.insert(0, sys.argv[1])
+from qgis.core import QgsApplication
+app = QgsApplication([], False)
+app.initQgis()
+import s2cloudmask, s2cloudmask.plugin
+modules = ['s2cloudmask.plugin']
+for package in ('processing', 'ui', 'toolbelt'):
+    root = importlib.import_module('s2cloudmask.' + package)
+    for info in pkgutil.walk_packages(root.__path__, root.__name__ + '.'):
+        importlib.import_module(info.name)
+        modules.append(info.name)
+from s2cloudmask.processing.provider import CloudMaskProvider
+from s2cloudmask.toolbelt import dependencies
+provider = CloudMaskProvider()
+app.processingRegistry().addProvider(provider)
+print(' '.join(sorted(algorithm.id() for algorithm in provider.algorithms())))
+print(', '.join(dependencies.missing_modules()))
+print(len(modules))
+"""
+
+
+def test_every_module_the_plugin_loads_imports_without_its_packages(tmp_path):
+    """rasterio, scipy, onnxruntime, ukis-csmask and scikit-learn hidden: every QGIS-side module imports, the provider lists its
+    algorithms, and every missing package is named."""
+    done = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_PACKAGES, str(PACKAGE_ROOT)], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    algorithms, missing, count = done.stdout.strip().splitlines()[-3:]
+    assert set(algorithms.split()) == ALGORITHMS
+    assert missing == "rasterio, onnxruntime, ukis-csmask, scikit-learn"
+    assert int(count) >= 12
+
+
+def test_after_an_install_the_bar_goes_and_the_dock_lists_devices_again(iface):
+    """The dialog's `installed` reaches the plugin: the "Missing Python packages" entry leaves the message bar and
+    the dock's device list is rebuilt from the onnxruntime that now imports."""
+    plugin = classFactory(iface)
+    plugin.initGui()
+    try:
+        plugin._offer_install(["rasterio", "onnxruntime"])
+        bar = iface.messageBar()
+        assert any("rasterio, onnxruntime" in item.text() for item in bar.items())
+        plugin.dock.deviceCombo.clear()
+        plugin.dock.deviceCombo.addItem("stale", "stale")
+
+        dialog = DependencyDialog(iface.mainWindow())
+        dialog.installed.connect(plugin.dependencies_installed)
+        dialog._finished(0, None)  # the installer's process ended well, and every package imports
+
+        assert "no restart needed" in dialog.summary.text()
+        assert not any("Missing Python packages" in item.text() for item in bar.items())
+        devices = [plugin.dock.deviceCombo.itemData(i) for i in range(plugin.dock.deviceCombo.count())]
+        assert devices[:2] == ["auto", "cpu"]
+    finally:
+        plugin.unload()
+        _settle()
