@@ -11,10 +11,13 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 import rasterio
+from s2cloudmask.toolbelt import dependencies
+from s2cloudmask.tools import package
 
 from tests.qgis.test_processing import PERCENT_OUTPUTS
 from tests.real_product import WINDOW, WINDOW_EXTENT
@@ -150,3 +153,71 @@ def test_reference_validate_and_patches_run_headless(qgis_env, tmp_path):
                        f"SAMPLES={tmp_path / 'suggestions.gpkg'}", "CLASS_FIELD=rank", f"OUTPUT={tmp_path / 'r.tif'}")
     assert bad.returncode != 0 and "class code" in bad.stdout + bad.stderr
     assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_without_rasterio_the_algorithms_are_listed_and_a_run_names_it(qgis_env, real_l2a, hidden_rasterio, tmp_path):
+    """qgis_process in a QGIS whose Python has no rasterio (Debian's hidden): the plugin loads, the provider lists
+    its algorithms, and a run fails with the message that names rasterio and says how to install it."""
+    env = dict(qgis_env, PYTHONPATH=str(hidden_rasterio), S2CLOUDMASK_DEPS_ROOT=str(tmp_path / "no-packages"))
+    listed = qgis_process(env, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "error starting plugin" not in listed.stdout + listed.stderr
+    for algorithm in ("s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:comparescl"):
+        assert algorithm in listed.stdout
+    ran = qgis_process(
+        env, "run", "s2cloudmask:maskproduct", "--",
+        f"INPUT={real_l2a}", f"EXTENT={WINDOW_EXTENT}", "RESOLUTION=60", f"OUTPUT={tmp_path / 'mask.tif'}",
+    )
+    assert ran.returncode != 0
+    text = ran.stdout + ran.stderr
+    assert "rasterio, onnxruntime, ukis-csmask" in text and "Install dependencies" in text, text
+    assert "Traceback" not in text
+    assert not (tmp_path / "mask.tif").exists()
+
+
+def test_without_rasterio_qgis_process_runs_through_the_plugins_own_wheel(
+    qgis_env, real_l2a, hidden_rasterio, wheel_deps_root, tmp_path
+):
+    """The same QGIS with the plugin's folder holding the rasterio wheel masks the window, pixel for pixel as
+    Debian's rasterio does. (On Linux QGIS's GDAL serves the process's symbols, so the wheel runs on it.)"""
+    env = dict(qgis_env, PYTHONPATH=str(hidden_rasterio), S2CLOUDMASK_DEPS_ROOT=str(wheel_deps_root))
+    outputs = {}
+    for name, run_env in (("wheel", env), ("debian", qgis_env)):
+        outputs[name] = tmp_path / f"{name}.tif"
+        ran = qgis_process(
+            run_env, "--json", "run", "s2cloudmask:maskproduct", "--", f"INPUT={real_l2a}",
+            f"EXTENT={WINDOW_EXTENT}", "RESOLUTION=60", "DEVICE=cpu", f"OUTPUT={outputs[name]}",
+        )
+        assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    with rasterio.open(outputs["wheel"]) as wheel, rasterio.open(outputs["debian"]) as debian:
+        assert (wheel.read(1) == debian.read(1)).all()
+        assert wheel.crs == debian.crs and wheel.transform == debian.transform
+
+
+def test_an_update_keeps_the_installed_packages(tmp_path, real_l2a):
+    """Install into a profile the way a user does (packages beside the profiles), then update the plugin the way
+    QGIS's plugin manager does (delete the plugin folder, unzip the new one): it runs without reinstalling."""
+    settings = tmp_path / "settings"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PYTHON", "QGIS_", "S2CLOUDMASK_"))}
+    subprocess.run([sys.executable, str(REPO / "tools" / "install_plugin.py"), "--settings-dir", str(settings)],
+                   check=True, capture_output=True, text=True, env=env, cwd=tmp_path)
+    packages = settings / "s2cloudmask-packages"
+    assert [path.name for path in packages.iterdir()] == [dependencies.dependency_tag()]
+
+    plugins = settings / "profiles" / "default" / "python" / "plugins"
+    shutil.rmtree(plugins / "s2cloudmask")
+    with zipfile.ZipFile(package.build_zip(tmp_path / "s2cloudmask.zip")) as archive:
+        archive.extractall(plugins)
+
+    env.update(QGIS_CUSTOM_CONFIG_PATH=str(settings), HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"),
+               XDG_CONFIG_HOME=str(home / ".config"), QT_QPA_PLATFORM="offscreen")
+    ran = qgis_process(
+        env, "--json", "run", "s2cloudmask:maskproduct", "--", f"INPUT={real_l2a}", f"EXTENT={WINDOW_EXTENT}",
+        "RESOLUTION=60", "DEVICE=cpu", f"OUTPUT={tmp_path / 'mask.tif'}",
+    )
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert json.loads(ran.stdout)["results"]["DEVICE_USED"] == "CPU"
+    assert not (plugins / "s2cloudmask" / ".deps").exists()
