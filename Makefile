@@ -10,7 +10,7 @@ PRODUCTS    ?=
 OUT         ?=
 BATCH_ARGS  ?=
 
-.PHONY: help setup test test-engine demo batch bench accuracy package install uninstall screenshots clean
+.PHONY: help setup test test-engine demo batch bench accuracy package install uninstall screenshots translations clean
 
 help:
 	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
@@ -20,7 +20,8 @@ help:
 	@echo "make batch       mask many products on dask workers: PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS=...]"
 	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop"
 	@echo "make accuracy    score the engine (shadow check off and on) against labels and the SCL; writes docs/accuracy.md"
-	@echo "make package     build dist/s2cloudmask-<version>.zip for QGIS's 'Install from ZIP'"
+	@echo "make package     build dist/s2cloudmask-<version>.zip and check it as the official plugin repository does"
+	@echo "make translations update i18n/s2cloudmask.ts from the strings wrapped for translation (pylupdate5)"
 	@echo "make install     install into your default QGIS profile, enabled, with its dependencies"
 	@echo "make uninstall   remove it again"
 
@@ -49,6 +50,13 @@ accuracy: setup
 
 package:
 	$(PYTHON) tools/package.py
+
+# Every translatable string: tr()/translate() calls in the QGIS-side code and the dock's .ui form.
+TRANSLATED_SOURCES := plugin.py $(wildcard processing/*.py ui/*.py ui/*.ui)
+
+translations: setup
+	mkdir -p i18n
+	pylupdate5 -noobsolete $(TRANSLATED_SOURCES) -ts i18n/s2cloudmask.ts
 
 install: setup
 	$(PYTHON) tools/install_plugin.py

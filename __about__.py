@@ -14,6 +14,7 @@ ICON_PATH = RESOURCES_DIR / "icons" / "icon.svg"
 STYLE_DIR = RESOURCES_DIR / "styles"
 MODEL_CARD_DIR = RESOURCES_DIR / "model_cards"
 REPORT_TEMPLATE = RESOURCES_DIR / "report_template.html"
+I18N_DIR = PLUGIN_DIR / "i18n"  # s2cloudmask.ts from `make translations`; translators' .qm files beside it
 
 
 @lru_cache(maxsize=None)

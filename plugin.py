@@ -6,21 +6,17 @@ builds a GUI, still gets the provider.
 
 from __future__ import annotations
 
-from qgis.core import Qgis, QgsApplication
-from qgis.PyQt.QtCore import QCoreApplication, Qt
+from qgis.core import Qgis, QgsApplication, QgsSettings
+from qgis.PyQt.QtCore import QCoreApplication, Qt, QTranslator
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QPushButton
 
-from .__about__ import ICON_PATH, PLUGIN_NAME
+from .__about__ import I18N_DIR, ICON_PATH, PLUGIN_NAME, PLUGIN_SLUG
 from .processing.provider import CloudMaskProvider
 from .toolbelt import dependencies
 from .ui.dependency_dialog import DependencyDialog
 from .ui.diagnostics_dialog import DiagnosticsDialog
 from .ui.dock import CloudMaskDock
-
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("CloudMaskPlugin", text)
 
 
 class CloudMaskPlugin:
@@ -30,7 +26,23 @@ class CloudMaskPlugin:
         self.dock = None
         self.actions: list[QAction] = []
         self.missing_item = None  # the message bar's "Missing Python packages" entry while it shows
+        self.translator = self._install_translator()
         dependencies.activate()
+
+    @staticmethod
+    def tr(text: str) -> str:
+        return QCoreApplication.translate("CloudMaskPlugin", text)
+
+    @staticmethod
+    def _install_translator() -> QTranslator | None:
+        """The user's QGIS language, where `make translations` and Qt Linguist have made a .qm for it."""
+        locale = str(QgsSettings().value("locale/userLocale", "") or "")[:2]
+        compiled = I18N_DIR / f"{PLUGIN_SLUG}_{locale}.qm"
+        translator = QTranslator()
+        if not locale or not compiled.is_file() or not translator.load(str(compiled)):
+            return None
+        QCoreApplication.installTranslator(translator)
+        return translator
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS's name)
         self.provider = CloudMaskProvider()
@@ -44,16 +56,16 @@ class CloudMaskPlugin:
         self.dock.hide()
 
         icon = QIcon(str(ICON_PATH))
-        show_dock = QAction(icon, tr("Sentinel-2 Cloud Mask"), self.iface.mainWindow())
+        show_dock = QAction(icon, self.tr("Sentinel-2 Cloud Mask"), self.iface.mainWindow())
         show_dock.setObjectName("S2CloudMaskShowDock")
-        show_dock.setToolTip(tr("Mask clouds and cloud shadows in a Sentinel-2 product"))
+        show_dock.setToolTip(self.tr("Mask clouds and cloud shadows in a Sentinel-2 product"))
         show_dock.setCheckable(True)
         show_dock.toggled.connect(self.dock.setVisible)
         self.dock.visibilityChanged.connect(show_dock.setChecked)
-        install = QAction(tr("Install dependencies…"), self.iface.mainWindow())
+        install = QAction(self.tr("Install dependencies…"), self.iface.mainWindow())
         install.setObjectName("S2CloudMaskInstallDependencies")
         install.triggered.connect(self.show_dependency_dialog)
-        diagnostics = QAction(tr("Diagnostics…"), self.iface.mainWindow())
+        diagnostics = QAction(self.tr("Diagnostics…"), self.iface.mainWindow())
         diagnostics.setObjectName("S2CloudMaskDiagnostics")
         diagnostics.triggered.connect(self.show_diagnostics)
         self.actions = [show_dock, install, diagnostics]
@@ -68,8 +80,9 @@ class CloudMaskPlugin:
 
     def _offer_install(self, missing: list[str]) -> None:
         bar = self.iface.messageBar()
-        item = bar.createMessage(PLUGIN_NAME, tr("Missing Python packages: {names}.").format(names=", ".join(missing)))
-        button = QPushButton(tr("Install dependencies…"))
+        text = self.tr("Missing Python packages: {names}.").format(names=", ".join(missing))
+        item = bar.createMessage(PLUGIN_NAME, text)
+        button = QPushButton(self.tr("Install dependencies…"))
         button.clicked.connect(self.show_dependency_dialog)
         item.layout().addWidget(button)
         bar.pushWidget(item, Qgis.Warning)
@@ -109,3 +122,6 @@ class CloudMaskPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        if self.translator is not None:
+            QCoreApplication.removeTranslator(self.translator)
+            self.translator = None

@@ -25,6 +25,7 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsRasterLayer,
 )
+from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..__about__ import ICON_PATH
@@ -199,6 +200,10 @@ class CloudMaskAlgorithm(QgsProcessingAlgorithm):
     def icon(self) -> QIcon:
         return QIcon(str(ICON_PATH))
 
+    def tr(self, text: str) -> str:
+        """Translated in the context pylupdate5 gives `self.tr` calls: the class that makes them."""
+        return QCoreApplication.translate(type(self).__name__, text)
+
     def createInstance(self):  # noqa: N802 (QGIS's name)
         return type(self)()
 
@@ -223,7 +228,7 @@ class MaskingAlgorithm(CloudMaskAlgorithm):
     """The algorithms that write a cloud mask share the toolbox group "Cloud masking"."""
 
     def group(self) -> str:
-        return "Cloud masking"
+        return QCoreApplication.translate("MaskingAlgorithm", "Cloud masking")
 
     def groupId(self) -> str:  # noqa: N802 (QGIS's name)
         return "masking"

@@ -47,10 +47,10 @@ class CompareSclAlgorithm(CloudMaskAlgorithm):
         return "comparescl"
 
     def displayName(self) -> str:  # noqa: N802 (QGIS's name)
-        return "Compare a cloud mask with Sen2Cor's SCL"
+        return self.tr("Compare a cloud mask with Sen2Cor's SCL")
 
     def group(self) -> str:
-        return "Comparison"
+        return self.tr("Comparison")
 
     def groupId(self) -> str:  # noqa: N802 (QGIS's name)
         return "comparison"
@@ -59,7 +59,7 @@ class CompareSclAlgorithm(CloudMaskAlgorithm):
         return ["sentinel-2", "scl", "sen2cor", "scene classification", "agreement", "kappa", "confusion matrix"]
 
     def shortDescription(self) -> str:  # noqa: N802 (QGIS's name)
-        return "Difference raster, agreement, Cohen's kappa and per-class figures of a mask against SCL."
+        return self.tr("Difference raster, agreement, Cohen's kappa and per-class figures of a mask against SCL.")
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS's name)
         return help_html(

@@ -41,13 +41,15 @@ class MaskProductAlgorithm(MaskingAlgorithm):
         return "maskproduct"
 
     def displayName(self) -> str:  # noqa: N802 (QGIS's name)
-        return "Mask clouds in a Sentinel-2 product"
+        return self.tr("Mask clouds in a Sentinel-2 product")
 
     def tags(self) -> list[str]:
         return ["sentinel-2", "cloud", "shadow", "cirrus", "mask", "l1c", "l2a", "safe", "onnx", "u-net"]
 
     def shortDescription(self) -> str:  # noqa: N802 (QGIS's name)
-        return "Four-class cloud mask (clear, cloud shadow, semi-transparent cloud, cloud) of an L1C or L2A product."
+        return self.tr(
+            "Four-class cloud mask (clear, cloud shadow, semi-transparent cloud, cloud) of an L1C or L2A product."
+        )
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS's name)
         return help_html(

@@ -58,13 +58,15 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
         return "maskraster"
 
     def displayName(self) -> str:  # noqa: N802 (QGIS's name)
-        return "Mask clouds in a raster of Sentinel-2 bands"
+        return self.tr("Mask clouds in a raster of Sentinel-2 bands")
 
     def tags(self) -> list[str]:
         return ["sentinel-2", "cloud", "shadow", "mask", "band stack", "stac", "vrt", "onnx", "u-net"]
 
     def shortDescription(self) -> str:  # noqa: N802 (QGIS's name)
-        return "Four-class cloud mask of any raster layer holding Sentinel-2 bands, with the band mapping given."
+        return self.tr(
+            "Four-class cloud mask of any raster layer holding Sentinel-2 bands, with the band mapping given."
+        )
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS's name)
         return help_html(

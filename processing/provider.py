@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..__about__ import ICON_PATH
@@ -16,14 +17,17 @@ from .validate import ValidateAlgorithm
 
 
 class CloudMaskProvider(QgsProcessingProvider):
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate("CloudMaskProvider", text)
+
     def id(self) -> str:
         return "s2cloudmask"
 
     def name(self) -> str:
-        return "Sentinel-2 Cloud Mask"
+        return self.tr("Sentinel-2 Cloud Mask")
 
     def longName(self) -> str:  # noqa: N802 (QGIS's name)
-        return "Sentinel-2 Cloud Mask (U-Net cloud, thin-cloud and cloud-shadow masks)"
+        return self.tr("Sentinel-2 Cloud Mask (U-Net cloud, thin-cloud and cloud-shadow masks)")
 
     def icon(self) -> QIcon:
         return QIcon(str(ICON_PATH))

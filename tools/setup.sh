@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for developing and testing the plugin:
-#   1. QGIS >= 3.22 with its Python bindings, rasterio built on QGIS's GDAL, scipy, Xvfb (apt, where missing);
+#   1. QGIS >= 3.22 with its Python bindings, rasterio built on QGIS's GDAL, scipy (tests and tools only), Xvfb and
+#      pylupdate5 (apt, where missing);
 #   2. the plugin's runtime packages in the checkout's development folder (.deps/<python>-<pins hash>;
 #      $S2CLOUDMASK_DEPS_ROOT overrides it), through the same installer the plugin uses;
 #   3. test tools in .venv, a virtual environment that sees the system's QGIS, numpy and rasterio.
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=/usr/bin/python3
-APT_PACKAGES="qgis qgis-providers python3-qgis python3-rasterio python3-scipy python3-venv python3-pip xvfb xauth"
+APT_PACKAGES="qgis qgis-providers python3-qgis python3-rasterio python3-scipy python3-venv python3-pip xvfb xauth pyqt5-dev-tools"
 
 need_apt() {
     for pkg in $APT_PACKAGES; do

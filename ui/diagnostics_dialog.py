@@ -11,13 +11,13 @@ from ..toolbelt import diagnostics
 class DiagnosticsDialog(QDialog):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Sentinel-2 Cloud Mask: diagnostics")
+        self.setWindowTitle(self.tr("Sentinel-2 Cloud Mask: diagnostics"))
         self.resize(760, 420)
         self.text = QPlainTextEdit(diagnostics.report())
         self.text.setReadOnly(True)
         self.text.setFont(QFont("monospace"))
         buttons = QDialogButtonBox(QDialogButtonBox.Close)
-        copy = QPushButton("Copy to clipboard")
+        copy = QPushButton(self.tr("Copy to clipboard"))
         buttons.addButton(copy, QDialogButtonBox.ActionRole)
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.text.toPlainText()))
         buttons.rejected.connect(self.reject)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 from tests.sandbox_env import REPO
 
@@ -53,3 +54,47 @@ def test_install_into_profile_enables_plugin_with_its_dependencies(tmp_path: Pat
     assert not target.exists()
     ini.read(settings / "profiles" / "default" / "QGIS" / "QGIS3.ini")
     assert ini["PythonPlugins"]["s2cloudmask"] == "false"
+
+
+def test_zip_passes_the_plugin_repository_checks(tmp_path: Path):
+    archive = package.build_zip(tmp_path / "s2cloudmask.zip")
+    assert package.check_zip(archive) == []
+    assert archive.stat().st_size < 2_000_000  # code, styles, icon and model cards; the models come from ukis-csmask
+
+
+def test_zip_checks_refuse_what_the_repository_refuses(tmp_path: Path):
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("s2cloudmask/__init__.py", "def classFactory(iface): pass\n")
+        archive.writestr("s2cloudmask/metadata.txt", "[general]\nname=x\ntracker=http://bugs\n")
+        archive.writestr("s2cloudmask/LICENSE", "GPL\n")
+        archive.writestr("s2cloudmask/__pycache__/plugin.cpython-311.pyc", b"\0")
+        archive.writestr("s2cloudmask/.deps/py3.11-0/onnxruntime/capi/lib.so", b"\0")
+    problems = " | ".join(package.check_zip(bad))
+    for needle in ("__pycache__", ".deps", "a compiled or binary file"):
+        assert needle in problems, needle
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("s2cloudmask/__init__.py", "def classFactory(iface): pass\n")
+        archive.writestr("s2cloudmask/metadata.txt", "[general]\nname=x\ntracker=bugs\nicon=icon.png\n")
+        archive.writestr("s2cloudmask/LICENSE", "GPL\n")
+    problems = " | ".join(package.check_zip(bad))
+    for needle in ("lacks about", "lacks repository", "tracker is not a web address", "icon.png is not in the zip"):
+        assert needle in problems, needle
+
+
+def test_translations_file_holds_the_strings_in_the_contexts_the_code_asks(tmp_path: Path):
+    """pylupdate5 over the QGIS-side sources (as `make translations` runs it) finds the menu entries and algorithm
+    names under the contexts the code translates them in."""
+    sources = ["plugin.py", *sorted(str(p.relative_to(REPO)) for p in (REPO / "processing").glob("*.py")),
+               *sorted(str(p.relative_to(REPO)) for p in (REPO / "ui").glob("*.py")), "ui/dock.ui"]
+    ts = tmp_path / "s2cloudmask.ts"
+    subprocess.run(["pylupdate5", "-noobsolete", *sources, "-ts", str(ts)], cwd=REPO, check=True, capture_output=True)
+    contexts = {
+        context.findtext("name"): {message.findtext("source") for message in context.iter("message")}
+        for context in ElementTree.parse(ts).getroot().iter("context")
+    }
+    assert "Install dependencies…" in contexts["CloudMaskPlugin"]
+    assert "Mask clouds in a Sentinel-2 product" in contexts["MaskProductAlgorithm"]
+    assert "Cloud masking" in contexts["MaskingAlgorithm"]
+    assert "Sentinel-2 Cloud Mask" in contexts["CloudMaskProvider"]
+    assert (REPO / "i18n" / "s2cloudmask.ts").is_file()
