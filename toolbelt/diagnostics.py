@@ -60,6 +60,21 @@ def _qgis_version() -> str:
     return Qgis.QGIS_VERSION
 
 
+def _profile() -> str:
+    """The QGIS profile the plugin is installed in, and what that means for qgis_process."""
+    settings = dependencies.profile_settings_root(dependencies.PLUGIN_DIR)
+    if settings is None:
+        return f"not installed in a QGIS profile ({dependencies.PLUGIN_DIR})"
+    profile = dependencies.PLUGIN_DIR.parents[2].name
+    if profile == "default":
+        return "default"
+    return (
+        f"{profile}; qgis_process reads only the profile named 'default': set "
+        f"QGIS_PLUGINPATH={dependencies.PLUGIN_DIR.parent} and run 'qgis_process plugins enable "
+        f"{dependencies.PLUGIN_DIR.name}' once (README, 'qgis_process and profiles')"
+    )
+
+
 def report() -> str:
     """The text a user pastes into a bug report."""
     try:
@@ -73,6 +88,7 @@ def report() -> str:
         f"QGIS: {_qgis_version()}",
         f"Python: {sys.version.split()[0]} ({dependencies.python_executable()}; Install dependencies runs pip with it)",
         f"Platform: {platform.platform()}",
+        f"QGIS profile: {_profile()}",
         f"GDAL: {gdal_version}",
         f"rasterio: {_rasterio_origin()}",
         f"numpy: {_version('numpy')}",
