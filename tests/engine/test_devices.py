@@ -75,7 +75,7 @@ def test_cuda_session_runs_on_the_gpu():
     assert out.shape == (4, 3, 256, 256)
 
 
-def test_missing_onnxruntime_is_a_dependency_error(sandbox):
+def test_missing_onnxruntime_is_a_dependency_error(sandbox, tmp_path):
     code = (
         "from s2cloudmask.inference.masking.session import create_session\n"
         "from s2cloudmask.inference.errors import DependencyError\n"
@@ -84,5 +84,6 @@ def test_missing_onnxruntime_is_a_dependency_error(sandbox):
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(sandbox / "packages")
+    env["S2CLOUDMASK_DEPS_ROOT"] = str(tmp_path)  # an empty dependency root: nothing installed
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert "onnxruntime" in done.stdout and "Install dependencies" in done.stdout, done.stderr
+    assert "onnxruntime, ukis-csmask" in done.stdout and "Install dependencies" in done.stdout, done.stderr

@@ -123,8 +123,8 @@ def test_card_problems_are_named(tmp_path):
         load_card(tmp_path / "absent.onnx")
 
 
-def test_missing_ukis_csmask_is_a_dependency_error(sandbox):
-    """Without the plugin's dependency folder on the path, the built-in card says what to install and how."""
+def test_missing_ukis_csmask_is_a_dependency_error(sandbox, tmp_path):
+    """With an empty dependency folder, the built-in card says what to install and how."""
     code = (
         "from s2cloudmask.inference.masking.model_card import builtin_card\n"
         "from s2cloudmask.inference.errors import DependencyError\n"
@@ -133,9 +133,10 @@ def test_missing_ukis_csmask_is_a_dependency_error(sandbox):
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(sandbox / "packages")
+    env["S2CLOUDMASK_DEPS_ROOT"] = str(tmp_path)  # an empty dependency root: nothing installed
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert "ukis-csmask" in done.stdout, done.stderr
-    assert "Install dependencies" in done.stdout and "pip" in done.stdout
+    assert "onnxruntime, ukis-csmask" in done.stdout, done.stderr  # every missing package, not only this one
+    assert "Install dependencies" in done.stdout and "dependencies.py install" in done.stdout
 
 
 @pytest.mark.parametrize(("change", "named"), [

@@ -9,6 +9,8 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
+from s2cloudmask.toolbelt import dependencies
+
 from tests.sandbox_env import REPO
 
 sys.path.insert(0, str(REPO))
@@ -43,8 +45,6 @@ def test_install_into_profile_enables_plugin_with_its_dependencies(tmp_path: Pat
     target = settings / "profiles" / "default" / "python" / "plugins" / "s2cloudmask"
     assert str(target) in result.stdout
     assert (target / "metadata.txt").is_file()
-    from s2cloudmask.toolbelt import dependencies
-
     assert (dependencies.dependency_dir(target) / "onnxruntime").is_dir()
     ini = configparser.ConfigParser()
     ini.read(settings / "profiles" / "default" / "QGIS" / "QGIS3.ini")
