@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..errors import ProductError
-from ..reading.product import PRODUCT_FILE_NAMES, is_product_path
+from ..reading.paths import PRODUCT_FILE_NAMES, is_product_path
 
 GLOB_CHARACTERS = set("*?[")
 # STAC asset keys that hold a whole product, in the order they are tried (Copernicus Data Space,

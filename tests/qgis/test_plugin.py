@@ -107,7 +107,7 @@ def test_diagnostics_name_the_python_that_installs_the_packages(qgis_app):
 
 LOAD_WITHOUT_PACKAGES = """
 import importlib, importlib.abc, pkgutil, sys
-HIDDEN = ('rasterio', 'affine', 'scipy', 'onnxruntime', 'ukis_csmask', 'sklearn')
+HIDDEN = ('rasterio', 'affine', 'scipy', 'onnxruntime', 'ukis_csmask', 'sklearn', 'dask', 'distributed')
 class Hide(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in HIDDEN:
