@@ -30,6 +30,16 @@ ENTRY_POINTS = {
     "compare_with_scl": ".comparing.compare",
     "open_product": ".reading.product",
     "as_product": ".reading.product",
+    "build_reference": ".reference.build",
+    "input_crs": ".reference.features",
+    "Sample": ".reference.samples",
+    "export_patches": ".reference.patches",
+    "read_sources": ".reference.patches",
+    "validate": ".comparing.validate",
+    "validate_many": ".comparing.validate",
+    "read_pairs": ".comparing.validate",
+    "check_validation_report": ".comparing.validation_report",
+    "write_validation_report": ".comparing.validation_report",
     "scl_file": ".reading.product",
 }
 

@@ -23,3 +23,15 @@ OPTIONAL_BAND_ROLES = ("swir16", "swir22")
 # and view angles; docs/accuracy.md measures it) and buffers around clouds and shadows (0 m = none).
 DEFAULT_SHADOW_CHECK = True
 DEFAULT_BUFFER = 0.0
+
+# Masks that validation reads, by producer, with the codes each holds ("auto": from the file's tags and name).
+MASK_TYPE_NAMES = {
+    "plugin": "this plugin's mask (0 no data, 1 clear, 2 cloud shadow, 3 semi-transparent cloud, 4 cloud)",
+    "kappamask": "KappaMask (0 missing, 1 clear, 2 cloud shadow, 3 semi-transparent cloud, 4 cloud, 5 undefined)",
+    "scl": "Sen2Cor SCL (through the SCL mapping: 3 shadow, 8/9 cloud, 10 thin cirrus, 0/1 no data, others clear)",
+    "fmask": "Fmask (0 clear land, 1 clear water, 2 cloud shadow, 3 snow, 4 cloud, 255 no data)",
+}
+MASK_TYPES = ("auto", *MASK_TYPE_NAMES)
+
+# The sets training patches are split into, whole scenes at a time.
+SPLITS = ("train", "validation", "test")

@@ -17,7 +17,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..inference.reference.patches import SPLITS, export_patches, read_sources
+from .. import inference
+from ..inference.defaults import SPLITS
 from .base import CloudMaskAlgorithm, ProcessingFeedbackAdapter, engine_errors, help_html, raster_file
 
 INPUT_FILTER = ("Sentinel-2 products or a CSV of products and references (*.zip MTD_MSIL1C.xml MTD_MSIL2A.xml "
@@ -91,14 +92,14 @@ class ExportPatchesAlgorithm(CloudMaskAlgorithm):
         folder = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
         with engine_errors():
             if Path(source).suffix.lower() == ".csv":
-                sources = read_sources(source)
+                sources = inference.read_sources(source)
             else:
                 reference = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
                 if reference is None:
                     raise QgsProcessingException("Give the product's REFERENCE mask (or a CSV of products and "
                                                  "references as INPUT).")
                 sources = [(source, raster_file(reference, "REFERENCE"))]
-            result = export_patches(
+            result = inference.export_patches(
                 sources, folder,
                 patch_size=self.parameterAsInt(parameters, "PATCH_SIZE", context),
                 split=self.parameterAsString(parameters, "SPLIT", context),

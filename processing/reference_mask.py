@@ -30,10 +30,9 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
+from .. import inference
 from ..inference.classes import CLASS_NAMES, MASK_CODES
 from ..inference.defaults import RESOLUTIONS
-from ..inference.reference.build import build_reference
-from ..inference.reference.features import input_crs
 from ..toolbelt.layers import CONFIDENCE_LAYER_NAME, REFERENCE_LAYER_NAME, style_confidence_layer, style_mask_layer
 from ..toolbelt.samples import samples_from_features
 from .base import (
@@ -141,10 +140,10 @@ class ReferenceMaskAlgorithm(CloudMaskAlgorithm):
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         confidence = optional_output(self.parameterAsOutputLayer(parameters, "OUTPUT_CONFIDENCE", context))
         with engine_errors():
-            crs = input_crs(source_path)
+            crs = inference.input_crs(source_path)
             samples = samples_from_features(samples_source.getFeatures(), samples_source.sourceCrs(), class_field,
                                             crs, f"the layer {samples_source.sourceName()}")
-            result = build_reference(
+            result = inference.build_reference(
                 source_path, samples, output,
                 resolution=int(self.parameterAsEnumString(parameters, "RESOLUTION", context)),
                 confidence=confidence,

@@ -17,8 +17,8 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..inference.comparing.validate import MASK_TYPE_NAMES, MASK_TYPES, read_pairs, validate, validate_many
-from ..inference.comparing.validation_report import check_validation_report, write_validation_report
+from .. import inference
+from ..inference.defaults import MASK_TYPE_NAMES, MASK_TYPES
 from .base import CHOICES_HELP, CloudMaskAlgorithm, ProcessingFeedbackAdapter, engine_errors, help_html, raster_file
 
 # output name -> (variant, key of figures.scores)
@@ -100,21 +100,22 @@ class ValidateAlgorithm(CloudMaskAlgorithm):
         adapter = ProcessingFeedbackAdapter(feedback)
         with engine_errors():
             if report:
-                check_validation_report(report, batch=bool(pairs_file))
+                inference.check_validation_report(report, batch=bool(pairs_file))
             if pairs_file:
-                result = validate_many(read_pairs(pairs_file), tolerance=tolerance, feedback=adapter)
+                pairs = inference.read_pairs(pairs_file)
+                result = inference.validate_many(pairs, tolerance=tolerance, feedback=adapter)
                 figures, mask_type = result.pooled, ", ".join(sorted({s.mask_type for s in result.scenes}))
             else:
                 mask_layer = self.parameterAsRasterLayer(parameters, "MASK", context)
                 reference_layer = self.parameterAsRasterLayer(parameters, "REFERENCE", context)
                 if mask_layer is None or reference_layer is None:
                     raise QgsProcessingException("Give MASK and REFERENCE (or a CSV of pairs as PAIRS).")
-                result = validate(raster_file(mask_layer, "MASK"), raster_file(reference_layer, "REFERENCE"),
+                result = inference.validate(raster_file(mask_layer, "MASK"), raster_file(reference_layer, "REFERENCE"),
                                   mask_type=self.parameterAsEnumString(parameters, "MASK_TYPE", context),
                                   tolerance=tolerance, feedback=adapter)
                 figures, mask_type = result.variants(), f"{result.mask_type} ({result.mask_type_source})"
             if report:
-                write_validation_report(result, report)
+                inference.write_validation_report(result, report)
         values: dict = {name: figures[variant][key] for name, (variant, key, _) in FIGURE_OUTPUTS.items()}
         values["PER_CLASS"] = json.dumps(figures["four_classes"]["per_class"])
         values["MASK_TYPE_USED"] = mask_type

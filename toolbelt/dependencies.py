@@ -236,7 +236,10 @@ def _imports(module: str) -> bool:
     if module in sys.modules:
         return True
     if module in FOUND_IS_ENOUGH:
-        return importlib.util.find_spec(module) is not None
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
     try:
         importlib.import_module(module)
     except Exception:  # noqa: BLE001 - any failure means "not usable"
@@ -451,7 +454,8 @@ def _self_test_checks() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="The plugin's private Python packages.")
-    parser.add_argument("action", nargs="?", default="path", choices=("path", "install", "self-test", "self-test-checks"))
+    actions = ("path", "install", "self-test", "self-test-checks")
+    parser.add_argument("action", nargs="?", default="path", choices=actions)
     parser.add_argument("--force", action="store_true", help="install again even if the folder exists")
     args = parser.parse_args()
     if args.action == "path":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -13,8 +14,11 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from .. import inference
 from ..inference.errors import SampleError
-from ..inference.reference.samples import Sample
+
+if TYPE_CHECKING:  # the sample rasteriser needs rasterio; this module must load without it
+    from ..inference.reference.samples import Sample
 
 
 def samples_from_features(features, source_crs: QgsCoordinateReferenceSystem, class_field: str,
@@ -37,7 +41,7 @@ def samples_from_features(features, source_crs: QgsCoordinateReferenceSystem, cl
             raise SampleError(f"{layer_name} holds lines; samples are points or polygons.")
         geometry.transform(transform)
         for part in geometry.asGeometryCollection() if geometry.isMultipart() and geometry.type() == QgsWkbTypes.PointGeometry else [geometry]:
-            samples.append(Sample(json.loads(part.asJson()), feature[class_field], feature.id()))
+            samples.append(inference.Sample(json.loads(part.asJson()), feature[class_field], feature.id()))
     return samples
 
 

@@ -126,7 +126,9 @@ class DependencyDialog(QDialog):
         missing = dependencies.missing_modules()
         if exit_code == 0 and not missing:
             self.progress.setValue(1)
-            self.summary.setText(self.tr("Installed, and the self-test passed. The plugin is ready; no restart needed."))
+            self.summary.setText(
+                self.tr("Installed, and the self-test passed. The plugin is ready; no restart needed.")
+            )
             self.installed.emit()
         elif not missing:
             self.progress.setValue(1)

@@ -28,6 +28,7 @@ from scipy import ndimage
 
 from ...__about__ import PLUGIN_SLUG
 from ..classes import FMASK_TO_MASK, KAPPAMASK_TO_MASK, MASK_CODES, NODATA, SCL_TO_MASK, code_lut
+from ..defaults import MASK_TYPE_NAMES, MASK_TYPES
 from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from .difference import MASK_CODE_TEXT, MASK_COLUMNS
@@ -45,18 +46,11 @@ from .rasters import (
 )
 
 # mask type -> its codes mapped onto the plugin's (codes it does not name are refused as unknown)
-MASK_TYPE_CODES: dict[str, dict[int, int]] = {
+MASK_TYPE_CODES: dict[str, dict[int, int]] = {  # keys: defaults.MASK_TYPE_NAMES, in its order
     "plugin": {code: code for code in (NODATA, *MASK_CODES)},
     "kappamask": KAPPAMASK_TO_MASK,
     "scl": SCL_TO_MASK,
     "fmask": FMASK_TO_MASK,
-}
-MASK_TYPES = ("auto", *MASK_TYPE_CODES)
-MASK_TYPE_NAMES = {
-    "plugin": "this plugin's mask (0 no data, 1 clear, 2 cloud shadow, 3 semi-transparent cloud, 4 cloud)",
-    "kappamask": "KappaMask (0 missing, 1 clear, 2 cloud shadow, 3 semi-transparent cloud, 4 cloud, 5 undefined)",
-    "scl": "Sen2Cor SCL (through the SCL mapping: 3 shadow, 8/9 cloud, 10 thin cirrus, 0/1 no data, others clear)",
-    "fmask": "Fmask (0 clear land, 1 clear water, 2 cloud shadow, 3 snow, 4 cloud, 255 no data)",
 }
 VARIANTS = ("four_classes", "semi_transparent_as_cloud")
 

@@ -28,7 +28,8 @@ from scipy import ndimage
 from ..errors import ProductError
 from ..grid import Grid
 from ..reading.metadata import BAND_IDS
-from ..reading.product import is_product_path, open_product, product_grid
+from ..reading.paths import is_product_path
+from ..reading.product import open_product, product_grid
 from ..reading.reader import ProductReader, read_mask_layer
 from ..reading.sources import RasterSource, is_metric, raster_grid
 

@@ -30,6 +30,7 @@ from rasterio.windows import Window
 
 from ..classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, NODATA
 from ..comparing.difference import MASK_CLASS_KEYS
+from ..defaults import SPLITS
 from ..errors import OutputError, ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
@@ -40,7 +41,6 @@ from ..reading.sources import raster_grid
 
 FORMAT = "s2cloudmask-patches"
 FORMAT_VERSION = 1
-SPLITS = ("train", "validation", "test")
 MIN_VALID_FRACTION = 0.5  # patches with less labelled data than this are not exported
 PRESENT_FRACTION = 0.01  # a class counts as present in a patch from this share of its labelled pixels on
 REFLECTANCE = "(DN + offset) / quantification"

@@ -45,7 +45,8 @@ def test_required_packages_import_from_the_private_folder():
 
 def test_missing_packages_are_all_named_with_what_to_do(tmp_path: Path):
     """A Python whose dependency root is empty reports every missing package and the command to run."""
-    code = "from s2cloudmask.toolbelt import dependencies as d; m = d.missing_modules(); print(m); print(d.missing_message(m))"
+    code = ("from s2cloudmask.toolbelt import dependencies as d; m = d.missing_modules(); print(m); "
+            "print(d.missing_message(m))")
     done = subprocess.run([QGIS_PYTHON, "-c", code], env=plugin_env([PACKAGE_ROOT], tmp_path), capture_output=True,
                           text=True, check=True, cwd=tmp_path)
     assert "['onnxruntime', 'ukis-csmask', 'scikit-learn']" in done.stdout

@@ -135,8 +135,8 @@ print(len(modules))
 
 
 def test_every_module_the_plugin_loads_imports_without_its_packages(tmp_path):
-    """rasterio, scipy, onnxruntime, ukis-csmask and scikit-learn hidden: every QGIS-side module imports, the provider lists its
-    algorithms, and every missing package is named."""
+    """rasterio, scipy, onnxruntime, ukis-csmask, scikit-learn and dask hidden: every QGIS-side module imports, the
+    provider lists its algorithms, and every missing package is named."""
     done = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_PACKAGES, str(PACKAGE_ROOT)], capture_output=True,
                           text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
