@@ -2,8 +2,8 @@
 
 QGIS embeds a Python that users cannot pip-install into (Debian 12, OSGeo4W and
 QGIS.app alike). The plugin keeps onnxruntime, ukis-csmask, scikit-learn and the
-batch runner's dask, and rasterio with
-its pure-Python helpers where QGIS has no working rasterio, in a private folder
+batch runner's dask, and rasterio with its pure-Python helpers and scipy where
+QGIS has no working copy of them, in a private folder
 named after the Python version and a hash of the pins, and puts that folder
 first on sys.path. The folder lies outside the plugin folder, because QGIS's
 plugin manager deletes the plugin folder on every update. Its parent, the
@@ -43,7 +43,7 @@ from pathlib import Path
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 REQUIREMENTS = PLUGIN_DIR / "resources" / "requirements.txt"
-RASTERIO_REQUIREMENTS = PLUGIN_DIR / "resources" / "requirements-rasterio.txt"
+IF_MISSING_REQUIREMENTS = PLUGIN_DIR / "resources" / "requirements-if-missing.txt"  # where QGIS lacks them
 ROOT_ENV = "S2CLOUDMASK_DEPS_ROOT"
 ROOT_FOLDER_NAME = "s2cloudmask-packages"
 LEGACY_FOLDER_NAME = ".deps"  # inside the plugin folder, before 0.2: moved out once
@@ -53,6 +53,7 @@ SELF_TEST_NAME = "self-test.txt"
 # import name -> distribution name, in the order a user would want them reported
 REQUIRED_MODULES: dict[str, str] = {
     "rasterio": "rasterio",
+    "scipy": "scipy",
     "onnxruntime": "onnxruntime",
     "ukis_csmask": "ukis-csmask",
     "sklearn": "scikit-learn",  # reference masks only; imported when one is made
@@ -83,7 +84,7 @@ def import_name(distribution: str) -> str:
 
 def dependency_tag() -> str:
     """The folder name: Python version and a hash of every pin (a changed pin gives a new folder)."""
-    pins = requirement_lines(REQUIREMENTS) + requirement_lines(RASTERIO_REQUIREMENTS)
+    pins = requirement_lines(REQUIREMENTS) + requirement_lines(IF_MISSING_REQUIREMENTS)
     digest = hashlib.sha1("\n".join(pins).encode()).hexdigest()[:8]
     return f"{python_tag()}-{digest}"
 
@@ -312,8 +313,9 @@ def unusable_in_qgis_python(modules: list[str]) -> list[str]:
 
 
 def install_plan() -> list[str]:
-    """The pins to install: the plugin's own packages always; rasterio and its helpers only where QGIS lacks them."""
-    optional = requirement_lines(RASTERIO_REQUIREMENTS)
+    """The pins to install: the plugin's own packages always; rasterio, its helpers and scipy only where QGIS
+    lacks them."""
+    optional = requirement_lines(IF_MISSING_REQUIREMENTS)
     lacking = set(unusable_in_qgis_python([import_name(distribution_name(line)) for line in optional]))
     return requirement_lines(REQUIREMENTS) + [
         line for line in optional if import_name(distribution_name(line)) in lacking

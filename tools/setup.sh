@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up for developing and testing the plugin:
-#   1. QGIS >= 3.22 with its Python bindings, rasterio built on QGIS's GDAL, scipy (tests and tools only), Xvfb and
+#   1. QGIS >= 3.22 with its Python bindings, rasterio built on QGIS's GDAL, scipy, Xvfb and
 #      pylupdate5 (apt, where missing);
 #   2. the plugin's runtime packages in the checkout's development folder (.deps/<python>-<pins hash>;
 #      $S2CLOUDMASK_DEPS_ROOT overrides it), through the same installer the plugin uses;
