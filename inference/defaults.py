@@ -23,6 +23,7 @@ OPTIONAL_BAND_ROLES = ("swir16", "swir22")
 # and view angles; docs/accuracy.md measures it) and buffers around clouds and shadows (0 m = none).
 DEFAULT_SHADOW_CHECK = True
 DEFAULT_BUFFER = 0.0
+MAX_BUFFER = 5000.0  # m: a larger margin is no longer a buffer; it would hide most of any scene
 
 # Masks that validation reads, by producer, with the codes each holds ("auto": from the file's tags and name).
 MASK_TYPE_NAMES = {
@@ -32,6 +33,9 @@ MASK_TYPE_NAMES = {
     "fmask": "Fmask (0 clear land, 1 clear water, 2 cloud shadow, 3 snow, 4 cloud, 255 no data)",
 }
 MASK_TYPES = ("auto", *MASK_TYPE_NAMES)
+
+# Reference masks: the fewest samples a class needs before a forest is trained on it.
+MIN_SAMPLES_PER_CLASS = 10
 
 # The sets training patches are split into, whole scenes at a time.
 SPLITS = ("train", "validation", "test")

@@ -30,7 +30,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..__about__ import ICON_PATH
 from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK, DEVICES
-from ..inference.masking.buffers import MAX_BUFFER
+from ..inference.defaults import MAX_BUFFER
 from ..inference.errors import CloudMaskError
 from ..inference.masking.model_card import UKIS_CITATION
 

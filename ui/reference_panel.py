@@ -19,7 +19,7 @@ import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import (
     Qgis,
@@ -57,18 +57,20 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from .. import inference
 from ..inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES
+from ..inference.defaults import MIN_SAMPLES_PER_CLASS
 from ..inference.errors import Cancelled, CloudMaskError
-from ..inference.reading.product import is_product_path, open_product
-from ..inference.reference.build import ReferenceResult, build_reference
-from ..inference.reference.features import input_crs
-from ..inference.reference.samples import MIN_SAMPLES_PER_CLASS
+from ..inference.reading.paths import is_product_path
 from ..toolbelt import layers as layer_styles
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.samples import samples_from_layer
 from .context_layers import build_true_colour_view, style_true_colour
 from .results import breakable
 from .task import TaskFeedback
+
+if TYPE_CHECKING:  # the reference builder needs rasterio and scikit-learn; this module must load without them
+    from ..inference.reference.build import ReferenceResult
 
 SAMPLE_LAYER_NAME = "Reference samples"
 SUGGESTION_LAYER_NAME = "Suggested places for samples"
@@ -113,7 +115,7 @@ class ReferenceTask(QgsTask):
 
     def run(self) -> bool:
         try:
-            self.result = build_reference(**self.arguments, feedback=TaskFeedback(self))
+            self.result = inference.build_reference(**self.arguments, feedback=TaskFeedback(self))
             return True
         except Cancelled as exc:
             self.error = exc
@@ -251,7 +253,7 @@ class ReferencePanel(QWidget):
         """The memory layer of samples, in the scene's CRS, created (and styled by class) on first use."""
         if self.samples is not None and self._alive(self.samples):
             return self.samples
-        self._crs = input_crs(self.input_path())
+        self._crs = inference.input_crs(self.input_path())
         layer = QgsVectorLayer("Point", SAMPLE_LAYER_NAME, "memory")
         layer.setCrs(qgs_crs(self._crs))
         layer.dataProvider().addAttributes([QgsField(CLASS_FIELD, QVariant.Int)])
@@ -273,7 +275,7 @@ class ReferencePanel(QWidget):
         if not is_product_path(source):
             return
         try:
-            product = open_product(source)
+            product = inference.open_product(source)
             view = build_true_colour_view(product, product.band_path("B04"), str(self.folder / "true_colour.vrt"))
         except CloudMaskError as exc:
             self.log.log(f"The scene is shown without its true-colour view: {exc}", Qgis.Warning)
@@ -346,7 +348,7 @@ class ReferencePanel(QWidget):
         try:
             if not source:
                 raise CloudMaskError("Choose a product on the Mask tab first; the samples are marked on it.")
-            samples = samples_from_layer(self.sample_layer(), CLASS_FIELD, input_crs(source))
+            samples = samples_from_layer(self.sample_layer(), CLASS_FIELD, inference.input_crs(source))
         except CloudMaskError as exc:
             self._failed(str(exc), str(exc))
             return

@@ -20,11 +20,11 @@ import numpy as np
 from scipy import ndimage
 
 from ..classes import CLEAR, CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
+from ..defaults import MAX_BUFFER
 from ..errors import BandError
 from ..grid import Grid
 from .codes import CodeBlock
 
-MAX_BUFFER = 5000.0  # m: a larger margin is no longer a buffer; it would hide most of any scene
 GROWING = (CLOUD_SHADOW, SEMI_TRANSPARENT, CLOUD)  # low to high priority: a later class wins where buffers meet
 
 

@@ -20,10 +20,10 @@ from rasterio.features import rasterize
 from rasterio.windows import Window
 
 from ..classes import CLASS_ALIASES, CLASS_NAMES, MASK_CODES
+from ..defaults import MIN_SAMPLES_PER_CLASS
 from ..errors import SampleError
 from ..grid import Grid
 
-MIN_SAMPLES_PER_CLASS = 10
 MIN_CLASSES = 2
 
 
