@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..feedback import Feedback, SilentFeedback, check_cancelled
-from .tiling import TileGrid, blend_window, reflect_indices, strips
+from .model_card import Tiling
+from .tiling import TileGrid, reflect_indices, strips
 
 
 @dataclass(frozen=True)
@@ -25,18 +26,30 @@ class TileLayout:
 
     rows: TileGrid
     cols: TileGrid
-    window: np.ndarray  # float32 (tile, tile): blending weights
     strips: list[tuple[int, int]]  # (first, last) tile rows of each strip
 
     @classmethod
     def for_image(cls, height: int, width: int, tile: int, overlap: float, tile_rows_per_strip: int) -> "TileLayout":
+        """CSmask's geometry: square tiles of the model's own size."""
         rows = TileGrid.for_overlap(tile, overlap, height)
-        return cls(rows, TileGrid.for_overlap(tile, overlap, width), blend_window(tile, overlap),
-                   strips(rows.count, max(1, tile_rows_per_strip)))
+        return cls(rows, TileGrid.for_overlap(tile, overlap, width), strips(rows.count, max(1, tile_rows_per_strip)))
+
+    @classmethod
+    def fitted(cls, height: int, width: int, tiling: Tiling, tile_rows_per_strip: int) -> "TileLayout":
+        """Tiles fitted to the image (TileGrid.fitted), for models whose rows and columns are free."""
+        rows = TileGrid.fitted(tiling.max_tile, tiling.margin, height, tiling.multiple)
+        cols = TileGrid.fitted(tiling.max_tile, tiling.margin, width, tiling.multiple)
+        return cls(rows, cols, strips(rows.count, max(1, tile_rows_per_strip)))
 
     @property
-    def tile(self) -> int:
-        return self.rows.size
+    def window(self) -> np.ndarray:
+        """float32 (tile rows, tile cols): blending weights, the outer product of the Tukey windows."""
+        return np.outer(self.rows.window(), self.cols.window())
+
+    @property
+    def model_pixels(self) -> int:
+        """Pixels the model sees when every tile runs."""
+        return self.rows.count * self.rows.size * self.cols.count * self.cols.size
 
     @property
     def col_index(self) -> np.ndarray:
@@ -99,7 +112,7 @@ def blend_strips(
     pixel are skipped. Progress runs from 0 to `share` percent.
     """
     feedback = feedback or SilentFeedback()
-    tile, window = layout.tile, layout.window
+    tile_rows, tile_cols, window = layout.rows.size, layout.cols.size, layout.window
     row_step, col_step = layout.rows.step, layout.cols.step
     count = len(layout.strips)
     strip_inputs = iter(inputs)
@@ -126,20 +139,21 @@ def blend_strips(
             (i, j)
             for i in range(first, last + 1)
             for j in range(layout.cols.count)
-            if strip.tiles_valid[(i - first) * row_step:][:tile, j * col_step:][:, :tile].any()
+            if strip.tiles_valid[(i - first) * row_step:][:tile_rows, j * col_step:][:, :tile_cols].any()
         ]
         stage = f"Running the model (strip {number} of {count})"
         for done in range(0, len(tiles), batch_size):
             check_cancelled(feedback)
             batch = tiles[done: done + batch_size]
             stack = np.stack([
-                strip.tiles[:, (i - first) * row_step:][:, :tile, j * col_step:][:, :, :tile] for i, j in batch
+                strip.tiles[:, (i - first) * row_step:][:, :tile_rows, j * col_step:][:, :, :tile_cols]
+                for i, j in batch
             ])
             probs = predict(stack)
             for k, (i, j) in enumerate(batch):
                 r, c = (i - first) * row_step, j * col_step
-                accumulated[:n_classes, r: r + tile, c: c + tile] += probs[k] * window
-                accumulated[n_classes, r: r + tile, c: c + tile] += window
+                accumulated[:n_classes, r: r + tile_rows, c: c + tile_cols] += probs[k] * window
+                accumulated[n_classes, r: r + tile_rows, c: c + tile_cols] += window
             feedback.progress(base + share / count * min(1.0, (done + len(batch)) / len(tiles)), stage)
 
         settled = layout.rows.settled_before(last + 1)

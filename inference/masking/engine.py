@@ -39,15 +39,17 @@ from .blending import StripInput, TileLayout, blend_strips
 from .buffers import BufferStep, check_buffer
 from .cirrus import Class3Plan, Class3Rule, plan_class3
 from .codes import CodeBlock, Coder, Tally
-from .model_card import ModelCard, builtin_card, check_card_matches, load_card, missing_swir
+from .model_card import ModelCard, Tiling, builtin_card, check_card_matches, load_card, missing_swir
 from .poststeps import PostStep, apply_post_steps
+from .pipeline import StageClock, read_ahead
 from .predict import TilePredictor
 from .session import SessionFactory, create_session
 from .shadows import ShadowCheck, ShadowGeometry
 from .upsampling import Upsampler
 from .writer import MaskWriter, is_cloud_mask, mask_tags, probability_percent
 
-BATCH_SIZE = 4
+BATCH_SIZE = 4  # tiles per session call with the card's own tile size
+FITTED_BATCH_SIZE = 1  # with fitted tiles on a CPU: no faster in larger batches (2 cores), and less memory
 TILE_ROWS_PER_STRIP = 2
 RUN_SHARE = 95.0  # percent of the progress bar for reading and inference; the rest is writing
 NO_VALID_PIXELS = (
@@ -69,6 +71,9 @@ class MaskResult:
     seconds: float = 0.0
     resolutions_used: dict[str, int] = field(default_factory=dict)  # Sentinel-2 band -> resolution read (m)
     output_grid: Grid | None = None
+    # seconds per stage: "read" (in the read-ahead thread when it runs), "waiting for reads", "infer",
+    # "blend, upsample, codes", "write", "finish and overviews"
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class _Notices:
@@ -142,8 +147,14 @@ def run_mask(
     batch_size: int = BATCH_SIZE,
     tile_rows_per_strip: int = TILE_ROWS_PER_STRIP,
     post_steps: Sequence[PostStep] = (),
+    tiling: Tiling | None = None,
+    read_ahead_strips: bool = True,
 ) -> MaskResult:
-    """Mask whatever `source` delivers (on the model grid) and write it on `output_grid` (same CRS)."""
+    """Mask whatever `source` delivers (on the model grid) and write it on `output_grid` (same CRS).
+
+    tiling: tiles fitted to the image (the session must have free rows and columns); None: the card's
+    tile_size and overlap, CSmask's geometry. read_ahead_strips: read the next strip while the model runs.
+    """
     started = time.perf_counter()
     notices = feedback if isinstance(feedback, _Notices) else _Notices(feedback or SilentFeedback())
     model_positions = _band_positions(source, card.band_names, f"the model {card.label}")
@@ -152,8 +163,10 @@ def run_mask(
     extra_positions = _band_positions(source, extra_names, "the semi-transparent cloud rule and the post-steps")
     if class3 is None and not class3_source:
         class3_source = "model" if SEMI_TRANSPARENT in card.class_codes() else "absent: no source configured"
-    layout = TileLayout.for_image(*source.grid.shape, card.tile_size, card.overlap, tile_rows_per_strip)
-    predict = TilePredictor(session, card, batch_size)
+    layout = (TileLayout.fitted(*source.grid.shape, tiling, tile_rows_per_strip) if tiling else
+              TileLayout.for_image(*source.grid.shape, card.tile_size, card.overlap, tile_rows_per_strip))
+    predictor = TilePredictor(session, card, batch_size)
+    clock = StageClock()
     n_classes = len(card.classes)
     upsampler = Upsampler(source.grid, output_grid, n_classes, keep_probabilities=probabilities is not None)
     coder = Coder(card.class_codes(), class3, extra_names)
@@ -165,27 +178,40 @@ def run_mask(
 
     if probabilities is not None:
         check_writable(probabilities)
-    with atomic_output(output) as temporary, \
-            (atomic_output(probabilities) if probabilities is not None else nullcontext(None)) as temporary_probs, \
-            MaskWriter(temporary, output_grid, tags, temporary_probs, class_names) as writer:
-        blended = blend_strips(read_strips(source, layout, card, model_positions, extra_positions), predict, layout,
-                               n_classes, batch_size=predict.batch_size, feedback=notices, share=RUN_SHARE)
+    strips = clock.timed_iterator(read_strips(source, layout, card, model_positions, extra_positions), "read")
+    reads = read_ahead(strips) if read_ahead_strips else strips
+    blended = blend_strips(clock.timed_iterator(reads, "waiting for reads"), clock.timed_call(predictor, "infer"),
+                           layout, n_classes, batch_size=predictor.batch_size, feedback=notices, share=RUN_SHARE)
+    try:
+        with atomic_output(output) as temporary, \
+                (atomic_output(probabilities) if probabilities is not None else nullcontext(None)) as temp_probs, \
+                MaskWriter(temporary, output_grid, tags, temp_probs, class_names) as writer:
 
-        def code_blocks() -> Iterator[CodeBlock]:
-            for rows in blended:
-                for out_rows in upsampler.push(rows):
-                    if out_rows.probabilities is not None:
-                        writer.write_probabilities(probability_percent(out_rows.probabilities, out_rows.valid))
-                    yield coder(out_rows)
+            def code_blocks() -> Iterator[CodeBlock]:
+                for rows in blended:
+                    for out_rows in upsampler.push(rows):
+                        if out_rows.probabilities is not None:
+                            percent = probability_percent(out_rows.probabilities, out_rows.valid)
+                            with clock.measure("write"):
+                                writer.write_probabilities(percent)
+                        yield coder(out_rows)
 
-        for block in apply_post_steps(code_blocks(), post_steps, output_grid):
-            tally.add(block)
-            writer.write(block.codes)
-        check_cancelled(notices)
-        if tally.valid_pixels == 0:
-            notices.warn(NO_VALID_PIXELS)
-        notices.progress(RUN_SHARE, "Writing the mask")
+            for block in apply_post_steps(code_blocks(), post_steps, output_grid):
+                tally.add(block)
+                with clock.measure("write"):
+                    writer.write(block.codes)
+            check_cancelled(notices)
+            if tally.valid_pixels == 0:
+                notices.warn(NO_VALID_PIXELS)
+            notices.progress(RUN_SHARE, "Writing the mask")
+            finishing = time.perf_counter()
+    finally:
+        reads.close()  # stops and joins the read-ahead thread, also after an error or a cancel
+    clock.add("finish and overviews", time.perf_counter() - finishing)
     notices.progress(100.0, "Done")
+    seconds = time.perf_counter() - started
+    clock.add("blend, upsample, codes", seconds - sum(
+        clock.seconds.get(stage, 0.0) for stage in ("waiting for reads", "infer", "write", "finish and overviews")))
     return MaskResult(
         output=str(output),
         probabilities=str(probabilities) if probabilities is not None else None,
@@ -194,8 +220,9 @@ def run_mask(
         model_used=card.label,
         class3_source=class3_source,
         warnings=list(notices.messages),
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=round(seconds, 3),
         output_grid=output_grid,
+        stage_seconds=clock.rounded(),
     )
 
 
@@ -209,6 +236,13 @@ def refinement_steps(geometry: ShadowGeometry | None, buffer: float) -> list[Pos
     return steps
 
 
+def batch_size(device_used: str, tiling: Tiling | None) -> int:
+    """Tiles per session call for the device that runs and the tiling chosen."""
+    if tiling is None:
+        return BATCH_SIZE
+    return FITTED_BATCH_SIZE
+
+
 @dataclass(frozen=True)
 class Preparation:
     """What every run needs before it reads a pixel: the model's card, its session, and the class-3 plan."""
@@ -217,6 +251,8 @@ class Preparation:
     session: Any
     device_used: str
     class3: Class3Plan
+    tiling: Tiling | None  # fitted tiles (the session has free rows and columns), or the card's own tiles
+    batch_size: int
 
 
 def prepare(model: str | Path, level: str, bands: list[str], where: str, *, b10: bool, cirrus_layer: bool,
@@ -240,9 +276,10 @@ def prepare(model: str | Path, level: str, bands: list[str], where: str, *, b10:
     plan = plan_class3(card.class_codes(), level, b10=b10, cirrus_layer=cirrus_layer, product_id=product_id)
     if plan.warning:
         notices.warn(plan.warning)
-    session, device_used = open_session(card.model_path, device, threads, notices)
+    session, device_used = open_session(card.model_path, device, threads, notices,
+                                        free_spatial=card.tiling is not None)
     check_card_matches(card, session)
-    return Preparation(card, session, device_used, plan)
+    return Preparation(card, session, device_used, plan, card.tiling, batch_size(device_used, card.tiling))
 
 
 def _choose_card(model: str | Path, level: str, bands: list[str]) -> ModelCard:
@@ -334,6 +371,7 @@ def mask_raster(
             source, own_grid, card, prep.session, output,
             device_used=prep.device_used, product_id=Path(raster_path).name, class3=class3.rule,
             class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=steps,
+            tiling=prep.tiling, batch_size=prep.batch_size,
         )
     return replace(result, seconds=round(time.perf_counter() - started, 3))
 
@@ -429,6 +467,7 @@ def mask_product(
             source, output_grid, card, prep.session, output,
             device_used=prep.device_used, product_id=product.product_id, class3=class3.rule,
             class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=steps,
+            tiling=prep.tiling, batch_size=prep.batch_size,
         )
     return replace(result, seconds=round(time.perf_counter() - started, 3), resolutions_used=used,
                    warnings=list(notices.messages))

@@ -44,7 +44,9 @@ CARD_KEYS = frozenset(
         "assumptions",
     }
 )
+OPTIONAL_KEYS = frozenset({"tiling"})
 INPUT_KEYS = frozenset({"reflectance", "clip", "mean", "std"})
+TILING_KEYS = frozenset({"max_tile", "margin", "multiple", "measured"})
 OUTPUT_KINDS = ("logits", "probabilities")
 LEVELS = ("L1C", "L2A")
 # Sentinel-2 pixels are 10-60 m; a model trained far outside this says nothing about Sentinel-2, and a card
@@ -95,6 +97,29 @@ class ClassSpec:
 
 
 @dataclass(frozen=True)
+class Tiling:
+    """Tiles fitted to each image instead of the model's own tile size (card key "tiling", optional).
+
+    Only for fully convolutional models: the engine frees the rows and columns
+    of the model's declared input (model_graph.py) and cuts each image into as
+    few tiles of at most `max_tile` pixels as cover it, blended over `margin`
+    pixels; tile sides are multiples of `multiple` (an encoder that halves the
+    size five times needs 32).
+
+    The built-in DLR models do not use it: their squeeze-and-excitation blocks
+    pool over the whole tile, so each pixel's class depends on the tile around
+    it. On the real T29UNU product, fitted tiles of up to 320-768 px agreed
+    with the 256 px / 20 % mask on only 91-98 % of pixels, and the 256 px mask
+    itself, shifted by 64-102 px, on 89-94 % (docs/benchmarks.md).
+    """
+
+    max_tile: int
+    margin: int
+    multiple: int
+    measured: str = ""  # how the numbers were chosen, for the reader of the card
+
+
+@dataclass(frozen=True)
 class ModelCard:
     name: str
     version: str
@@ -113,6 +138,7 @@ class ModelCard:
     output: str
     classes: tuple[ClassSpec, ...]
     assumptions: tuple[str, ...] = ()
+    tiling: Tiling | None = None
     model_path: str = field(default="", compare=False)
 
     @property
@@ -150,6 +176,9 @@ class ModelCard:
             "output": self.output,
             "classes": [{"name": c.name, "code": c.code} for c in self.classes],
             "assumptions": list(self.assumptions),
+            **({"tiling": {"max_tile": self.tiling.max_tile, "margin": self.tiling.margin,
+                           "multiple": self.tiling.multiple, "measured": self.tiling.measured}}
+               if self.tiling else {}),
         }
 
 
@@ -162,7 +191,7 @@ def card_from_dict(data: Any, source: str, model_path: str = "") -> ModelCard:
     if not isinstance(data, dict):
         raise fail("it is not a JSON object")
     missing = sorted(CARD_KEYS - data.keys())
-    unknown = sorted(data.keys() - CARD_KEYS)
+    unknown = sorted(data.keys() - CARD_KEYS - OPTIONAL_KEYS)
     if missing:
         raise fail(f"keys missing: {', '.join(missing)}")
     if unknown:
@@ -173,6 +202,12 @@ def card_from_dict(data: Any, source: str, model_path: str = "") -> ModelCard:
         spec = data["input"]
         if set(spec) != INPUT_KEYS:
             raise fail(f"'input' must hold exactly {', '.join(sorted(INPUT_KEYS))}")
+        tiling = data.get("tiling")
+        if tiling is not None:
+            if not isinstance(tiling, dict) or not {"max_tile", "margin", "multiple"} <= set(tiling) <= TILING_KEYS:
+                raise fail("'tiling' must hold max_tile, margin and multiple (and optionally measured)")
+            tiling = Tiling(int(tiling["max_tile"]), int(tiling["margin"]), int(tiling["multiple"]),
+                            str(tiling.get("measured", "")))
         card = ModelCard(
             name=str(data["name"]),
             version=str(data["version"]),
@@ -191,6 +226,7 @@ def card_from_dict(data: Any, source: str, model_path: str = "") -> ModelCard:
             output=str(data["output"]),
             classes=classes,
             assumptions=tuple(str(a) for a in data["assumptions"]),
+            tiling=tiling,
             model_path=model_path,
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -216,6 +252,9 @@ def card_from_dict(data: Any, source: str, model_path: str = "") -> ModelCard:
     if not (math.isfinite(card.resolution) and RESOLUTION_RANGE[0] <= card.resolution <= RESOLUTION_RANGE[1]):
         raise fail(f"'resolution' must be the metres per pixel the model was trained at, {RESOLUTION_RANGE[0]:g} to "
                    f"{RESOLUTION_RANGE[1]:g} (got {card.resolution!r}); Sentinel-2 models use 10 to 60")
+    if card.tiling and (card.tiling.multiple < 1 or card.tiling.max_tile % card.tiling.multiple
+                        or card.tiling.max_tile < 2 * card.tiling.margin + card.tiling.multiple):
+        raise fail("'tiling': max_tile must be a multiple of 'multiple' with room for two margins")
     codes = {NODATA, CLEAR, CLOUD_SHADOW, SEMI_TRANSPARENT, CLOUD}
     if len(classes) < 2 or any(c.code not in codes for c in classes):
         raise fail("'classes' needs at least two entries with codes 0-4")

@@ -18,6 +18,7 @@ from typing import Any
 from ...toolbelt.dependencies import missing_message, missing_modules
 from ..errors import DependencyError, ModelError, ResourceError
 from ..feedback import Feedback, SilentFeedback
+from .model_graph import free_spatial_dims
 
 DEVICE_NAMES: dict[str, str] = {
     "CUDAExecutionProvider": "CUDA",
@@ -30,7 +31,8 @@ CPU_PROVIDER = "CPUExecutionProvider"
 DEVICES = ("auto", "cpu", "gpu")
 
 # (model path, device, threads, feedback) -> (session, device used): create_session, or a SessionCache
-SessionFactory = Callable[[str | Path, str, int, "Feedback | None"], tuple[Any, str]]
+SessionFactory = Callable[..., tuple[Any, str]]  # create_session's signature: (model_path, device, threads,
+                                                # feedback, free_spatial=False) -> (session, device used)
 
 
 def onnxruntime() -> Any:
@@ -56,9 +58,10 @@ def _options(threads: int) -> Any:
     return options
 
 
-def _open(path: Path, providers: list[str], threads: int) -> Any:
+def _open(path: Path, providers: list[str], threads: int, free_spatial: bool) -> Any:
     ort = onnxruntime()
-    return ort.InferenceSession(str(path), sess_options=_options(threads), providers=providers)
+    model: str | bytes = free_spatial_dims(path.read_bytes(), str(path)) if free_spatial else str(path)
+    return ort.InferenceSession(model, sess_options=_options(threads), providers=providers)
 
 
 def _not_onnx(path: Path, exc: Exception) -> ModelError:
@@ -88,9 +91,13 @@ def device_of(session: Any) -> str:
 
 
 def create_session(
-    model_path: str | Path, device: str = "auto", threads: int = 0, feedback: Feedback | None = None
+    model_path: str | Path, device: str = "auto", threads: int = 0, feedback: Feedback | None = None,
+    free_spatial: bool = False,
 ) -> tuple[Any, str]:
-    """One session for the whole run, on `device` ("auto", "cpu" or "gpu"); returns (session, device used)."""
+    """One session for the whole run, on `device` ("auto", "cpu" or "gpu"); returns (session, device used).
+
+    free_spatial: load the model with free rows and columns (model_graph.py), for tiles of any size.
+    """
     feedback = feedback or SilentFeedback()
     onnxruntime()
     path = Path(model_path)
@@ -107,7 +114,7 @@ def create_session(
         )
     for provider in gpus:
         try:
-            session = _open(path, [provider, CPU_PROVIDER], threads)
+            session = _open(path, [provider, CPU_PROVIDER], threads, free_spatial)
         except Exception as exc:  # a GPU provider can fail in many driver-specific ways
             try:
                 open_for_metadata(path)
@@ -122,7 +129,7 @@ def create_session(
     if gpus:
         feedback.warn("No GPU session could start; running on the CPU.")
     try:
-        session = _open(path, [CPU_PROVIDER], threads)
+        session = _open(path, [CPU_PROVIDER], threads, free_spatial)
     except Exception as exc:
         raise _not_onnx(path, exc) from exc
     return session, device_of(session)
@@ -139,18 +146,19 @@ class SessionCache:
     """
 
     def __init__(self) -> None:
-        self._sessions: dict[tuple[str, str, int], tuple[Any, str, list[str]]] = {}
+        self._sessions: dict[tuple[str, str, int, bool], tuple[Any, str, list[str]]] = {}
         self._lock = threading.Lock()
 
     def __call__(
-        self, model_path: str | Path, device: str = "auto", threads: int = 0, feedback: Feedback | None = None
+        self, model_path: str | Path, device: str = "auto", threads: int = 0, feedback: Feedback | None = None,
+        free_spatial: bool = False,
     ) -> tuple[Any, str]:
         feedback = feedback or SilentFeedback()
-        key = (str(Path(model_path).resolve()), device.lower(), int(threads))
+        key = (str(Path(model_path).resolve()), device.lower(), int(threads), free_spatial)
         with self._lock:
             if key not in self._sessions:
                 collected = SilentFeedback()
-                session, device_used = create_session(model_path, device, threads, collected)
+                session, device_used = create_session(model_path, device, threads, collected, free_spatial)
                 self._sessions[key] = (session, device_used, collected.warnings)
             session, device_used, warnings = self._sessions[key]
         for message in warnings:

@@ -24,13 +24,35 @@ class TileGrid:
     step: int
     pad: int
     length: int  # image pixels along this axis
+    taper: float = 0.4  # Tukey alpha of the blending window along this axis: the tapered share of a tile
 
     @classmethod
     def for_overlap(cls, size: int, overlap: float, length: int) -> "TileGrid":
         """CSmask's rule: step = int(size - size * overlap), pad = int(size * overlap)."""
         if not 0.0 <= overlap < 0.5:
             raise ValueError("tile overlap must be in [0, 0.5) for smooth blending")
-        return cls(size, int(size - size * overlap), int(size * overlap), length)
+        return cls(size, int(size - size * overlap), int(size * overlap), length, 2 * overlap)
+
+    @classmethod
+    def fitted(cls, max_size: int, margin: int, length: int, multiple: int) -> "TileGrid":
+        """As few tiles as cover the image with at most `max_size` pixels each, each as small as they can be.
+
+        The same geometry as CSmask's (first tile at -margin, neighbours
+        overlapping by `margin`, blended over `margin` pixels at each edge), but
+        the tile size is fitted to the image: for n tiles, the smallest multiple
+        of `multiple` with n * (size - margin) >= length + margin. So the last
+        tile does not reach far beyond the image, and fewer mirrored pixels pass
+        through the model.
+        """
+        if margin < 0 or max_size % multiple or max_size < 2 * margin + multiple:
+            raise ValueError("max_size must be a multiple of `multiple` and leave room for two margins")
+        count = max(1, math.ceil((length + margin) / (max_size - margin)))
+        size = max(multiple * math.ceil(((length + margin) / count + margin) / multiple), 2 * margin)
+        return cls(size, size - margin, margin, length, 2 * margin / size)
+
+    def window(self) -> np.ndarray:
+        """Tukey weights along this axis: 0 at a tile's edge, 1 in its core."""
+        return tukey(self.size, alpha=self.taper).astype(np.float32)
 
     @property
     def count(self) -> int:
@@ -81,17 +103,6 @@ def tukey(size: int, alpha: float) -> np.ndarray:
     window[: width + 1] = 0.5 * (1 + np.cos(np.pi * (-1 + 2.0 * head / alpha / (size - 1))))
     window[size - width - 1 :] = 0.5 * (1 + np.cos(np.pi * (-2.0 / alpha + 1 + 2.0 * tail / alpha / (size - 1))))
     return window
-
-
-def blend_window(size: int, overlap: float) -> np.ndarray:
-    """2-D Tukey window (alpha = 2 * overlap): weight 0 at a tile's edge, 1 in its core.
-
-    Weighting each tile's probabilities with it and dividing by the summed
-    weights makes the transition between overlapping tiles smooth, so no seam
-    shows where tiles meet.
-    """
-    line = tukey(size, alpha=2 * overlap).astype(np.float32)
-    return np.outer(line, line)
 
 
 def strips(tile_rows: int, rows_per_strip: int) -> list[tuple[int, int]]:

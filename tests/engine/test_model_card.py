@@ -13,6 +13,7 @@ from model_helpers import card_dict, conv_model, write_card
 from s2cloudmask.inference.errors import ModelError
 from s2cloudmask.inference.masking.model_card import (
     CARD_KEYS,
+    OPTIONAL_KEYS,
     TEMPLATES,
     builtin_card,
     card_from_dict,
@@ -29,6 +30,7 @@ PINNED_KEYS = {
 
 def test_card_keys_are_pinned():
     assert CARD_KEYS == PINNED_KEYS
+    assert OPTIONAL_KEYS == {"tiling"}
     card = builtin_card("L1C", ["B02", "B03", "B04", "B08"])
     assert set(card.to_dict()) == PINNED_KEYS
     assert set(card.to_dict()["input"]) == {"reflectance", "clip", "mean", "std"}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from s2cloudmask.inference.masking.tiling import TileGrid, blend_window, linear_weights, reflect_indices, strips
+from s2cloudmask.inference.masking.blending import TileLayout
+from s2cloudmask.inference.masking.model_card import Tiling
+from s2cloudmask.inference.masking.tiling import TileGrid, linear_weights, reflect_indices, strips
 from s2cloudmask.inference.masking.tiling import tukey as engine_tukey
 from scipy.signal.windows import tukey
 
@@ -53,7 +55,7 @@ def test_rows_settle_once_no_later_tile_touches_them():
 
 
 def test_blend_window_is_the_outer_product_of_tukey():
-    window = blend_window(256, 0.2)
+    window = TileLayout.for_image(1000, 1000, 256, 0.2, 2).window
     line = tukey(256, alpha=0.4)
     assert window.shape == (256, 256) and window.dtype == np.float32
     np.testing.assert_allclose(window, np.outer(line, line), atol=1e-7)
@@ -92,3 +94,26 @@ def test_linear_weights_with_offset_output_origin():
 def test_engine_tukey_equals_scipy(size, alpha):
     """The engine's own Tukey window (no scipy at run time) is scipy's, to the last bit that matters."""
     np.testing.assert_allclose(engine_tukey(size, alpha), tukey(size, alpha=alpha), atol=1e-12)
+
+
+@pytest.mark.parametrize("length", [1, 40, 512, 563, 1500, 3660, 5490, 10980])
+def test_fitted_tiles_cover_the_image_with_fewer_model_pixels(length):
+    """Fitted tiles: multiples of 32, at most the maximum, covering the image with every pixel inside a tile's core
+    and margin-wide tapers; never more pixels through the model than CSmask's 256 px / 20 %."""
+    grid = TileGrid.fitted(768, 51, length, 32)
+    csmask = TileGrid.for_overlap(256, 0.2, length)
+    assert grid.size % 32 == 0 and 2 * 51 <= grid.size <= 768 and grid.pad == 51 and grid.step == grid.size - 51
+    assert grid.start(0) == -51 and grid.start(grid.count - 1) + grid.size >= length + 51
+    assert grid.count * grid.size <= csmask.count * csmask.size
+    weights = np.zeros(length + 2 * 768)
+    for index in range(grid.count):
+        weights[768 + grid.start(index): 768 + grid.start(index) + grid.size] += grid.window()
+    assert weights[768: 768 + length].min() > 0.95  # the tapers of neighbours add up to about one
+
+
+def test_fitted_layout_on_a_full_tile_runs_a_fifth_fewer_pixels():
+    layout = TileLayout.fitted(3660, 3660, Tiling(768, 51, 32), 2)
+    old = TileLayout.for_image(3660, 3660, 256, 0.2, 2)
+    assert (layout.rows.size, layout.rows.count) == (672, 6)
+    assert layout.model_pixels / 3660 ** 2 < 1.22 < 1.76 < old.model_pixels / 3660 ** 2
+    assert layout.window.shape == (672, 672)

@@ -1,0 +1,186 @@
+"""Speed levers: each one that is on by default keeps the mask of the engine before the speed work.
+
+tests/data/reference/ holds that mask (256 px tiles, 20 % overlap, batch 4, onnxruntime 1.22.1, no read-ahead;
+tools/reference_masks.py wrote it) for the labelled patch and a window of the real T29UNU product. Levers that
+are off by default (fitted tiles, free spatial dimensions) are checked for correctness here and measured in
+tools/bench.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from model_helpers import (
+    card_dict,
+    conv_model,
+    expected_position_codes,
+    position_model,
+    positions,
+    read_mask,
+    utm_grid,
+    write_card,
+    write_raster,
+)
+from real_product import WINDOW
+from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW
+from s2cloudmask.inference.errors import ModelError, ProductError
+from s2cloudmask.inference.masking.engine import mask_product, mask_raster, run_mask
+from s2cloudmask.inference.masking.model_card import Tiling, builtin_card, card_from_dict, load_card
+from s2cloudmask.inference.masking.model_graph import free_spatial_dims
+from s2cloudmask.inference.masking.pipeline import read_ahead
+from s2cloudmask.inference.masking.session import create_session, onnxruntime
+from s2cloudmask.inference.reading.product import open_product, product_grid
+from s2cloudmask.inference.reading.sources import ArraySource, ProductSource
+
+REFERENCE = Path(__file__).resolve().parent.parent / "data" / "reference"
+SIX = ["blue", "green", "red", "nir", "swir16", "swir22"]
+
+
+def scores(mask: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Overall accuracy and per-class IoU against the hand labels."""
+    result = {"accuracy": float((mask == truth).mean())}
+    for code, name in ((CLEAR, "clear"), (CLOUD_SHADOW, "shadow"), (CLOUD, "cloud")):
+        union = ((mask == code) | (truth == code)).sum()
+        result[name] = float(((mask == code) & (truth == code)).sum() / max(union, 1))
+    return result
+
+
+def test_default_levers_keep_the_labelled_patch_mask_and_its_scores(shared_data, tmp_path):
+    with np.load(shared_data / "arrays" / "labelled_6band_patch.npz") as data:
+        image, labels = np.moveaxis(data["img"], -1, 0).astype(np.float32), data["msk"][..., 0]
+    raster = write_raster(tmp_path / "patch.tif", image, utm_grid(512, 512))
+    mask_raster(raster, tmp_path / "mask.tif", bands={b: i + 1 for i, b in enumerate(SIX)}, scale=1.0, offset=0.0,
+                level="l1c", device="cpu")
+    ours, old = read_mask(tmp_path / "mask.tif"), read_mask(REFERENCE / "patch_l1c.tif")
+    agreement = float((ours == old).mean())
+    truth = np.where(labels == 0, CLOUD_SHADOW, np.where(labels == 4, CLOUD, CLEAR))
+    now, before = scores(ours, truth), scores(old, truth)
+    print(f"\npatch: agreement with the reference {agreement:.6f}; scores now {now}, before {before}")
+    assert agreement >= 0.99
+    one_pixel = 1.0 / ours.size
+    for key in before:
+        assert now[key] >= before[key] - one_pixel, key
+
+
+def test_default_levers_keep_the_real_product_mask(real_l2a, tmp_path):
+    mask_product(real_l2a, tmp_path / "mask.tif", extent=WINDOW, device="cpu")
+    ours, old = read_mask(tmp_path / "mask.tif"), read_mask(REFERENCE / "t29unu_window.tif")
+    valid = old > 0
+    agreement = float(((ours == old) & valid).sum() / valid.sum())
+    print(f"\nT29UNU window: agreement with the reference {agreement:.6f} of {int(valid.sum())} valid pixels")
+    assert agreement >= 0.99
+
+
+def test_reading_ahead_gives_the_same_mask(real_l2a, tmp_path):
+    product = open_product(real_l2a)
+    card = builtin_card("L2A", product.bands)
+    bands = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B8A", "swir16": "B11", "swir22": "B12"}
+    grid = product_grid(product, 60, WINDOW).resampled(30)
+    session, _ = create_session(card.model_path, "cpu")
+    masks = []
+    for ahead in (False, True):
+        with ProductSource(product, bands, grid) as source:
+            run_mask(source, grid, card, session, tmp_path / f"{ahead}.tif", read_ahead_strips=ahead,
+                     tile_rows_per_strip=1)
+        masks.append(read_mask(tmp_path / f"{ahead}.tif"))
+    np.testing.assert_array_equal(masks[0], masks[1])
+
+
+def test_a_corrupt_band_file_still_fails_the_run_when_read_ahead(tmp_path):
+    from tools.synthetic_product import corrupt_jp2, write_product
+
+    path = write_product(tmp_path / "product", level="L2A", size=600, seed=2, extras=False)
+    corrupt_jp2(open_product(path).band_path("B11").replace("/vsizip/", ""))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ProductError, match="B11"):
+        mask_product(path, out / "mask.tif", device="cpu")
+    assert list(out.iterdir()) == []
+
+
+# --- read-ahead on its own ----------------------------------------------------------------------------------------
+
+def test_read_ahead_keeps_order_and_raises_where_the_producer_failed():
+    def produce():
+        yield from range(5)
+        raise ProductError("the band file x.jp2 is corrupt")
+
+    seen = []
+    with pytest.raises(ProductError, match="x.jp2"):
+        for item in read_ahead(produce()):
+            seen.append(item)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_read_ahead_stops_its_thread_when_the_consumer_stops():
+    produced = []
+
+    def produce():
+        for item in range(1000):
+            produced.append(item)
+            yield item
+
+    stream = read_ahead(produce(), depth=2)
+    assert next(stream) == 0
+    stream.close()
+    count = len(produced)
+    time.sleep(0.3)
+    assert len(produced) == count <= 4
+    assert not any(t.name == "s2cloudmask-read-ahead" for t in threading.enumerate())
+
+
+# --- free spatial dimensions and fitted tiles (off by default) ----------------------------------------------------
+
+def test_free_spatial_dims_let_a_fixed_size_model_take_any_tile(tmp_path):
+    rng = np.random.default_rng(1)
+    weights, bias = rng.normal(size=(3, 4)), rng.normal(size=3)
+    model = conv_model(tmp_path / "fixed.onnx", weights, bias, tile=32)
+    ort = onnxruntime()
+    session = ort.InferenceSession(free_spatial_dims(model.read_bytes()), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == ["batch", 4, "rows", "cols"]
+    x = rng.normal(size=(2, 4, 64, 96)).astype(np.float32)
+    out = session.run(None, {"input": x})[0]
+    np.testing.assert_allclose(out, np.einsum("cb,nbhw->nchw", weights, x) + bias[None, :, None, None], atol=1e-5)
+
+
+def test_free_spatial_dims_of_the_dlr_model_keep_its_answer_on_its_own_tile_size():
+    card = builtin_card("L1C", ["B02", "B03", "B04", "B08", "B11", "B12"])
+    plain, _ = create_session(card.model_path, "cpu")
+    free, _ = create_session(card.model_path, "cpu", free_spatial=True)
+    assert free.get_inputs()[0].shape[2:] == ["rows", "cols"]
+    x = np.random.default_rng(0).normal(size=(1, 6, 256, 256)).astype(np.float32)
+    np.testing.assert_allclose(free.run(None, {"input": x})[0], plain.run(None, {"input": x})[0], atol=1e-4)
+    assert free.run(None, {"input": x[:, :, :160, :224]})[0].shape == (1, 3, 160, 224)
+
+
+def test_a_file_that_is_not_onnx_cannot_be_freed(tmp_path):
+    with pytest.raises(ModelError, match="junk.onnx is not a readable ONNX file"):
+        free_spatial_dims(b"\xff" * 50, "junk.onnx")
+
+
+def test_fitted_tiles_place_every_pixel_exactly(tmp_path):
+    model = write_card(position_model(tmp_path / "position.onnx"),
+                       card_dict(["column", "row"], tile=64, overlap=0.25, output="probabilities"))
+    card = load_card(model)
+    session, _ = create_session(model, "cpu", 1, free_spatial=True)
+    for height, width in [(300, 517), (700, 90), (40, 40)]:
+        grid = utm_grid(width, height)
+        run_mask(ArraySource(positions(height, width), ["column", "row"], grid), grid, card, session,
+                 tmp_path / "mask.tif", tiling=Tiling(256, 51, 32), batch_size=1)
+        np.testing.assert_array_equal(read_mask(tmp_path / "mask.tif"), expected_position_codes(height, width))
+
+
+def test_a_card_can_ask_for_fitted_tiles():
+    data = card_dict(["blue", "green", "red", "nir"])
+    data["tiling"] = {"max_tile": 512, "margin": 51, "multiple": 32, "measured": "by hand"}
+    card = card_from_dict(data, "test")
+    assert card.tiling == Tiling(512, 51, 32, "by hand")
+    assert card_from_dict(card.to_dict(), "round trip") == card
+    data["tiling"] = {"max_tile": 500, "margin": 51, "multiple": 32}
+    with pytest.raises(ModelError, match="'tiling': max_tile must be a multiple"):
+        card_from_dict(data, "test")
