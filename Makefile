@@ -10,7 +10,7 @@ PRODUCTS    ?=
 OUT         ?=
 BATCH_ARGS  ?=
 
-.PHONY: help setup test test-engine demo batch bench accuracy package install uninstall screenshots translations clean
+.PHONY: help setup test test-engine demo batch bench bench-levers bench-gpu accuracy package install uninstall screenshots translations clean
 
 help:
 	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
@@ -19,6 +19,7 @@ help:
 	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
 	@echo "make batch       mask many products on dask workers: PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS=...]"
 	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop"
+	@echo "make bench-gpu   the same on an NVIDIA GPU (installs onnxruntime-gpu into .deps-gpu); its row in docs/benchmarks.md"
 	@echo "make accuracy    score the engine (shadow check off and on) against labels and the SCL; writes docs/accuracy.md"
 	@echo "make package     build dist/s2cloudmask-<version>.zip and check it as the official plugin repository does"
 	@echo "make translations update i18n/s2cloudmask.ts from the strings wrapped for translation (pylupdate5)"
@@ -47,6 +48,12 @@ bench: setup
 
 accuracy: setup
 	$(PYTHON) tools/accuracy.py --write
+
+# onnxruntime-gpu and the CUDA 12 / cuDNN 9 libraries it loads, in their own folder; the bench puts it first
+GPU_PACKAGES := onnxruntime-gpu==1.31.1 nvidia-cuda-runtime-cu12 nvidia-cublas-cu12 nvidia-cudnn-cu12 nvidia-cufft-cu12 nvidia-curand-cu12
+bench-gpu: setup
+	[ -f .deps-gpu/.complete ] || ($(PYTHON) -m pip install -q --no-deps --target .deps-gpu $(GPU_PACKAGES) && touch .deps-gpu/.complete)
+	$(PYTHON) tools/bench.py --device gpu --skip-full --skip-s2cloudless
 
 package:
 	$(PYTHON) tools/package.py

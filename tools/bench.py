@@ -5,10 +5,15 @@ On (a) the real T29UNU L2A product in ../shared/data and (b) a full-size
 process, one after another, so its wall time and peak resident memory
 (getrusage of that child) are its own:
 
-- engine: `mask_product` end to end: read the JP2 bands, infer, blend, write the 10 m GeoTIFF;
-- bare model: `session.run` over exactly the tiles the engine runs (same model, batch and
-  threads) on inputs already in memory: the floor no implementation can beat;
-- CSmask: ukis-csmask's own CSmask on the same 30 m reflectance array (already in memory);
+- engine: `mask_product` end to end: read the JP2 bands, infer, blend, write the 10 m GeoTIFF,
+  with the time of each stage (read, infer, blend/upsample/codes, write, overviews);
+- engine before the speed work: the same call with onnxruntime 1.22.1 (installed once into
+  .cache/bench/onnxruntime-1.22.1) and without reading ahead, interleaved with the engine's runs;
+- two floors: the bare model (`session.run`, same model, batch and threads, inputs already in
+  memory) over exactly the tiles the engine runs, and over the image's pixels once (256 px tiles
+  without overlap, those with valid pixels);
+- CSmask: ukis-csmask's own CSmask on the same 30 m reflectance array (already in memory), and
+  CSmask plus reading that array with the project's reader;
 - s2cloudless: S2PixelCloudDetector on the same 30 m grid (its 10 L1C bands, already in memory),
   in its own virtual environment (.venv-bench) since it needs packages QGIS does not ship.
 
@@ -35,11 +40,15 @@ CACHE = REPO / ".cache" / "bench"
 OUT = REPO / "bench-output"
 BENCH_VENV = REPO / ".venv-bench"
 S2CLOUDLESS_PIN = "s2cloudless==1.7.3"
+BASELINE_ORT = "onnxruntime==1.22.1"  # the engine's runtime before the speed work (docs/benchmarks.md)
+BASELINE_DEPS = CACHE / "onnxruntime-1.22.1"
+GPU_DEPS = REPO / ".deps-gpu"  # onnxruntime-gpu and its CUDA libraries, for `make bench-gpu`
 S2CLOUDLESS_BANDS = ["B01", "B02", "B04", "B05", "B08", "B8A", "B09", "B10", "B11", "B12"]
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def _plugin_imports() -> None:
+def _plugin_imports(first: str | None = None) -> None:
+    """Make the repository importable as s2cloudmask; `first`: a folder whose packages win (another onnxruntime)."""
     package_root = REPO / ".cache" / "package-root"
     package_root.mkdir(parents=True, exist_ok=True)
     link = package_root / "s2cloudmask"
@@ -49,17 +58,21 @@ def _plugin_imports() -> None:
     from s2cloudmask.toolbelt import dependencies
 
     dependencies.activate()
+    if first:
+        sys.path.insert(0, first)
 
 
 # ---------------------------------------------------------------- children (one contender each)
 
 
 def child_engine(args: argparse.Namespace) -> dict:
+    import onnxruntime
     from s2cloudmask.inference.masking.engine import mask_product
 
     started = time.perf_counter()
-    result = mask_product(args.product, args.output, device=args.device)
-    return {"seconds": time.perf_counter() - started, "device": result.device_used, "model": result.model_used}
+    result = mask_product(args.product, args.output, device=args.device, read_ahead=not args.no_read_ahead)
+    return {"seconds": time.perf_counter() - started, "device": result.device_used, "model": result.model_used,
+            "stages": result.stage_seconds, "onnxruntime": onnxruntime.__version__}
 
 
 def child_engine_no_check(args: argparse.Namespace) -> dict:
@@ -68,7 +81,8 @@ def child_engine_no_check(args: argparse.Namespace) -> dict:
 
     started = time.perf_counter()
     result = mask_product(args.product, args.output, device=args.device, shadow_check=False)
-    return {"seconds": time.perf_counter() - started, "device": result.device_used, "model": result.model_used}
+    return {"seconds": time.perf_counter() - started, "device": result.device_used, "model": result.model_used,
+            "stages": result.stage_seconds}
 
 
 def _model_bands(product) -> list[str]:
@@ -87,6 +101,7 @@ def child_bare(args: argparse.Namespace) -> dict:
     name = session.get_inputs()[0].name
     batch = np.random.default_rng(0).normal(size=(BATCH_SIZE, len(card.band_names), card.tile_size,
                                                     card.tile_size)).astype(np.float32)
+    session.run(None, {name: batch[:1]})  # the first call allocates; the engine's is inside its stages too
     started = time.perf_counter()
     for done in range(0, args.tiles, BATCH_SIZE):
         session.run(None, {name: batch[: min(BATCH_SIZE, args.tiles - done)]})
@@ -142,7 +157,9 @@ def run_child(python: str, kind: str, **options) -> dict:
     """Run one contender in a fresh process; add its peak RSS from the kernel's accounting."""
     command = [python, str(Path(__file__).resolve()), "--child", kind]
     for key, value in options.items():
-        command += [f"--{key.replace('_', '-')}", str(value)]
+        if value is None or value == "" or value is False:
+            continue
+        command += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started = time.perf_counter()
     stdout, stderr = process.communicate()
@@ -189,6 +206,9 @@ def prepare_arrays(product_path: Path, work: Path, with_cirrus_bands: bool) -> d
             col_index = reflect_indices(np.arange(cols.start(j), cols.start(j) + 256), grid.width)
             tiles += bool(strip[:, col_index].any())
     info["tiles"] = tiles
+    # the image's pixels once: 256 px blocks without overlap that hold a valid pixel
+    info["tiles_once"] = int(sum(valid[r: r + 256, c: c + 256].any()
+                                 for r in range(0, grid.height, 256) for c in range(0, grid.width, 256)))
     info["valid_percent"] = round(100 * float(valid.mean()), 1)
 
     if with_cirrus_bands:
@@ -225,73 +245,156 @@ def ensure_full_tile() -> Path:
     return Path(write_product(CACHE / "full", level="L1C", size=10980, seed=11, extras=False))
 
 
-def bench_product(name: str, product: Path, bench_python: str | None) -> dict:
+def ensure_baseline_runtime() -> str | None:
+    """onnxruntime 1.22.1 in its own folder, for the 'engine before the speed work' contender."""
+    stamp = BASELINE_DEPS / ".complete"
+    if not stamp.exists():
+        print(f"Installing {BASELINE_ORT} into {BASELINE_DEPS} (once)...", flush=True)
+        try:
+            subprocess.run([SYSTEM_PYTHON, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
+                            "--target", str(BASELINE_DEPS), BASELINE_ORT], check=True)
+        except subprocess.CalledProcessError as exc:
+            print(f"{BASELINE_ORT} could not be installed ({exc}); the old engine is left out of this run.")
+            return None
+        stamp.touch()
+    return str(BASELINE_DEPS)
+
+
+def _median_row(runs: list[dict]) -> dict:
+    """The run with the median wall time, with every run's time beside it."""
+    ordered = sorted(runs, key=lambda row: row["seconds"])
+    row = dict(ordered[(len(ordered) - 1) // 2])
+    row["runs"] = [round(r["seconds"], 1) for r in runs]
+    return row
+
+
+def bench_product(name: str, product: Path, bench_python: str | None, args: argparse.Namespace) -> dict:
     from s2cloudmask.inference.reading.product import open_product
 
     work = OUT / name
     info = prepare_arrays(product, work, with_cirrus_bands=open_product(product).level == "L1C")
     level = info["level"]
     print(f"\n{name}: {info['product_id']} ({level}), {info['grid']}, {info['valid_percent']} % valid, "
-          f"{info['tiles']} tiles", flush=True)
-    rows = {}
-    rows["engine"] = run_child(SYSTEM_PYTHON, "engine", product=product, output=work / "mask.tif", level=level)
+          f"{info['tiles']} tiles ({info['tiles_once']} without overlap)", flush=True)
+    engines: dict[str, list[dict]] = {"engine": [], "engine_before": []}
+    baseline = ensure_baseline_runtime() if args.device == "cpu" else None
+    for _ in range(args.repeat):  # interleaved, so a busy machine slows both alike
+        engines["engine"].append(run_child(SYSTEM_PYTHON, "engine", product=product, output=work / "mask.tif",
+                                           level=level, device=args.device, first=args.first))
+        if baseline:
+            engines["engine_before"].append(run_child(SYSTEM_PYTHON, "engine", product=product,
+                                                      output=work / "mask_before.tif", level=level,
+                                                      device=args.device, first=baseline, no_read_ahead=True))
+    rows = {kind: _median_row(runs) for kind, runs in engines.items() if runs}
     rows["engine_no_check"] = run_child(SYSTEM_PYTHON, "engine_no_check", product=product,
-                                        output=work / "mask-no-check.tif", level=level)
-    rows["bare"] = run_child(SYSTEM_PYTHON, "bare", tiles=info["tiles"], level=level)
-    rows["csmask"] = run_child(SYSTEM_PYTHON, "csmask", array=work / "six_bands.npy", level=level)
-    if level == "L1C" and bench_python:
-        rows["s2cloudless"] = run_child(bench_python, "s2cloudless", array=work / "s2cloudless_bands.npy",
-                                        level=level)
-    else:
-        rows["s2cloudless"] = {"skipped": "needs L1C top-of-atmosphere input with B10; this product is L2A"
-                               if level != "L1C" else "could not be installed"}
+                                        output=work / "mask-no-check.tif", level=level, device=args.device,
+                                        first=args.first)
+    rows["bare"] = run_child(SYSTEM_PYTHON, "bare", tiles=info["tiles"], level=level, device=args.device,
+                             first=args.first)
+    rows["bare_once"] = run_child(SYSTEM_PYTHON, "bare", tiles=info["tiles_once"], level=level, device=args.device,
+                                  first=args.first)
+    if args.device == "cpu":
+        rows["csmask"] = run_child(SYSTEM_PYTHON, "csmask", array=work / "six_bands.npy", level=level)
+        rows["csmask_read"] = {**rows["csmask"], "seconds": rows["csmask"]["seconds"] + info["read_seconds"]}
+        if level == "L1C" and bench_python and not args.skip_s2cloudless:
+            rows["s2cloudless"] = run_child(bench_python, "s2cloudless", array=work / "s2cloudless_bands.npy",
+                                            level=level)
+        else:
+            rows["s2cloudless"] = {"skipped": "needs L1C top-of-atmosphere input with B10; this product is L2A"
+                                   if level != "L1C" else "left out of this run"}
     for kind, row in rows.items():
         if "seconds" in row:
-            print(f"  {kind:<12} {row['seconds']:8.1f} s   peak RSS {row['peak_rss_mb']:7.0f} MB", flush=True)
+            print(f"  {LABELS[kind]:<44} {row['seconds']:8.1f} s   peak RSS {row['peak_rss_mb']:7.0f} MB"
+                  + (f"   runs {row['runs']}" if "runs" in row else ""), flush=True)
+            if "stages" in row:
+                print("      stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in row["stages"].items()), flush=True)
         else:
-            print(f"  {kind:<12} skipped: {row['skipped']}")
+            print(f"  {LABELS[kind]:<44} skipped: {row['skipped']}")
     return {"info": info, "rows": rows}
 
 
-def markdown(results: dict) -> str:
+LABELS = {
+    "engine": "this engine, end to end",
+    "engine_before": "the engine before the speed work",
+    "engine_no_check": "this engine without the shadow check",
+    "bare": "bare model over the engine's tiles (floor)",
+    "bare_once": "bare model over the image's pixels once (floor)",
+    "csmask": "ukis-csmask CSmask (compute only)",
+    "csmask_read": "CSmask plus reading its bands",
+    "s2cloudless": "s2cloudless",
+}
+STAGE_NOTE = ("Stages of the engine's median run: read (decoding and resampling the bands, in the read-ahead "
+              "thread, so it overlaps inference), waiting for reads (what the model thread waited of it), infer, "
+              "blend/upsample/codes, write, finish and overviews.")
+
+
+def product_section(name: str, entry: dict) -> list[str]:
+    info, rows = entry["info"], entry["rows"]
+    megapixels = int(info["grid"].split(" x ")[0]) * int(info["grid"].split(" x ")[1].split()[0]) / 1e6
+    engine = rows["engine"]
+    lines = [
+        f"## {name}: {info['product_id']} ({info['level']})",
+        "",
+        f"{info['grid']} ({megapixels:.1f} Mpx on the model grid), {info['valid_percent']} % valid, "
+        f"{info['tiles']} tiles of 256 px run ({info['tiles_once']} cover the valid pixels once, without overlap). "
+        f"Reading the model's six bands of the whole tile onto the 30 m grid with the project's reader "
+        f"takes {info['read_seconds']} s.",
+        "",
+        "| contender | wall time (s) | s per Mpx (30 m) | peak RSS (MB) | engine time / this |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, label in LABELS.items():
+        row = rows.get(kind)
+        if row is None:
+            continue
+        if "seconds" not in row:
+            lines.append(f"| {label} | n/a: {row['skipped']} | | | |")
+            continue
+        runs = f" (runs: {', '.join(map(str, row['runs']))})" if len(row.get("runs", [])) > 1 else ""
+        runtime = f", onnxruntime {row['onnxruntime']}" if "onnxruntime" in row else ""
+        lines.append(f"| {label}{runtime} | {row['seconds']:.1f}{runs} | {row['seconds'] / megapixels:.2f} | "
+                     f"{row['peak_rss_mb']:.0f} | {engine['seconds'] / row['seconds']:.2f} |")
+    lines += ["", STAGE_NOTE, "",
+              "| " + " | ".join(engine["stages"]) + " |", "|" + "---|" * len(engine["stages"]),
+              "| " + " | ".join(f"{v:.1f}" for v in engine["stages"].values()) + " |", ""]
+    return lines
+
+
+def markdown(results: dict, keep: str) -> str:
+    """The benchmark page: this run's section, and the other device's section kept from `keep`."""
+    device = results["device"]
+    header = "## GPU" if device != "cpu" else "## CPU"
+    section = [header, "", f"Machine: {results['machine']}.", ""]
+    for name, entry in results["products"].items():
+        section += ["#" + line if line.startswith("## ") else line for line in product_section(name, entry)]
+    kept = _section(keep, "## GPU" if device == "cpu" else "## CPU")
+    cpu, gpu = (section, kept) if device == "cpu" else (kept, section)
     lines = [
         "# Benchmarks",
         "",
-        "Measured by `make bench` (tools/bench.py) in one run; each contender in its own process, one after "
-        "another. Peak RSS is the process's own high-water mark of resident memory (VmHWM). The engine's time is end to "
-        "end (JP2 reading, inference, blending, writing the 10 m GeoTIFF with overviews); the reference "
-        "implementations get their 30 m input array ready in memory, and their time is the masking call alone. "
-        "The bare model is `session.run` over exactly the tiles the engine runs (256 px, batch 4): the floor.",
+        "Measured by `make bench` (CPU) and `make bench-gpu` (tools/bench.py): each contender in its own "
+        "process; the two engines interleaved and repeated (medians, every run beside them). Peak RSS is the "
+        "process's own high-water mark of resident memory (VmHWM). The engine's time is end to end (JP2 reading, "
+        "inference, blending, writing the 10 m GeoTIFF with overviews); the reference implementations get their "
+        "30 m input array ready in memory, and their time is the masking call alone. The bare model is "
+        "`session.run` on inputs already in memory: the floor.",
         "",
-        f"Machine: {results['machine']}.",
+        *cpu, *gpu,
+        "Contains modified Copernicus Sentinel data 2022 (the real product).",
         "",
     ]
-    for name, entry in results["products"].items():
-        info, rows = entry["info"], entry["rows"]
-        megapixels = int(info["grid"].split(" x ")[0]) * int(info["grid"].split(" x ")[1].split()[0]) / 1e6
-        engine = rows["engine"]["seconds"]
-        lines += [
-            f"## {name}: {info['product_id']} ({info['level']})",
-            "",
-            f"{info['grid']} ({megapixels:.1f} Mpx on the model grid), {info['valid_percent']} % valid, "
-            f"{info['tiles']} tiles run. Reading the model's six bands of the whole tile onto the 30 m grid "
-            f"with the project's reader (the input handed to CSmask, untimed there) takes {info['read_seconds']} s.",
-            "",
-            "| contender | wall time (s) | s per Mpx (30 m) | peak RSS (MB) | engine time / this |",
-            "|---|---|---|---|---|",
-        ]
-        for kind, label in (("engine", "this engine, end to end"),
-                            ("engine_no_check", "this engine without the shadow check"), ("bare", "bare model (floor)"),
-                            ("csmask", "ukis-csmask CSmask"), ("s2cloudless", "s2cloudless")):
-            row = rows[kind]
-            if "seconds" not in row:
-                lines.append(f"| {label} | n/a: {row['skipped']} | | | |")
-                continue
-            lines.append(f"| {label} | {row['seconds']:.1f} | {row['seconds'] / megapixels:.2f} | "
-                         f"{row['peak_rss_mb']:.0f} | {engine / row['seconds']:.2f} |")
-        lines.append("")
-    lines += ["Contains modified Copernicus Sentinel data 2022 (the real product).", ""]
     return "\n".join(lines)
+
+
+def _section(text: str, header: str) -> list[str]:
+    """The lines of a top-level section of an earlier page (empty when absent)."""
+    lines = text.splitlines()
+    if header not in lines:
+        return []
+    start = lines.index(header)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")
+                or lines[i].startswith("Contains modified")), len(lines))
+    return lines[start:end]
 
 
 def main() -> int:
@@ -302,13 +405,19 @@ def main() -> int:
     parser.add_argument("--array")
     parser.add_argument("--tiles", type=int, default=0)
     parser.add_argument("--level", default="L2A")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument("--first", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--no-read-ahead", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each engine, interleaved (median)")
     parser.add_argument("--skip-full", action="store_true", help="only the real product")
+    parser.add_argument("--skip-s2cloudless", action="store_true")
     args = parser.parse_args()
+    if args.device == "gpu" and not args.first and GPU_DEPS.is_dir():
+        args.first = str(GPU_DEPS)
 
     if args.child:
         if args.child != "s2cloudless":
-            _plugin_imports()
+            _plugin_imports(args.first or None)
         result = CHILDREN[args.child](args)
         result["_peak_rss_kb"] = peak_rss_kb()
         print(json.dumps(result))
@@ -316,17 +425,21 @@ def main() -> int:
 
     _plugin_imports()
     OUT.mkdir(exist_ok=True)
-    bench_python = ensure_bench_venv()
-    results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                          f"Python {platform.python_version()}, CPU execution provider",
-               "products": {}}
+    bench_python = ensure_bench_venv() if not args.skip_s2cloudless and args.device == "cpu" else None
+    processor = platform.processor() or platform.machine()
+    device = "CPU execution provider" if args.device == "cpu" else "GPU (CUDA execution provider, IO binding)"
+    load = os.getloadavg()[0]
+    results = {"machine": f"{processor}, {os.cpu_count()} cores, Python {platform.python_version()}, {device}; "
+                          f"load average {load:.1f} when the run began",
+               "device": args.device, "products": {}}
     if REAL_L2A.is_dir():
-        results["products"]["real T29UNU L2A"] = bench_product("real", REAL_L2A, bench_python)
+        results["products"]["real T29UNU L2A"] = bench_product("real", REAL_L2A, bench_python, args)
     if not args.skip_full:
-        results["products"]["full-size generated L1C"] = bench_product("full", ensure_full_tile(), bench_python)
-    (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    text = markdown(results)
-    (REPO / "docs" / "benchmarks.md").write_text(text)
+        results["products"]["full-size generated L1C"] = bench_product("full", ensure_full_tile(), bench_python, args)
+    (OUT / f"results-{args.device}.json").write_text(json.dumps(results, indent=2, default=str))
+    page = REPO / "docs" / "benchmarks.md"
+    text = markdown(results, page.read_text(encoding="utf-8") if page.exists() else "")
+    page.write_text(text, encoding="utf-8")
     print("\n" + text)
     return 0
 

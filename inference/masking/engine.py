@@ -42,7 +42,7 @@ from .codes import CodeBlock, Coder, Tally
 from .model_card import ModelCard, Tiling, builtin_card, check_card_matches, load_card, missing_swir
 from .poststeps import PostStep, apply_post_steps
 from .pipeline import StageClock, read_ahead
-from .predict import TilePredictor
+from .predict import TilePredictor, free_gpu_memory, gpu_batch_size
 from .session import SessionFactory, create_session
 from .shadows import ShadowCheck, ShadowGeometry
 from .upsampling import Upsampler
@@ -165,7 +165,7 @@ def run_mask(
         class3_source = "model" if SEMI_TRANSPARENT in card.class_codes() else "absent: no source configured"
     layout = (TileLayout.fitted(*source.grid.shape, tiling, tile_rows_per_strip) if tiling else
               TileLayout.for_image(*source.grid.shape, card.tile_size, card.overlap, tile_rows_per_strip))
-    predictor = TilePredictor(session, card, batch_size)
+    predictor = TilePredictor(session, card, batch_size, io_binding=device_used != "CPU")
     clock = StageClock()
     n_classes = len(card.classes)
     upsampler = Upsampler(source.grid, output_grid, n_classes, keep_probabilities=probabilities is not None)
@@ -236,11 +236,16 @@ def refinement_steps(geometry: ShadowGeometry | None, buffer: float) -> list[Pos
     return steps
 
 
-def batch_size(device_used: str, tiling: Tiling | None) -> int:
-    """Tiles per session call for the device that runs and the tiling chosen."""
-    if tiling is None:
-        return BATCH_SIZE
-    return FITTED_BATCH_SIZE
+def batch_size(device_used: str, card: ModelCard, tiling: Tiling | None) -> int:
+    """Tiles per session call for the device that runs and the tiling chosen.
+
+    A GPU takes as many tiles as half its free memory holds; on a CPU larger batches are no faster
+    (docs/benchmarks.md), so the card's own tiles go in fours and fitted tiles one at a time.
+    """
+    if device_used != "CPU":
+        tile = tiling.max_tile if tiling else card.tile_size
+        return gpu_batch_size(free_gpu_memory(), tile * tile)
+    return FITTED_BATCH_SIZE if tiling else BATCH_SIZE
 
 
 @dataclass(frozen=True)
@@ -279,7 +284,7 @@ def prepare(model: str | Path, level: str, bands: list[str], where: str, *, b10:
     session, device_used = open_session(card.model_path, device, threads, notices,
                                         free_spatial=card.tiling is not None)
     check_card_matches(card, session)
-    return Preparation(card, session, device_used, plan, card.tiling, batch_size(device_used, card.tiling))
+    return Preparation(card, session, device_used, plan, card.tiling, batch_size(device_used, card, card.tiling))
 
 
 def _choose_card(model: str | Path, level: str, bands: list[str]) -> ModelCard:
@@ -414,6 +419,7 @@ def mask_product(
     buffer: float = DEFAULT_BUFFER,
     post_steps: Sequence[PostStep] = (),
     open_session: SessionFactory = create_session,
+    read_ahead: bool = True,
 ) -> MaskResult:
     """Mask a Sentinel-2 L1C or L2A product on its 10, 20 or 60 m grid (optionally only within `extent`).
 
@@ -423,6 +429,7 @@ def mask_product(
     per worker process, so a worker pays the model's start-up once, not once per product.
     shadow_check: keep cloud shadow only where a cloud can cast it (sun and view angles of MTD_TL.xml);
     buffer: metres around cloud, semi-transparent cloud and shadow (0 = none).
+    read_ahead: decode the next strip's bands while the model runs (off only to measure what it gives).
     """
     started = time.perf_counter()
     notices = _Notices(feedback or SilentFeedback())
@@ -467,7 +474,7 @@ def mask_product(
             source, output_grid, card, prep.session, output,
             device_used=prep.device_used, product_id=product.product_id, class3=class3.rule,
             class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=steps,
-            tiling=prep.tiling, batch_size=prep.batch_size,
+            tiling=prep.tiling, batch_size=prep.batch_size, read_ahead_strips=read_ahead,
         )
     return replace(result, seconds=round(time.perf_counter() - started, 3), resolutions_used=used,
                    warnings=list(notices.messages))

@@ -107,6 +107,13 @@ def create_session(
     if not path.is_file():
         raise ModelError(f"The model file {path} does not exist; give the path to an .onnx file or 'auto'.")
     gpus = gpu_providers() if device != "cpu" else []
+    if "CUDAExecutionProvider" in gpus and hasattr(onnxruntime(), "preload_dlls"):
+        # onnxruntime-gpu finds CUDA and cuDNN in the nvidia-* wheels beside it (make bench-gpu installs them
+        # so); where they are missing the session below uses the system's libraries, or falls back to the CPU
+        try:
+            onnxruntime().preload_dlls()
+        except (OSError, RuntimeError) as exc:
+            feedback.warn(f"CUDA libraries could not be preloaded ({str(exc).splitlines()[0][:200]}).")
     if device == "gpu" and not gpus:
         raise ResourceError(
             "DEVICE=gpu was asked for, but this onnxruntime offers no GPU provider (CUDA, DirectML or CoreML); "

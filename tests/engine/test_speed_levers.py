@@ -33,12 +33,14 @@ from s2cloudmask.inference.masking.engine import mask_product, mask_raster, run_
 from s2cloudmask.inference.masking.model_card import Tiling, builtin_card, card_from_dict, load_card
 from s2cloudmask.inference.masking.model_graph import free_spatial_dims
 from s2cloudmask.inference.masking.pipeline import read_ahead
-from s2cloudmask.inference.masking.session import create_session, onnxruntime
+from s2cloudmask.inference.masking.predict import TilePredictor, gpu_batch_size
+from s2cloudmask.inference.masking.session import create_session, gpu_providers, onnxruntime
 from s2cloudmask.inference.reading.product import open_product, product_grid
 from s2cloudmask.inference.reading.sources import ArraySource, ProductSource
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "reference"
 SIX = ["blue", "green", "red", "nir", "swir16", "swir22"]
+HAS_CUDA = "CUDAExecutionProvider" in gpu_providers()
 
 
 def scores(mask: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -184,3 +186,34 @@ def test_a_card_can_ask_for_fitted_tiles():
     data["tiling"] = {"max_tile": 500, "margin": 51, "multiple": 32}
     with pytest.raises(ModelError, match="'tiling': max_tile must be a multiple"):
         card_from_dict(data, "test")
+
+
+# --- the GPU path, exercised on the CPU where it can be -----------------------------------------------------------
+
+def test_io_binding_gives_the_plain_runs_probabilities():
+    card = builtin_card("L2A", ["B02", "B03", "B04", "B8A"])
+    session, _ = create_session(card.model_path, "cpu")
+    stack = np.random.default_rng(4).normal(size=(2, 4, 256, 256)).astype(np.float32)
+    bound = TilePredictor(session, card, 2, io_binding=True)
+    assert bound.device == "cpu"
+    np.testing.assert_array_equal(bound(stack), TilePredictor(session, card, 2)(stack))
+
+
+def test_gpu_batches_follow_the_free_memory():
+    assert gpu_batch_size(None, 256 * 256) == 8
+    assert gpu_batch_size(0, 256 * 256) == 1
+    assert gpu_batch_size(8 * 2**30, 256 * 256) == 64
+    assert gpu_batch_size(1 * 2**30, 256 * 256) == 13  # half of 1 GiB at 600 bytes per pixel
+    assert gpu_batch_size(1 * 2**30, 768 * 768) == 1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="no CUDAExecutionProvider in this onnxruntime (CPU build, or no CUDA GPU); "
+                                         "run `make bench-gpu` and this test on a machine with an NVIDIA GPU")
+def test_the_gpu_keeps_the_cpus_mask(real_l2a, tmp_path):
+    cpu = mask_product(real_l2a, tmp_path / "cpu.tif", extent=WINDOW, device="cpu")
+    gpu = mask_product(real_l2a, tmp_path / "gpu.tif", extent=WINDOW, device="gpu")
+    assert (cpu.device_used, gpu.device_used) == ("CPU", "CUDA")
+    ours, theirs = read_mask(tmp_path / "gpu.tif"), read_mask(tmp_path / "cpu.tif")
+    valid = theirs > 0
+    assert ((ours == theirs) & valid).sum() / valid.sum() >= 0.99
