@@ -54,6 +54,9 @@ def _options(threads: int) -> Any:
     ort = onnxruntime()
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
+    # Idle worker threads sleep instead of spinning: spinning kept the cores busy that the read-ahead thread,
+    # QGIS and other programs need, and made a run 20-30 % slower on a busy 2-core machine (docs/benchmarks.md)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return options
 

@@ -217,3 +217,9 @@ def test_the_gpu_keeps_the_cpus_mask(real_l2a, tmp_path):
     ours, theirs = read_mask(tmp_path / "gpu.tif"), read_mask(tmp_path / "cpu.tif")
     valid = theirs > 0
     assert ((ours == theirs) & valid).sum() / valid.sum() >= 0.99
+
+
+def test_sessions_let_idle_threads_sleep():
+    card = builtin_card("L2A", ["B02", "B03", "B04", "B8A"])
+    session, _ = create_session(card.model_path, "cpu")
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
