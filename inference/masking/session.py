@@ -30,9 +30,9 @@ GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecuti
 CPU_PROVIDER = "CPUExecutionProvider"
 DEVICES = ("auto", "cpu", "gpu")
 
-# (model path, device, threads, feedback) -> (session, device used): create_session, or a SessionCache
-SessionFactory = Callable[..., tuple[Any, str]]  # create_session's signature: (model_path, device, threads,
-                                                # feedback, free_spatial=False) -> (session, device used)
+# (model path, device, threads, feedback, free_spatial=False) -> (session, device used): create_session, or a
+# SessionCache
+SessionFactory = Callable[..., tuple[Any, str]]
 
 
 def onnxruntime() -> Any:
