@@ -19,6 +19,7 @@ help:
 	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
 	@echo "make batch       mask many products on dask workers: PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS=...]"
 	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop"
+	@echo "make bench-levers each speed lever alone: its time ratio and its agreement (docs/speed-levers.md)"
 	@echo "make bench-gpu   the same on an NVIDIA GPU (installs onnxruntime-gpu into .deps-gpu); its row in docs/benchmarks.md"
 	@echo "make accuracy    score the engine (shadow check off and on) against labels and the SCL; writes docs/accuracy.md"
 	@echo "make package     build dist/s2cloudmask-<version>.zip and check it as the official plugin repository does"
@@ -48,6 +49,9 @@ bench: setup
 
 accuracy: setup
 	$(PYTHON) tools/accuracy.py --write
+
+bench-levers: setup
+	$(PYTHON) tools/bench_levers.py
 
 # onnxruntime-gpu and the CUDA 12 / cuDNN 9 libraries it loads, in their own folder; the bench puts it first
 GPU_PACKAGES := onnxruntime-gpu==1.31.1 nvidia-cuda-runtime-cu12 nvidia-cublas-cu12 nvidia-cudnn-cu12 nvidia-cufft-cu12 nvidia-curand-cu12
