@@ -95,7 +95,7 @@ def test_reading_ahead_gives_the_same_mask(real_l2a, tmp_path):
 
 
 def test_a_corrupt_band_file_still_fails_the_run_when_read_ahead(tmp_path):
-    from tools.synthetic_product import corrupt_jp2, write_product
+    from s2cloudmask.tools.synthetic_product import corrupt_jp2, write_product
 
     path = write_product(tmp_path / "product", level="L2A", size=600, seed=2, extras=False)
     corrupt_jp2(open_product(path).band_path("B11").replace("/vsizip/", ""))
