@@ -9,8 +9,11 @@ PYTEST_ARGS ?=
 PRODUCTS    ?=
 OUT         ?=
 BATCH_ARGS  ?=
+PATCHES     ?=
+EPOCHS      ?= 20
+BASE_MODEL  ?= auto
 
-.PHONY: help setup test test-engine demo batch bench bench-levers bench-gpu accuracy package install uninstall screenshots translations clean
+.PHONY: help setup train-env test test-engine demo batch bench finetune bench-levers bench-gpu accuracy package install uninstall screenshots translations clean
 
 help:
 	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
@@ -22,6 +25,8 @@ help:
 	@echo "make bench-levers each speed lever alone: its time ratio and its agreement (docs/speed-levers.md)"
 	@echo "make bench-gpu   the same on an NVIDIA GPU (installs onnxruntime-gpu into .deps-gpu); its row in docs/benchmarks.md"
 	@echo "make accuracy    score the engine (shadow check off and on) against labels and the SCL; writes docs/accuracy.md"
+	@echo "make finetune    fine-tune the U-Net on a patch folder: PATCHES=folder OUT=model.onnx [EPOCHS=20 BASE_MODEL=auto]"
+	@echo "make train-env   the fine-tuning environment .venv-train (PyTorch, outside QGIS)"
 	@echo "make package     build dist/s2cloudmask-<version>.zip and check it as the official plugin repository does"
 	@echo "make translations update i18n/s2cloudmask.ts from the strings wrapped for translation (pylupdate5)"
 	@echo "make install     install into your default QGIS profile, enabled, with its dependencies"
@@ -30,10 +35,13 @@ help:
 setup:
 	@bash tools/setup.sh
 
-test: setup
+train-env:
+	@bash tools/train_env.sh
+
+test: setup train-env
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
-test-engine: setup
+test-engine: setup train-env
 	$(VENV_PY) -m pytest -p no:pytest_qgis tests/engine $(PYTEST_ARGS)
 
 demo: setup
@@ -58,6 +66,10 @@ GPU_PACKAGES := onnxruntime-gpu==1.31.1 nvidia-cuda-runtime-cu12 nvidia-cublas-c
 bench-gpu: setup
 	[ -f .deps-gpu/.complete ] || ($(PYTHON) -m pip install -q --no-deps --target .deps-gpu $(GPU_PACKAGES) && touch .deps-gpu/.complete)
 	$(PYTHON) tools/bench.py --device gpu --skip-full --skip-s2cloudless
+
+finetune: setup train-env
+	@test -n "$(PATCHES)" -a -n "$(OUT)" || { echo "usage: make finetune PATCHES=<patch folder> OUT=<model.onnx> [EPOCHS=20]"; exit 2; }
+	$(PYTHON) tools/finetune.py --patches "$(PATCHES)" --out "$(OUT)" --epochs $(EPOCHS) --base-model "$(BASE_MODEL)"
 
 package:
 	$(PYTHON) tools/package.py

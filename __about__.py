@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +17,19 @@ STYLE_DIR = RESOURCES_DIR / "styles"
 MODEL_CARD_DIR = RESOURCES_DIR / "model_cards"
 REPORT_TEMPLATE = RESOURCES_DIR / "report_template.html"
 I18N_DIR = PLUGIN_DIR / "i18n"  # s2cloudmask.ts from `make translations`; translators' .qm files beside it
+TRAINING_REQUIREMENTS = RESOURCES_DIR / "requirements-train.txt"
+TRAINING_ENV_DIR = PLUGIN_DIR / ".venv-train"  # PyTorch for fine-tuning, outside QGIS's own Python
+
+
+def user_data_dir() -> Path:
+    """Per-user files kept between QGIS sessions and plugin updates (the list of fine-tuned models)."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / PLUGIN_SLUG
 
 
 @lru_cache(maxsize=None)

@@ -42,5 +42,9 @@ class ResourceError(CloudMaskError):
     """The machine lacks the memory or device the run asks for."""
 
 
+class TrainingError(CloudMaskError):
+    """A patch folder cannot be trained on, or the training environment or run failed."""
+
+
 class Cancelled(CloudMaskError):
     """The user cancelled the run; nothing that looks finished was left behind."""

@@ -9,6 +9,7 @@ from qgis.PyQt.QtGui import QIcon
 from ..__about__ import ICON_PATH
 from .compare_scl import CompareSclAlgorithm
 from .export_patches import ExportPatchesAlgorithm
+from .finetune import FinetuneAlgorithm
 from .mask_many import MaskManyAlgorithm
 from .mask_product import MaskProductAlgorithm
 from .mask_raster import MaskRasterAlgorithm
@@ -44,6 +45,7 @@ class CloudMaskProvider(QgsProcessingProvider):
             ReferenceMaskAlgorithm(),
             ValidateAlgorithm(),
             ExportPatchesAlgorithm(),
+            FinetuneAlgorithm(),
         ):
             self.addAlgorithm(algorithm)
 

@@ -49,6 +49,7 @@ from ..toolbelt import layers as layer_styles
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.preferences import DockSettings, PlgSettings
 from .context_layers import style_true_colour
+from .model_list import ModelList
 from .reference_panel import ReferencePanel
 from .results import ResultsPanel, breakable, describe_seconds
 from .task import CloudMaskTask, CompanionPaths, RunOutcome, RunRequest
@@ -231,6 +232,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.modelFileWidget.setStorageMode(QgsFileWidget.GetFile)
         self.modelFileWidget.lineEdit().setPlaceholderText("Built-in U-Net for the level")
         self.modelFileWidget.setDialogTitle("Choose an ONNX model")
+        self.modelList = ModelList(self.modelFileWidget.lineEdit())  # 'auto' and this user's fine-tuned models
         self.refresh_devices()
         for resolution in RESOLUTIONS:
             self.resolutionCombo.addItem(f"{resolution} m", resolution)

@@ -319,6 +319,7 @@ def mask_raster(
     sun_zenith: float | None = None,
     buffer: float = DEFAULT_BUFFER,
     post_steps: Sequence[PostStep] = (),
+    open_session: SessionFactory = create_session,
 ) -> MaskResult:
     """Mask any raster holding Sentinel-2 bands; the mask lies on the raster's own grid.
 
@@ -326,6 +327,7 @@ def mask_raster(
     reflectance = DN * scale + offset (the defaults suit L2A from baseline 04.00).
     The shadow check runs only when both sun angles are given (a plain raster carries none; the view is
     taken as nadir); buffer: metres around cloud, semi-transparent cloud and shadow (0 = none).
+    open_session: how the ONNX session is obtained; scoring many rasters with one model passes a SessionCache.
     """
     started = time.perf_counter()
     notices = _Notices(feedback or SilentFeedback())
@@ -343,7 +345,8 @@ def mask_raster(
     check_scaling(scale, offset, str(raster_path))
     level = level.upper()
     prep = prepare(model, level, list(bands), f"the raster {raster_path} (LEVEL)", b10="cirrus" in bands,
-                   cirrus_layer=False, product_id=None, device=device, threads=threads, notices=notices)
+                   cirrus_layer=False, product_id=None, device=device, threads=threads, notices=notices,
+                   open_session=open_session)
     card, class3 = prep.card, prep.class3
     needed = [name for name in card.band_names if name not in bands]
     if needed:

@@ -44,7 +44,9 @@ CARD_KEYS = frozenset(
         "assumptions",
     }
 )
-OPTIONAL_KEYS = frozenset({"tiling"})
+# Optional: "tiling" (see Tiling) and "training", the provenance of a fine-tuned model (base model, patches
+# manifest, epochs, device, validation history and test-split scores of base and fine-tuned model).
+OPTIONAL_KEYS = frozenset({"tiling", "training"})
 INPUT_KEYS = frozenset({"reflectance", "clip", "mean", "std"})
 TILING_KEYS = frozenset({"max_tile", "margin", "multiple", "measured"})
 OUTPUT_KINDS = ("logits", "probabilities")
@@ -139,6 +141,7 @@ class ModelCard:
     classes: tuple[ClassSpec, ...]
     assumptions: tuple[str, ...] = ()
     tiling: Tiling | None = None
+    training: dict[str, Any] | None = field(default=None, compare=False)
     model_path: str = field(default="", compare=False)
 
     @property
@@ -179,6 +182,7 @@ class ModelCard:
             **({"tiling": {"max_tile": self.tiling.max_tile, "margin": self.tiling.margin,
                            "multiple": self.tiling.multiple, "measured": self.tiling.measured}}
                if self.tiling else {}),
+            **({"training": self.training} if self.training is not None else {}),
         }
 
 
@@ -227,12 +231,15 @@ def card_from_dict(data: Any, source: str, model_path: str = "") -> ModelCard:
             classes=classes,
             assumptions=tuple(str(a) for a in data["assumptions"]),
             tiling=tiling,
+            training=data.get("training"),
             model_path=model_path,
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise fail(f"a value has the wrong form ({exc!r})") from exc
     if not bands:
         raise fail("'bands' is empty")
+    if card.training is not None and not isinstance(card.training, dict):
+        raise fail("'training' must be a JSON object")
     if len(card.mean) != len(bands) or len(card.std) != len(bands):
         raise fail(f"'mean' and 'std' need one value per band ({len(bands)})")
     for key, values in (("mean", card.mean), ("std", card.std)):

@@ -30,7 +30,7 @@ PINNED_KEYS = {
 
 def test_card_keys_are_pinned():
     assert CARD_KEYS == PINNED_KEYS
-    assert OPTIONAL_KEYS == {"tiling"}
+    assert OPTIONAL_KEYS == {"tiling", "training"}  # training: a fine-tuned model's provenance
     card = builtin_card("L1C", ["B02", "B03", "B04", "B08"])
     assert set(card.to_dict()) == PINNED_KEYS
     assert set(card.to_dict()["input"]) == {"reflectance", "clip", "mean", "std"}
@@ -68,6 +68,17 @@ def test_builtin_card_matches_its_model():
     card = builtin_card("L2A", ["B02", "B03", "B04", "B08", "B11", "B12"])
     session, _ = create_session(card.model_path, "cpu", 1)
     check_card_matches(card, session)
+
+
+def test_training_provenance_is_an_optional_object(tmp_path):
+    card = card_dict(["blue", "green", "red", "nir"])
+    assert card_from_dict(card, "plain").training is None
+    card["training"] = {"epochs_run": 3, "test_scores": {"base": {}, "finetuned": {}}}
+    loaded = card_from_dict(card, "tuned")
+    assert loaded.training["epochs_run"] == 3 and loaded.to_dict()["training"] == card["training"]
+    card["training"] = "three epochs"
+    with pytest.raises(ModelError, match="'training' must be a JSON object"):
+        card_from_dict(card, "tuned.card.json")
 
 
 def test_kappamask_templates():

@@ -388,3 +388,20 @@ def test_raster_layer_door_maps_bands_and_masks_the_layer(dock: CloudMaskDock, q
     assert [node.name() for node in group.children()] == ["Cloud mask"]
     assert not dock.results.sclGroup.isVisibleTo(dock.results)
     assert os.path.isfile(tmp_path / "layer_mask.tif")
+
+
+def test_the_model_field_offers_auto_and_the_fine_tuned_models(dock: CloudMaskDock, tmp_path: Path) -> None:
+    from qgis.PyQt.QtCore import QEvent
+    from qgis.PyQt.QtGui import QFocusEvent
+    from s2cloudmask.inference.training.registry import record_model
+
+    model = tmp_path / "ireland.onnx"
+    model.write_bytes(b"stands for a fine-tuned model")
+    record_model(model)
+    field = dock.modelFileWidget.lineEdit()
+    QgsApplication.sendEvent(field, QFocusEvent(QEvent.FocusIn))
+    assert field.completer() is dock.modelList
+    assert dock.modelList.model().stringList()[:2] == ["auto", str(model.resolve())]
+    model.unlink()
+    QgsApplication.sendEvent(field, QFocusEvent(QEvent.FocusIn))
+    assert str(model.resolve()) not in dock.modelList.model().stringList()

@@ -6,6 +6,7 @@ Every run masks a small window of the real L2A product (EXTENT), never the whole
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,12 +58,14 @@ def test_provider_offers_its_algorithms(processing):
     assert provider.name() == "Sentinel-2 Cloud Mask"
     assert not provider.icon().isNull()
     ids = sorted(alg.id() for alg in provider.algorithms())
-    assert ids == ["s2cloudmask:comparescl", "s2cloudmask:exportpatches", "s2cloudmask:maskmany",
+    assert ids == ["s2cloudmask:comparescl", "s2cloudmask:exportpatches", "s2cloudmask:finetune",
+                   "s2cloudmask:maskmany",
                    "s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:referencemask",
                    "s2cloudmask:validate"]
     groups = {"comparescl": "Comparison", "maskproduct": "Cloud masking", "maskraster": "Cloud masking",
               "maskmany": "Cloud masking", "referencemask": "Reference and validation",
-              "validate": "Reference and validation", "exportpatches": "Reference and validation"}
+              "validate": "Reference and validation", "exportpatches": "Reference and validation",
+              "finetune": "Training"}
     for alg in provider.algorithms():
         assert not alg.icon().isNull()
         assert alg.group() == groups[alg.name()]
@@ -436,3 +439,46 @@ def test_comparescl_rejects_bad_input(processing, real_l2a, window_mask, band_st
                                                                 "OUTPUT": str(not_a_product / "d.tif")})
     assert str(not_a_product) in message
     assert_no_outputs(out)
+
+
+# --- finetune ----------------------------------------------------------------------------------
+
+
+def test_finetune_parameter_and_output_names(processing):
+    alg = QgsApplication.processingRegistry().algorithmById("s2cloudmask:finetune")
+    assert [p.name() for p in alg.parameterDefinitions()] == ["PATCHES", "BASE_MODEL", "EPOCHS", "OUTPUT_MODEL"]
+    assert [o.name() for o in alg.outputDefinitions()] == [
+        "OUTPUT_MODEL", "CARD", "REPORT", "TEST_ACCURACY_BASE", "TEST_ACCURACY", "TEST_KAPPA_BASE", "TEST_KAPPA",
+        "DEVICE_USED", "EPOCHS_RUN", "BEST_EPOCH", "HISTORY"]
+    assert alg.parameterDefinition("BASE_MODEL").defaultValue() == "auto"
+    for name in ("PATCHES", "BASE_MODEL", "EPOCHS", "OUTPUT_MODEL", "TEST_ACCURACY", "DEVICE_USED"):
+        assert name in alg.shortHelpString()
+
+
+def test_finetune_names_a_folder_that_is_not_a_patch_folder(processing, tmp_path):
+    with pytest.raises(QgsProcessingException, match=r"has no manifest.json.*exportpatches"):
+        processing.run("s2cloudmask:finetune", {"PATCHES": str(tmp_path), "EPOCHS": 1,
+                                                "OUTPUT_MODEL": str(tmp_path / "model.onnx")})
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_finetune_cancel_stops_training_and_leaves_nothing(processing, tmp_path):
+    """Cancel, as the dialog's button does, once the trainer has started: it is stopped, nothing is written."""
+    from s2cloudmask.inference.training import environment
+
+    if not environment.is_ready():
+        pytest.skip(f"the fine-tuning environment {environment.environment_dir()} is absent: run `make train-env`")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tools.scene_patches import write_scene_patches
+    from tools.synthetic_product import truth_path, write_product
+
+    product = write_product(tmp_path / "product", level="L2A", size=300, seed=5)
+    write_scene_patches(product, truth_path(product), tmp_path / "patches", resolution=20, patch_size=48)
+    out = tmp_path / "out"
+    out.mkdir()
+    feedback = RecordingFeedback(cancel_at=10.0)
+    with pytest.raises(QgsProcessingException, match="(?i)cancelled; no model was written"):
+        processing.run("s2cloudmask:finetune", {"PATCHES": str(tmp_path / "patches"), "EPOCHS": 1,
+                                                "OUTPUT_MODEL": str(out / "model.onnx")}, feedback=feedback)
+    assert any(stage.startswith("Training on") for stage in feedback.stages)
+    assert list(out.iterdir()) == []

@@ -1,0 +1,319 @@
+"""Fine-tune a U-Net on a patch folder: prepare, train in the PyTorch subprocess, score on the test split, publish.
+
+    finetune("patches/", "my_model.onnx", base_model="auto", epochs=20)
+
+writes, only when everything succeeded:
+  my_model.onnx             ONNX, symbolic batch and spatial sides, the model card embedded in its metadata
+  my_model.card.json        the same card beside it (bands, normalisation, classes, tile size and overlap,
+                            and under "training" the provenance: patches manifest, epochs, device, scores)
+  my_model.validation.json  base and fine-tuned model scored on the test split, side by side
+  my_model.validation.html  the same as a page
+
+The training subprocess (`python -m trainer train`, in the environment of
+environment.py) reports JSON lines; each becomes progress, a stage text with
+the epoch's losses and validation scores, or an error. Cancel terminates it
+and removes every partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ...__about__ import PLUGIN_DIR, software_version
+from ..classes import CLASS_NAMES, CLOUD, SEMI_TRANSPARENT
+from ..errors import Cancelled, ModelError, OutputError, TrainingError
+from ..feedback import Feedback, SilentFeedback, check_cancelled
+from ..masking.model_card import METADATA_KEY, ClassSpec, ModelCard, builtin_card, load_card, sidecar_path
+from ..outputs import atomic_output, check_writable
+from .dataset import model_bands, prepare_split, write_dataset
+from .environment import training_python
+from .patches import PatchSet, read_patches
+from .registry import record_model
+from .report import report_paths, write_validation_report
+from .scoring import score_model
+
+STOP_SECONDS = 10.0  # how long a cancelled trainer may take to exit before it is killed
+PROGRESS = {"prepare": (0.0, 10.0), "train": (10.0, 80.0), "base": (80.0, 88.0), "tuned": (88.0, 97.0)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Fine-tuning settings; the defaults suit a few hundred patches on a CPU or a small GPU."""
+
+    epochs: int = 20
+    patience: int = 4  # epochs without a lower validation loss before stopping early
+    batch_size: int = 4
+    crop: int = 256  # side of the random training crops on the model grid (a multiple of 32)
+    learning_rate: float = 1e-4
+    head_learning_rate: float = 1e-3  # the last layer, where a new class must part from the one it copies
+    gain_jitter: float = 0.03
+    offset_jitter: float = 0.01
+    seed: int = 0
+    device: str = "auto"  # "auto" trains on CUDA when PyTorch sees one; "cpu" forces the CPU
+    threads: int = 0
+
+
+@dataclass
+class FinetuneResult:
+    output: str
+    card: str
+    report: str
+    report_html: str
+    device_used: str
+    epochs_run: int
+    best_epoch: int
+    history: list[dict[str, Any]]
+    base_scores: dict[str, Any]
+    finetuned_scores: dict[str, Any]
+    classes: list[str]
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def base_card(base_model: str | Path, patches: PatchSet) -> ModelCard:
+    """The card of the model to start from: the built-in U-Net for the patches' level and bands, or a file's."""
+    card = builtin_card(patches.level, patches.bands) if str(base_model).lower() == "auto" else load_card(base_model)
+    if card.levels and patches.level not in card.levels:
+        raise ModelError(f"The base model {card.label} is meant for {', '.join(card.levels)}, but the patches in "
+                         f"{patches.folder} are {patches.level}; choose a base model for {patches.level} or auto.")
+    if card.output != "logits":
+        raise ModelError(f"The base model {card.label} outputs {card.output}; fine-tuning needs a model that "
+                         "outputs logits (its last layer a convolution).")
+    return card
+
+
+def target_classes(card: ModelCard, patches: PatchSet) -> tuple[tuple[ClassSpec, ...], int | None]:
+    """The fine-tuned model's classes, and the channel a new semi-transparent channel starts from (or None).
+
+    The head gains a fourth output when the training labels hold semi-transparent
+    cloud and the base model has none; it starts as a copy of cloud, the class
+    thin cloud is most often taken for.
+    """
+    codes = card.class_codes()
+    if SEMI_TRANSPARENT in codes or not patches.has_semi_transparent("train"):
+        return card.classes, None
+    if CLOUD not in codes:
+        raise ModelError(f"The base model {card.label} has no cloud output to start a semi-transparent cloud "
+                         "output from; choose a base model with a cloud class.")
+    return (*card.classes, ClassSpec(CLASS_NAMES[SEMI_TRANSPARENT].lower(), SEMI_TRANSPARENT)), codes.index(CLOUD)
+
+
+def _reader(stream: Any, lines: "queue.Queue[str | None]") -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run_trainer(arguments: list[str], feedback: Feedback, on_event: Any, log: Path) -> dict[str, Any]:
+    """Run `python -m trainer ARGS` in the training environment; relay its events; return the "done" event."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+    env["PYTHONPATH"] = str(PLUGIN_DIR)
+    command = [str(training_python()), "-m", "trainer", *arguments]
+    with open(log, "w", encoding="utf-8") as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL,
+                                   text=True, env=env, cwd=str(PLUGIN_DIR))
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
+        done: dict[str, Any] | None = None
+        failure = ""
+        try:
+            while True:
+                if feedback.is_cancelled():
+                    _stop(process)
+                    raise Cancelled("Fine-tuning was cancelled; no model was written.")
+                try:
+                    line = lines.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if line is None:
+                    break
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a library printing to stdout: not a report
+                if event.get("event") == "done":
+                    done = event
+                elif event.get("event") == "error":
+                    failure = str(event.get("message", ""))
+                else:
+                    on_event(event)
+            process.wait()
+        except BaseException:
+            if process.poll() is None:
+                _stop(process)
+            raise
+    if process.returncode != 0 or done is None:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+        raise TrainingError(f"Fine-tuning failed in the training environment ({failure or 'exit code ' + str(process.returncode)}). "
+                            f"Last lines of its log: {' | '.join(tail) or 'none'}")
+    return done
+
+
+class _Relay:
+    """Trainer events -> progress bar and stage texts, epoch by epoch."""
+
+    def __init__(self, feedback: Feedback, epochs: int):
+        self.feedback, self.epochs = feedback, epochs
+        self.device = "unknown"
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        start, end = PROGRESS["train"]
+        kind = event.get("event")
+        if kind == "start":
+            self.device = str(event.get("device_name", event.get("device", "unknown")))
+            self.feedback.progress(start, f"Training on {self.device}: {event.get('train_patches')} training and "
+                                          f"{event.get('validation_patches')} validation patches")
+        elif kind == "batch":
+            share = (event["epoch"] - 1 + event["batch"] / max(1, event["batches"])) / self.epochs
+            self.feedback.progress(start + (end - start) * share, f"Epoch {event['epoch']} of {self.epochs}")
+        elif kind == "epoch":
+            self.feedback.progress(start + (end - start) * event["epoch"] / self.epochs, epoch_line(event))
+        elif kind == "early_stop":
+            self.feedback.progress(end, f"Stopped early after epoch {event['epoch']}: the validation loss has not "
+                                        f"improved for {event['patience']} epochs (best: epoch {event['best_epoch']})")
+
+
+def _figure(value: Any, percent: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.1%}" if percent else f"{value:.4f}"
+
+
+def epoch_line(event: dict[str, Any]) -> str:
+    return (f"Epoch {event['epoch']} of {event['epochs']}: training loss {_figure(event.get('train_loss'))}, "
+            f"validation loss {_figure(event.get('validation_loss'))}, validation accuracy "
+            f"{_figure(event.get('validation_overall_accuracy'), percent=True)}")
+
+
+def finetuned_card(card: ModelCard, classes: tuple[ClassSpec, ...], patches: PatchSet, output: Path,
+                   training: dict[str, Any], model_path: Path) -> ModelCard:
+    """The base card with the new classes, level, provenance and name (after `output`, the published file)."""
+    extended = len(classes) > len(card.classes)
+    return replace(
+        card,
+        name=f"{output.stem} (fine-tuned {card.name})",
+        version=f"{card.version}+ft{datetime.now(timezone.utc):%Y%m%d%H%M}",
+        description=f"{card.description.rstrip('.')}; fine-tuned on {len(patches.split('train'))} patches of "
+                    f"{patches.folder.name}" + (", head extended with semi-transparent cloud." if extended else "."),
+        levels=(patches.level,),
+        classes=classes,
+        assumptions=(*card.assumptions,
+                     f"Fine-tuned on {patches.level} patches at {patches.resolution:g} m resampled to "
+                     f"{card.resolution:g} m; its scores hold for scenes like those patches."),
+        training=training,
+        model_path=str(model_path),
+    )
+
+
+def finetune(patches: str | Path, output: str | Path, *, base_model: str | Path = "auto",
+             settings: Settings | None = None, feedback: Feedback | None = None) -> FinetuneResult:
+    """Fine-tune `base_model` on the patch folder's train split and publish it at `output` (see module doc)."""
+    started = time.perf_counter()
+    settings = settings or Settings()
+    feedback = feedback or SilentFeedback()
+    output = Path(output)
+    if output.suffix.lower() != ".onnx":
+        raise OutputError(f"The output model {output} must be an .onnx file; give a name such as "
+                          f"{output.with_suffix('.onnx').name}.")
+    if settings.epochs < 1:
+        raise TrainingError(f"EPOCHS must be at least 1, not {settings.epochs}.")
+    report_json, report_html = report_paths(output)
+    for path in (output, sidecar_path(output), report_json, report_html):
+        check_writable(path)
+    patch_set = read_patches(patches)
+    for split in ("train", "validation", "test"):
+        if not patch_set.split(split):
+            raise TrainingError(f"The patch folder {patch_set.folder} has no {split} patches; export it again with "
+                                "a share for each of train, validation and test in SPLIT (e.g. 70,15,15).")
+    python = training_python()
+    card = base_card(base_model, patch_set)
+    classes, new_from = target_classes(card, patch_set)
+    codes = [spec.code for spec in classes]
+    bands = model_bands(card, patch_set)
+    with tempfile.TemporaryDirectory(prefix="s2cloudmask-finetune-") as work:
+        folder = Path(work)
+        low, high = PROGRESS["prepare"]
+        prepared = {
+            "train": prepare_split(patch_set.split("train"), card, bands, codes, feedback, (low, (low + high) / 2)),
+            "validation": prepare_split(patch_set.split("validation"), card, bands, codes, feedback,
+                                        ((low + high) / 2, high)),
+        }
+        write_dataset(folder / "dataset.npz", prepared)
+        del prepared
+        check_cancelled(feedback)
+        model = folder / "model.onnx"
+        request = {
+            **asdict(settings), "dataset": str(folder / "dataset.npz"), "base_model": card.model_path,
+            "output": str(model), "classes": len(classes), "new_class_from": new_from, "tile_size": card.tile_size,
+            "mean": list(card.mean), "std": list(card.std),
+        }
+        (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
+        relay = _Relay(feedback, settings.epochs)
+        done = run_trainer(["train", str(folder / "request.json")], feedback, relay, folder / "trainer.log")
+        device_used = str(done.get("device_name", relay.device))
+
+        training = {
+            "base_model": {"name": card.label, "path": card.model_path},
+            "patches": {"folder": str(patch_set.folder), "manifest": str(patch_set.manifest_path),
+                        "level": patch_set.level, "resolution": patch_set.resolution,
+                        "train": len(patch_set.split("train")), "validation": len(patch_set.split("validation")),
+                        "test": len(patch_set.split("test")), "sources": list(patch_set.sources)},
+            "classes_added": [CLASS_NAMES[SEMI_TRANSPARENT]] if new_from is not None else [],
+            "epochs_requested": settings.epochs, "epochs_run": done["epochs_run"], "best_epoch": done["best_epoch"],
+            "settings": asdict(settings), "device": device_used, "trainer": f"PyTorch (python -m trainer), {python}",
+            "validation_before": done["validation_before"], "history": done["history"],
+            "software": software_version(),
+            "trained": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        draft = finetuned_card(card, classes, patch_set, output, training, model)
+        sidecar_path(model).write_text(json.dumps(draft.to_dict(), indent=2), encoding="utf-8")
+        scoring_device = "cpu" if settings.device == "cpu" else "auto"
+        base_scores = score_model(base_model, card, patch_set, device=scoring_device, feedback=feedback,
+                                  progress=PROGRESS["base"], stage="Scoring the base model on the test split")
+        tuned_scores = score_model(model, draft, patch_set, device=scoring_device, feedback=feedback,
+                                   progress=PROGRESS["tuned"], stage="Scoring the fine-tuned model on the test split")
+        training["test_scores"] = {"split": "test", "base": base_scores, "finetuned": tuned_scores}
+        final = replace(draft, training=training, model_path=str(output))
+        card_text = json.dumps(final.to_dict(), indent=2)
+        (folder / "card.json").write_text(card_text, encoding="utf-8")
+        feedback.progress(PROGRESS["tuned"][1], "Embedding the model card")
+        run_trainer(["embed", str(model), str(folder / "card.json"), "--key", METADATA_KEY], feedback,
+                    lambda event: None, folder / "embed.log")
+        check_cancelled(feedback)
+        with contextlib.ExitStack() as outputs:
+            model_tmp = outputs.enter_context(atomic_output(output))
+            card_tmp = outputs.enter_context(atomic_output(sidecar_path(output)))
+            json_tmp = outputs.enter_context(atomic_output(report_json))
+            html_tmp = outputs.enter_context(atomic_output(report_html))
+            shutil.move(str(model), model_tmp)
+            card_tmp.write_text(card_text, encoding="utf-8")
+            write_validation_report(final, base_scores, tuned_scores, json_tmp, html_tmp)
+    record_model(output)
+    feedback.progress(100.0, "Done")
+    return FinetuneResult(
+        output=str(output), card=str(sidecar_path(output)), report=str(report_json), report_html=str(report_html),
+        device_used=device_used, epochs_run=done["epochs_run"], best_epoch=done["best_epoch"],
+        history=done["history"], base_scores=base_scores, finetuned_scores=tuned_scores,
+        classes=[spec.name for spec in classes], seconds=round(time.perf_counter() - started, 1),
+    )
