@@ -21,6 +21,7 @@ from s2cloudmask.inference.feedback import SilentFeedback
 from s2cloudmask.inference.masking.engine import mask_product
 from s2cloudmask.inference.masking.model_card import METADATA_KEY, builtin_card, load_card, sidecar_path
 from s2cloudmask.inference.masking.session import create_session
+from s2cloudmask.inference.reference.patches import export_patches
 from s2cloudmask.inference.training import environment
 from s2cloudmask.inference.training.finetune import Settings, finetune
 from s2cloudmask.inference.training.patches import read_patches
@@ -28,7 +29,6 @@ from s2cloudmask.inference.training.patches import read_patches
 from tests.sandbox_env import REPO
 
 sys.path.insert(0, str(REPO))
-from tools.scene_patches import write_scene_patches  # noqa: E402
 from tools.synthetic_product import truth_path, write_product  # noqa: E402
 
 # One epoch on tiny patches; the last layer learns fast enough in those few steps for the new class to show.
@@ -45,12 +45,21 @@ def training_env() -> Path:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> tuple[Path, Path]:
-    """A generated L1C product with cirrus, and patches of its truth.tif at 20 m (32 px on the 30 m model grid)."""
+    """Three generated L1C scenes with cirrus (three dates), exported by exportpatches from their truth.tif.
+
+    A scene never straddles two splits, so three scenes give train, validation and
+    test; 96 px patches at 10 m are 32 px on the model's 30 m grid.
+    """
     folder = tmp_path_factory.mktemp("generated")
-    product = write_product(folder / "product", level="L1C", size=600, seed=3, cloud_cover=0.3, cirrus_cover=0.15)
+    sources = []
+    for number, (baseline, layout) in enumerate((("04.00", "compact"), ("02.09", "compact"), ("02.04", "long"))):
+        product = write_product(folder / f"scene{number}", level="L1C", baseline=baseline, layout=layout, size=600,
+                                seed=3 + number, cloud_cover=0.3, cirrus_cover=0.15)
+        sources.append((str(product), str(truth_path(product))))
     patches = folder / "patches"
-    write_scene_patches(product, truth_path(product), patches, resolution=20, patch_size=48)
-    return product, patches
+    export = export_patches(sources, patches, patch_size=96, split="34,33,33", seed=0)
+    assert all(export.patches[split] for split in ("train", "validation", "test")), export
+    return Path(sources[0][0]), patches
 
 
 @pytest.fixture(scope="module")
