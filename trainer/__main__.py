@@ -36,7 +36,7 @@ def _train(args: argparse.Namespace) -> None:
     report("converted", output_channels=network.output_channels, steps=len(network.steps))
     settings = Settings(epochs=request["epochs"], patience=request["patience"], batch_size=request["batch_size"],
                         crop=request["crop"], learning_rate=request["learning_rate"],
-                        head_learning_rate=request["head_learning_rate"],
+                        head_learning_rate=request["head_learning_rate"], train_encoder=request["train_encoder"],
                         gain_jitter=request["gain_jitter"], offset_jitter=request["offset_jitter"],
                         seed=request["seed"])
     outcome = train(network, train_split, validation, request["classes"], request["mean"], request["std"],

@@ -155,6 +155,7 @@ class OnnxUNet(nn.Module):
         self.steps: list[tuple[str, str, list[str], str, dict[str, Any]]] = []
         self.convs = nn.ModuleDict()
         self.norms = nn.ModuleDict()
+        self.encoder_keys: set[str] = set()  # layers named as the encoder's in the graph ("/encoder/")
         self.constant_keys: dict[str, str] = {}
         with torch.no_grad():
             for index, node in enumerate(graph.node):
@@ -166,6 +167,8 @@ class OnnxUNet(nn.Module):
                     continue
                 args = [values.get(name) if name else None for name in node.input]
                 key = f"{index}_{_name(node.name or node.output[0])}"
+                if "/encoder/" in node.name and node.op_type in ("Conv", "BatchNormalization"):
+                    self.encoder_keys.add(key)
                 if node.op_type == "Conv":
                     module = self._conv(attrs, initialisers, node, where)
                     self.convs[key] = module
@@ -226,6 +229,21 @@ class OnnxUNet(nn.Module):
                     raise ConversionError("the graph's output does not come from its last convolution")
                 return key
         raise ConversionError("the graph has no convolution")
+
+    def freeze_encoder(self) -> int:
+        """Keep the encoder's weights as they are (train decoder and head); returns the parameters frozen.
+
+        With a few hundred patches the encoder's features, learnt on a large data
+        set, are worth keeping; and no gradient flows through it, so a step costs
+        about half.
+        """
+        frozen = 0
+        for key in self.encoder_keys:
+            module = self.convs[key] if key in self.convs else self.norms[key]  # both hold only Conv / BN keys
+            for parameter in module.parameters():
+                parameter.requires_grad_(False)
+                frozen += parameter.numel()
+        return frozen
 
     def add_class(self, copy_from: int) -> None:
         """One more output channel, initialised as a copy of channel `copy_from` (a class the new one resembles)."""

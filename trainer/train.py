@@ -42,6 +42,7 @@ class Settings:
     crop: int
     learning_rate: float
     head_learning_rate: float  # the last convolution learns faster: a new class starts as a copy of another
+    train_encoder: bool  # False: only decoder and head learn (see OnnxUNet.freeze_encoder)
     gain_jitter: float  # standard deviation of the per-band gain (1 = none)
     offset_jitter: float  # standard deviation of the per-band offset, reflectance units
     seed: int
@@ -158,6 +159,8 @@ def train(network: OnnxUNet, train_split: Split, validation: Split, classes: int
     mean_t = torch.tensor(mean, dtype=torch.float32)[:, None, None]
     std_t = torch.tensor(std, dtype=torch.float32)[:, None, None]
     weights = class_weights(train_split.y, classes)
+    if not settings.train_encoder:
+        report("frozen", encoder_parameters=network.freeze_encoder())
     network.to(device)
     head = list(network.convs[network.head_key].parameters())
     body = [p for p in network.parameters() if p.requires_grad and all(p is not h for h in head)]

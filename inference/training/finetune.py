@@ -58,6 +58,7 @@ class Settings:
     crop: int = 256  # side of the random training crops on the model grid (a multiple of 32)
     learning_rate: float = 1e-4
     head_learning_rate: float = 1e-3  # the last layer, where a new class must part from the one it copies
+    train_encoder: bool = False  # a few hundred patches: keep the encoder's features, train decoder and head
     gain_jitter: float = 0.03
     offset_jitter: float = 0.01
     seed: int = 0

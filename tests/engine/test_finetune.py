@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 from tools.synthetic_product import truth_path, write_product  # noqa: E402
 
 # One epoch on tiny patches; the last layer learns fast enough in those few steps for the new class to show.
+SLOW = pytest.mark.timeout(1800)  # minutes on an idle CPU; far more where many test runs share two cores
 TINY = Settings(epochs=1, batch_size=4, crop=32, head_learning_rate=1e-2, device="cpu")
 
 
@@ -76,6 +77,7 @@ def tuned(training_env, generated, tmp_path_factory):
     return result, stages
 
 
+@SLOW
 def test_the_dlr_graph_converts_and_exports_like_onnxruntime_runs_it(training_env, shared_data, tmp_path):
     """Conversion of the real 6-band L2A graph (Resize nodes, float16 weights, computed padding) on a real tile."""
     card = builtin_card("L2A", ["B02", "B03", "B04", "B08", "B11", "B12"])
@@ -102,6 +104,7 @@ def test_the_dlr_graph_converts_and_exports_like_onnxruntime_runs_it(training_en
     assert session.run(None, {"input": taller})[0].shape == (1, 3, 320, 256)
 
 
+@SLOW
 def test_one_epoch_writes_a_model_with_its_card_and_report(tuned):
     result, stages = tuned
     model = Path(result.output)
@@ -138,6 +141,7 @@ def test_one_epoch_writes_a_model_with_its_card_and_report(tuned):
     assert any(stage.startswith("Training on CPU") for stage in stages)
 
 
+@SLOW
 def test_the_tuned_model_masks_a_product_with_class_3_from_the_model(tuned, generated, tmp_path):
     result, _ = tuned
     product, _ = generated
@@ -150,6 +154,7 @@ def test_the_tuned_model_masks_a_product_with_class_3_from_the_model(tuned, gene
     assert (codes == SEMI_TRANSPARENT).any(), mask.class_percentages
 
 
+@SLOW
 def test_cancel_stops_the_trainer_and_leaves_nothing(training_env, generated, tmp_path):
     _, patches = generated
 
