@@ -12,7 +12,9 @@ class ModelList(QCompleter):
     """Completes the model field from the list, refreshed each time the field gets focus (a run may have added one)."""
 
     def __init__(self, line_edit: QLineEdit) -> None:
-        super().__init__(QStringListModel(), line_edit)
+        super().__init__(line_edit)
+        self.entries_model = QStringListModel(self)  # parented, so Python does not collect it under the completer
+        self.setModel(self.entries_model)
         self.setCaseSensitivity(Qt.CaseInsensitive)
         self.setFilterMode(Qt.MatchContains)
         self.setCompletionMode(QCompleter.PopupCompletion)
@@ -24,7 +26,7 @@ class ModelList(QCompleter):
         return ["auto", *(str(path) for path in trained_models())]
 
     def refresh(self) -> None:
-        self.model().setStringList(self.entries())
+        self.entries_model.setStringList(self.entries())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.FocusIn:

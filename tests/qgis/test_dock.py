@@ -401,7 +401,7 @@ def test_the_model_field_offers_auto_and_the_fine_tuned_models(dock: CloudMaskDo
     field = dock.modelFileWidget.lineEdit()
     QgsApplication.sendEvent(field, QFocusEvent(QEvent.FocusIn))
     assert field.completer() is dock.modelList
-    assert dock.modelList.model().stringList()[:2] == ["auto", str(model.resolve())]
+    assert dock.modelList.entries_model.stringList()[:2] == ["auto", str(model.resolve())]
     model.unlink()
     QgsApplication.sendEvent(field, QFocusEvent(QEvent.FocusIn))
-    assert str(model.resolve()) not in dock.modelList.model().stringList()
+    assert str(model.resolve()) not in dock.modelList.entries_model.stringList()
