@@ -280,7 +280,7 @@ def finetune(patches: str | Path, output: str | Path, *, base_model: str | Path 
                         "level": patch_set.level, "resolution": patch_set.resolution,
                         "train": len(patch_set.split("train")), "validation": len(patch_set.split("validation")),
                         "test": len(patch_set.split("test")), "sources": list(patch_set.sources)},
-            "classes_added": [CLASS_NAMES[SEMI_TRANSPARENT]] if new_from is not None else [],
+            "classes_added": [spec.name for spec in classes[len(card.classes):]],
             "epochs_requested": settings.epochs, "epochs_run": done["epochs_run"], "best_epoch": done["best_epoch"],
             "settings": asdict(settings), "device": device_used, "trainer": f"PyTorch (python -m trainer), {python}",
             "validation_before": done["validation_before"], "history": done["history"],
