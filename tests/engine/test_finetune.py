@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +24,9 @@ from s2cloudmask.inference.reference.patches import export_patches
 from s2cloudmask.inference.training import environment
 from s2cloudmask.inference.training.finetune import Settings, finetune
 from s2cloudmask.inference.training.patches import read_patches
+from s2cloudmask.tools.synthetic_product import truth_path, write_product
 
 from tests.sandbox_env import REPO
-
-sys.path.insert(0, str(REPO))
-from tools.synthetic_product import truth_path, write_product  # noqa: E402
 
 # One epoch on tiny patches; the last layer learns fast enough in those few steps for the new class to show.
 SLOW = pytest.mark.timeout(1800)  # minutes on an idle CPU; far more where many test runs share two cores

@@ -6,7 +6,6 @@ Every run masks a small window of the real L2A product (EXTENT), never the whole
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -468,9 +467,8 @@ def test_finetune_cancel_stops_training_and_leaves_nothing(processing, tmp_path)
 
     if not environment.is_ready():
         pytest.skip(f"the fine-tuning environment {environment.environment_dir()} is absent: run `make train-env`")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tools.scene_patches import write_scene_patches
-    from tools.synthetic_product import truth_path, write_product
+    from s2cloudmask.tools.scene_patches import write_scene_patches
+    from s2cloudmask.tools.synthetic_product import truth_path, write_product
 
     product = write_product(tmp_path / "product", level="L2A", size=300, seed=5)
     write_scene_patches(product, truth_path(product), tmp_path / "patches", resolution=20, patch_size=48)
