@@ -248,23 +248,22 @@ class ShadowStep:
         self.coarse_height = -(-height // self.factor)
         self.before, self.after = reach_margins(geometry, self.coarse_resolution, tolerance)
         self.chunk = max(self.before + self.after, 64)  # coarse rows decided at once
-        self.codes = np.zeros((0, width), np.uint8)
-        self.veto = np.zeros((0, width), bool)
+        self.parts: list[tuple[np.ndarray, np.ndarray | None]] = []  # held rows: (codes, veto) as pushed
+        self.held = 0  # rows held
         self.use_veto: bool | None = None
-        self.first = 0  # image row of self.codes[0]; a multiple of factor
+        self.first = 0  # image row of the first held row; a multiple of factor
         self.done = 0  # image rows yielded so far
 
     @property
     def held_rows(self) -> int:
-        return len(self.codes)
+        return self.held
 
     def push(self, codes: np.ndarray, veto: np.ndarray | None, final: bool = False) -> Iterator[np.ndarray]:
         if self.use_veto is None:
             self.use_veto = veto is not None
-        self.codes = np.concatenate([self.codes, codes])
-        if self.use_veto:
-            self.veto = np.concatenate([self.veto, veto])
-        available = self.first + len(self.codes)
+        self.parts.append((codes, veto if self.use_veto else None))  # joined only when a chunk is decided
+        self.held += len(codes)
+        available = self.first + self.held
         while self.done < self.height:
             start = self.done // self.factor
             stop = min(start + self.chunk, self.coarse_height)
@@ -273,29 +272,37 @@ class ShadowStep:
                 break
             yield self._decide(start, stop)
 
+    def _join(self) -> None:
+        if len(self.parts) > 1:
+            codes = np.concatenate([part[0] for part in self.parts])
+            veto = np.concatenate([part[1] for part in self.parts]) if self.use_veto else None
+            self.parts = [(codes, veto)]
+
     def _coarse_rows(self, start: int, stop: int) -> np.ndarray:
         """Cloud-or-unknown on coarse rows start..stop; True outside the image (a cloud may be there)."""
         result = np.ones((stop - start, -(-self.width // self.factor)), dtype=bool)
         held_first = self.first // self.factor
-        held_stop = -(-(self.first + len(self.codes)) // self.factor)
+        held_stop = -(-(self.first + self.held) // self.factor)
         low, high = max(start, held_first, 0), min(stop, held_stop, self.coarse_height)
         if high > low:
-            rows = self.codes[low * self.factor - self.first: high * self.factor - self.first]
+            rows = self.parts[0][0][low * self.factor - self.first: high * self.factor - self.first]
             result[low - start: high - start] = cloud_or_unknown(rows, self.factor)
         return result
 
     def _decide(self, start: int, stop: int) -> np.ndarray:
+        self._join()
         window = self._coarse_rows(start - self.before, stop + self.after)
         reach = shadow_reach(window, self.geometry, self.coarse_resolution, self.tolerance)
         reach = reach[self.before: self.before + stop - start]
+        held_codes, held_veto = self.parts[0]
         rows = slice(start * self.factor - self.first, min(stop * self.factor, self.height) - self.first)
-        codes = self.codes[rows]
+        codes = held_codes[rows]
         fine = np.repeat(np.repeat(reach, self.factor, axis=0), self.factor, axis=1)[: len(codes), : self.width]
-        result = check_shadows(codes, fine, self.veto[rows] if self.use_veto else None)
+        result = check_shadows(codes, fine, held_veto[rows] if held_veto is not None else None)
         self.done = start * self.factor + len(codes)
-        keep = min(max(0, (stop - self.before) * self.factor - self.first), len(self.codes))
-        self.codes = self.codes[keep:]
-        self.veto = self.veto[keep:]
+        keep = min(max(0, (stop - self.before) * self.factor - self.first), self.held)
+        self.parts = [(held_codes[keep:], held_veto[keep:] if held_veto is not None else None)]
+        self.held -= keep
         self.first += keep
         return result
 
@@ -319,10 +326,10 @@ class ShadowCheck:
 
     def run(self, blocks: Iterator[CodeBlock], grid: Grid) -> Iterator[CodeBlock]:
         step = ShadowStep(self.geometry, grid.resolution, grid.width, grid.height, self.tolerance)
-        pending: list[CodeBlock] = []  # blocks whose rows the step still holds, for their `valid`
+        pending: list[tuple[int, np.ndarray]] = []  # (row0, valid) of the rows the step still holds; bands not kept
         row = 0
         for block in blocks:
-            pending.append(block)
+            pending.append((block.row0, block.valid))
             veto = not_shadow_spectrally(block.bands["red"], block.bands["nir"]) if self.spectral else None
             final = block.row0 + len(block.codes) >= grid.height
             for codes in step.push(block.codes, veto, final):
@@ -330,13 +337,13 @@ class ShadowCheck:
                 row += len(codes)
 
 
-def _take_valid(pending: list[CodeBlock], row0: int, count: int) -> np.ndarray:
+def _take_valid(pending: list[tuple[int, np.ndarray]], row0: int, count: int) -> np.ndarray:
     """The `valid` rows row0..row0+count of the pending blocks; drops blocks wholly before row0 + count."""
     parts = []
-    for block in pending:
-        start, stop = max(row0, block.row0), min(row0 + count, block.row0 + len(block.valid))
+    for first, valid in pending:
+        start, stop = max(row0, first), min(row0 + count, first + len(valid))
         if stop > start:
-            parts.append(block.valid[start - block.row0: stop - block.row0])
-    while pending and pending[0].row0 + len(pending[0].valid) <= row0 + count:
+            parts.append(valid[start - first: stop - first])
+    while pending and pending[0][0] + len(pending[0][1]) <= row0 + count:
         pending.pop(0)
     return np.concatenate(parts)
