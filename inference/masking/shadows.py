@@ -330,11 +330,20 @@ class ShadowCheck:
         row = 0
         for block in blocks:
             pending.append((block.row0, block.valid))
-            veto = not_shadow_spectrally(block.bands["red"], block.bands["nir"]) if self.spectral else None
+            veto = _shadow_veto(block) if self.spectral else None
             final = block.row0 + len(block.codes) >= grid.height
             for codes in step.push(block.codes, veto, final):
                 yield CodeBlock(row, codes, _take_valid(pending, row, len(codes)))
                 row += len(codes)
+
+
+def _shadow_veto(block: CodeBlock) -> np.ndarray:
+    """The spectral veto, computed on the model's shadow pixels only (the only ones it can change)."""
+    shadow = block.codes == CLOUD_SHADOW
+    veto = np.zeros(shadow.shape, dtype=bool)
+    if shadow.any():
+        veto[shadow] = not_shadow_spectrally(block.bands["red"][shadow], block.bands["nir"][shadow])
+    return veto
 
 
 def _take_valid(pending: list[tuple[int, np.ndarray]], row0: int, count: int) -> np.ndarray:
