@@ -100,7 +100,7 @@ def score_generated(work: Path) -> list[str]:
     from rasterio.enums import Resampling
     from s2cloudmask.inference.classes import CLOUD, CLOUD_SHADOW
     from s2cloudmask.inference.masking.engine import mask_product
-    from tools.synthetic_product import write_product
+    from s2cloudmask.tools.synthetic_product import truth_path, write_product
 
     lines = [
         "| product | shadow check | cloud IoU | shadow IoU | shadow precision | shadow recall |",
@@ -108,7 +108,7 @@ def score_generated(work: Path) -> list[str]:
     ]
     for level, seed in GENERATED:
         product = write_product(work / f"gen-{level}", level=level, size=1200, seed=seed)
-        with rasterio.open(product.parent / "truth.tif") as dataset:
+        with rasterio.open(truth_path(product)) as dataset:
             truth = dataset.read(1, out_shape=(dataset.height // 2, dataset.width // 2), resampling=Resampling.mode)
         for check in (False, True):
             out = work / f"gen-{level}-{check}.tif"

@@ -167,7 +167,7 @@ def test_impossible_angles_are_refused_with_their_name():
 
 @pytest.fixture(scope="module")
 def generated_l2a(tmp_path_factory):
-    from tools.synthetic_product import write_product
+    from s2cloudmask.tools.synthetic_product import write_product
 
     return write_product(tmp_path_factory.mktemp("shadow-product"), level="L2A", size=600, seed=5, extras=False)
 
