@@ -39,8 +39,8 @@ def comparison_rows(base: dict[str, Any], tuned: dict[str, Any], view: str) -> l
         key = MASK_CLASS_KEYS[code]
         if a["per_class"][key]["reference_pixels"] == 0 and view != "as_labelled":
             continue
-        for figure in ("f1", "iou"):
-            rows.append((f"{CLASS_NAMES[code]} {figure.upper()}", _cell(a["per_class"][key][figure]),
+        for figure, label in (("f1", "F1"), ("iou", "IoU")):
+            rows.append((f"{CLASS_NAMES[code]} {label}", _cell(a["per_class"][key][figure]),
                          _cell(b["per_class"][key][figure])))
     return rows
 
@@ -59,7 +59,9 @@ def write_validation_report(card: ModelCard, base: dict[str, Any], tuned: dict[s
                        for name, x, y in comparison_rows(base, tuned, view))
         sections.append(f"<h2>{title}</h2><table><tr><th>figure</th><th>base: {html.escape(base['model'])}</th>"
                         f"<th>fine-tuned</th></tr>{rows}</table>")
-    history = "".join(
+    before = training.get("validation_before") or {}
+    history = (f"<tr><td>before</td><td></td><td>{_cell(before.get('loss'), False)}</td>"
+               f"<td>{_cell(before.get('overall_accuracy'))}</td></tr>" if before else "") + "".join(
         f"<tr><td>{h['epoch']}</td><td>{_cell(h.get('train_loss'), False)}</td>"
         f"<td>{_cell(h.get('validation_loss'), False)}</td><td>{_cell(h.get('validation_overall_accuracy'))}</td></tr>"
         for h in training.get("history", []))
