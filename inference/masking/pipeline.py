@@ -61,31 +61,31 @@ class StageClock:
 def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Yield what `items` yields, producing up to `depth` items ahead in a background thread.
 
-    The consumer sees the items in order and any exception of the producer at
-    the point it was raised. When the consumer stops early (an error, a
-    cancel), the producer is told to stop and joined, so no reading outlives
-    the run.
+    The producer starts on an item only when fewer than `depth` produced items
+    wait for the consumer, so at most `depth` items (a strip is a few hundred
+    MB of decoded bands) exist beyond the one in use. The consumer sees the
+    items in order and any exception of the producer at the point it was
+    raised. When the consumer stops early (an error, a cancel), the producer is
+    told to stop and joined, so no reading outlives the run.
     """
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    handoff: queue.Queue = queue.Queue()
+    slots = threading.Semaphore(depth)
     stop = threading.Event()
-
-    def put(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
 
     def produce() -> None:
         try:
-            for item in items:
-                if not put((item, None)):
+            while True:
+                while not slots.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
                     return
-            put((_DONE, None))
+                item = next(items, _DONE)
+                handoff.put((item, None))
+                if item is _DONE:
+                    return
         except BaseException as exc:  # handed to the consumer, raised there
-            put((_DONE, exc))
+            handoff.put((_DONE, exc))
 
     worker = threading.Thread(target=produce, name="s2cloudmask-read-ahead", daemon=True)
     worker.start()
@@ -96,6 +96,7 @@ def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
                 raise error
             if item is _DONE:
                 return
+            slots.release()
             yield item
     finally:
         stop.set()
