@@ -248,9 +248,8 @@ class ShadowStep:
         self.coarse_height = -(-height // self.factor)
         self.before, self.after = reach_margins(geometry, self.coarse_resolution, tolerance)
         self.chunk = max(self.before + self.after, 64)  # coarse rows decided at once
-        self.parts: list[tuple[np.ndarray, np.ndarray | None]] = []  # held rows: (codes, veto) as pushed
+        self.parts: list[np.ndarray] = []  # held code rows, as pushed
         self.held = 0  # rows held
-        self.use_veto: bool | None = None
         self.first = 0  # image row of the first held row; a multiple of factor
         self.done = 0  # image rows yielded so far
 
@@ -259,9 +258,9 @@ class ShadowStep:
         return self.held
 
     def push(self, codes: np.ndarray, veto: np.ndarray | None, final: bool = False) -> Iterator[np.ndarray]:
-        if self.use_veto is None:
-            self.use_veto = veto is not None
-        self.parts.append((codes, veto if self.use_veto else None))  # joined only when a chunk is decided
+        if veto is not None:  # the veto needs no context: apply it now and hold the codes alone
+            codes = check_shadows(codes, np.ones(codes.shape, dtype=bool), veto)
+        self.parts.append(codes)  # joined only when a chunk is decided
         self.held += len(codes)
         available = self.first + self.held
         while self.done < self.height:
@@ -272,11 +271,10 @@ class ShadowStep:
                 break
             yield self._decide(start, stop)
 
-    def _join(self) -> None:
+    def _join(self) -> np.ndarray:
         if len(self.parts) > 1:
-            codes = np.concatenate([part[0] for part in self.parts])
-            veto = np.concatenate([part[1] for part in self.parts]) if self.use_veto else None
-            self.parts = [(codes, veto)]
+            self.parts = [np.concatenate(self.parts)]
+        return self.parts[0]
 
     def _coarse_rows(self, start: int, stop: int) -> np.ndarray:
         """Cloud-or-unknown on coarse rows start..stop; True outside the image (a cloud may be there)."""
@@ -285,23 +283,21 @@ class ShadowStep:
         held_stop = -(-(self.first + self.held) // self.factor)
         low, high = max(start, held_first, 0), min(stop, held_stop, self.coarse_height)
         if high > low:
-            rows = self.parts[0][0][low * self.factor - self.first: high * self.factor - self.first]
+            rows = self.parts[0][low * self.factor - self.first: high * self.factor - self.first]
             result[low - start: high - start] = cloud_or_unknown(rows, self.factor)
         return result
 
     def _decide(self, start: int, stop: int) -> np.ndarray:
-        self._join()
+        held = self._join()
         window = self._coarse_rows(start - self.before, stop + self.after)
         reach = shadow_reach(window, self.geometry, self.coarse_resolution, self.tolerance)
         reach = reach[self.before: self.before + stop - start]
-        held_codes, held_veto = self.parts[0]
-        rows = slice(start * self.factor - self.first, min(stop * self.factor, self.height) - self.first)
-        codes = held_codes[rows]
+        codes = held[start * self.factor - self.first: min(stop * self.factor, self.height) - self.first]
         fine = np.repeat(np.repeat(reach, self.factor, axis=0), self.factor, axis=1)[: len(codes), : self.width]
-        result = check_shadows(codes, fine, held_veto[rows] if held_veto is not None else None)
+        result = check_shadows(codes, fine)
         self.done = start * self.factor + len(codes)
         keep = min(max(0, (stop - self.before) * self.factor - self.first), self.held)
-        self.parts = [(held_codes[keep:], held_veto[keep:] if held_veto is not None else None)]
+        self.parts = [held[keep:]]
         self.held -= keep
         self.first += keep
         return result
