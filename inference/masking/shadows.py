@@ -218,13 +218,32 @@ def check_shadows(codes: np.ndarray, reach: np.ndarray, veto: np.ndarray | None 
 
 def cloud_or_unknown(codes: np.ndarray, factor: int) -> np.ndarray:
     """Cloud (3, 4) or no data on a grid `factor` times coarser: True where any of its pixels is (bool)."""
-    candidate = (codes == CLOUD) | (codes == SEMI_TRANSPARENT) | (codes == NODATA)
+    # codes - 1 wraps no data (0) to 255, so "cloud or no data" is "code - 1 >= 2", and a block holds one
+    # where the maximum of its (code - 1) does: maxima over strided views are far cheaper than a reduce
+    shifted = codes - np.uint8(1)
     if factor == 1:
-        return candidate
-    rows, cols = candidate.shape
-    padded = np.zeros((-(-rows // factor) * factor, -(-cols // factor) * factor), dtype=bool)
-    padded[:rows, :cols] = candidate
-    return padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).any(axis=(1, 3))
+        return shifted >= 2
+    pooled_rows = shifted[0::factor].copy()
+    for offset in range(1, factor):
+        part = shifted[offset::factor]
+        np.maximum(pooled_rows[: len(part)], part, out=pooled_rows[: len(part)])
+    pooled = pooled_rows[:, 0::factor].copy()
+    for offset in range(1, factor):
+        part = pooled_rows[:, offset::factor]
+        np.maximum(pooled[:, : part.shape[1]], part, out=pooled[:, : part.shape[1]])
+    return pooled >= 2
+
+
+def _drop_unreached(codes: np.ndarray, reach: np.ndarray, factor: int) -> np.ndarray:
+    """check_shadows with `reach` on a grid `factor` times coarser than `codes` (nearest), without upsampling it
+    where the shapes allow: each coarse pixel broadcasts over its factor x factor block."""
+    rows, cols = codes.shape
+    if rows % factor or cols % factor:
+        fine = np.repeat(np.repeat(reach, factor, axis=0), factor, axis=1)[:rows, :cols]
+        return check_shadows(codes, fine)
+    blocks = codes.reshape(rows // factor, factor, cols // factor, factor)
+    drop = (blocks == CLOUD_SHADOW) & ~reach[: rows // factor, None, : cols // factor, None]
+    return np.where(drop, np.uint8(CLEAR), blocks).reshape(rows, cols)
 
 
 class ShadowStep:
@@ -259,7 +278,7 @@ class ShadowStep:
 
     def push(self, codes: np.ndarray, veto: np.ndarray | None, final: bool = False) -> Iterator[np.ndarray]:
         if veto is not None:  # the veto needs no context: apply it now and hold the codes alone
-            codes = check_shadows(codes, np.ones(codes.shape, dtype=bool), veto)
+            codes = np.where(veto & (codes == CLOUD_SHADOW), np.uint8(CLEAR), codes)
         self.parts.append(codes)  # joined only when a chunk is decided
         self.held += len(codes)
         available = self.first + self.held
@@ -293,8 +312,7 @@ class ShadowStep:
         reach = shadow_reach(window, self.geometry, self.coarse_resolution, self.tolerance)
         reach = reach[self.before: self.before + stop - start]
         codes = held[start * self.factor - self.first: min(stop * self.factor, self.height) - self.first]
-        fine = np.repeat(np.repeat(reach, self.factor, axis=0), self.factor, axis=1)[: len(codes), : self.width]
-        result = check_shadows(codes, fine)
+        result = _drop_unreached(codes, reach, self.factor)
         self.done = start * self.factor + len(codes)
         keep = min(max(0, (stop - self.before) * self.factor - self.first), self.held)
         self.parts = [held[keep:]]
