@@ -26,7 +26,7 @@ class OutputRows:
 
     row0: int  # output-grid row of the first row
     index: np.ndarray  # uint8 (rows, cols): the model class with the highest blended probability
-    extras: np.ndarray  # float32 (channels, rows, cols): the semi-transparent rule's inputs (may be empty)
+    extras: np.ndarray  # float32 (channels, rows, cols): the class-3 rule's and the post-steps' bands (may be empty)
     probabilities: np.ndarray | None  # float32 (classes, rows, cols), only when a probability file is asked for
     valid: np.ndarray  # bool (rows, cols)
 
@@ -45,7 +45,9 @@ class Upsampler:
     and the interpolation runs only along class borders.
     """
 
-    def __init__(self, model: Grid, output: Grid, n_classes: int, keep_probabilities: bool):
+    def __init__(self, model: Grid, output: Grid, n_classes: int, keep_probabilities: bool, nearest_extras: int = 0):
+        """nearest_extras: how many of the last extra channels are sampled by nearest neighbour, not bilinearly
+        (the post-steps' bands: a per-pixel spectral test needs the model pixel, not a blend, and it is cheaper)."""
         self.rows: LinearWeights = linear_weights(
             output.height, model.transform.f - output.transform.f, output.resolution, model.resolution, model.height
         )
@@ -54,6 +56,7 @@ class Upsampler:
         )
         self.n_classes = n_classes
         self.keep_probabilities = keep_probabilities
+        self.nearest_extras = nearest_extras
         self.identity = model == output
         self.model_height = model.height
         self.next_row = 0
@@ -96,7 +99,11 @@ class Upsampler:
         lower = self.rows.lower[rows] - self.first
         upper = self.rows.upper[rows] - self.first
         valid = self.valid[self.rows.nearest[rows] - self.first][:, self.cols.nearest]
-        extras = self._bilinear(self.values[n:], lower, upper, rows)
+        smooth = self.values.shape[0] - self.nearest_extras
+        extras = self._bilinear(self.values[n:smooth], lower, upper, rows)
+        if self.nearest_extras:
+            nearest = self.values[smooth:, self.rows.nearest[rows] - self.first][:, :, self.cols.nearest]
+            extras = np.concatenate([extras, nearest.astype(np.float32, copy=False)])
         if self.keep_probabilities:
             probabilities = self._bilinear(self.values[:n], lower, upper, rows)
             return OutputRows(rows.start, np.argmax(probabilities, axis=0).astype(np.uint8), extras,
