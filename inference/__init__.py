@@ -41,6 +41,8 @@ ENTRY_POINTS = {
     "check_validation_report": ".comparing.validation_report",
     "write_validation_report": ".comparing.validation_report",
     "scl_file": ".reading.product",
+    "finetune": ".training.finetune",
+    "TrainingSettings": ".training.finetune",
 }
 
 __all__ = [*ENTRY_POINTS, "require"]

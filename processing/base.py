@@ -20,17 +20,16 @@ from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterFile,
     QgsRasterLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..__about__ import ICON_PATH
-from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK, DEVICES
-from ..inference.defaults import MAX_BUFFER
+from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK, DEVICES, MAX_BUFFER
 from ..inference.errors import CloudMaskError
 from ..inference.masking.model_card import UKIS_CITATION
 

@@ -16,7 +16,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..inference.training.finetune import Settings, finetune
+from .. import inference
 from .base import CloudMaskAlgorithm, ProcessingFeedbackAdapter, engine_errors, help_html
 
 
@@ -99,7 +99,7 @@ class FinetuneAlgorithm(CloudMaskAlgorithm):
         epochs = self.parameterAsInt(parameters, "EPOCHS", context)
         output = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
         with engine_errors():
-            result = finetune(patches, output, base_model=base, settings=Settings(epochs=epochs),
+            result = inference.finetune(patches, output, base_model=base, settings=inference.TrainingSettings(epochs=epochs),
                               feedback=ProcessingFeedbackAdapter(feedback))
         feedback.pushInfo(f"Trained on {result.device_used}: {result.epochs_run} epoch(s), best epoch "
                           f"{result.best_epoch}; classes {', '.join(result.classes)}. Report: {result.report_html}")

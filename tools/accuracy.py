@@ -23,26 +23,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # `tools` imports however this file was started
+from tools.plugin_package import import_plugin_package  # noqa: E402
 DATA = REPO.parent / "shared" / "data"
 PATCH = DATA / "arrays" / "labelled_6band_patch.npz"
 REAL = DATA / "sentinel2" / "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE"
 DOC = REPO / "docs" / "accuracy.md"
 BEGIN, END = "<!-- measured: begin -->", "<!-- measured: end -->"
 GENERATED = (("L1C", 3), ("L2A", 5))  # (level, seed) of the generated products scored
-
-
-def _import_plugin_package() -> None:
-    """Import the repository as the package `s2cloudmask`, as QGIS does, with its private dependencies."""
-    root = REPO / ".cache" / "package-root"
-    root.mkdir(parents=True, exist_ok=True)
-    link = root / "s2cloudmask"
-    if not link.exists():
-        link.symlink_to(REPO, target_is_directory=True)
-    sys.path.insert(0, str(root))
-    sys.path.insert(0, str(REPO))
-    from s2cloudmask.toolbelt import dependencies
-
-    dependencies.activate()
 
 
 def _iou(mask, truth, code) -> float:
@@ -62,6 +50,7 @@ def _balanced_accuracy(mask, truth, code) -> float:
 def score_patch(work: Path) -> list[str]:
     """The hand-labelled patch through run_mask on an arbitrary 30 m grid; it carries no sun angles."""
     import numpy as np
+    import rasterio
     from affine import Affine
     from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW
     from s2cloudmask.inference.grid import Grid
@@ -69,7 +58,6 @@ def score_patch(work: Path) -> list[str]:
     from s2cloudmask.inference.masking.model_card import builtin_card
     from s2cloudmask.inference.masking.session import create_session
     from s2cloudmask.inference.reading.sources import ArraySource
-    import rasterio
 
     patch = np.load(PATCH)
     img, msk = patch["img"], patch["msk"][..., 0]
@@ -168,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="replace the measured section of docs/accuracy.md")
     parser.add_argument("--skip-real", action="store_true", help="leave out the whole real tile (slow on a CPU)")
     args = parser.parse_args(argv)
-    _import_plugin_package()
+    import_plugin_package()
     sections: list[str] = []
     with tempfile.TemporaryDirectory(prefix="s2cloudmask-accuracy-") as folder:
         work = Path(folder)

@@ -11,23 +11,12 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _import_plugin_package() -> None:
-    """Import the repository as the package `s2cloudmask`, as QGIS does, with its private dependencies."""
-    package_root = REPO / ".cache" / "package-root"
-    package_root.mkdir(parents=True, exist_ok=True)
-    link = package_root / "s2cloudmask"
-    if not link.exists():
-        link.symlink_to(REPO, target_is_directory=True)
-    sys.path.insert(0, str(package_root))
-    from s2cloudmask.toolbelt import dependencies
-
-    dependencies.activate()
+sys.path.insert(0, str(REPO))  # `tools` imports however this file was started
+from tools.plugin_package import import_plugin_package  # noqa: E402
 
 
 if __name__ == "__main__":
-    _import_plugin_package()
+    import_plugin_package()
     from s2cloudmask.inference.batch.cli import main
 
     sys.exit(main())

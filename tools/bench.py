@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # `tools` imports however this file was started
+from tools.plugin_package import import_plugin_package  # noqa: E402
 REAL_L2A = (REPO.parent / "shared" / "data" / "sentinel2"
             / "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE")
 CACHE = REPO / ".cache" / "bench"
@@ -45,21 +47,6 @@ BASELINE_DEPS = CACHE / "onnxruntime-1.22.1"
 GPU_DEPS = REPO / ".deps-gpu"  # onnxruntime-gpu and its CUDA libraries, for `make bench-gpu`
 S2CLOUDLESS_BANDS = ["B01", "B02", "B04", "B05", "B08", "B8A", "B09", "B10", "B11", "B12"]
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def _plugin_imports(first: str | None = None) -> None:
-    """Make the repository importable as s2cloudmask; `first`: a folder whose packages win (another onnxruntime)."""
-    package_root = REPO / ".cache" / "package-root"
-    package_root.mkdir(parents=True, exist_ok=True)
-    link = package_root / "s2cloudmask"
-    if not link.exists():
-        link.symlink_to(REPO, target_is_directory=True)
-    sys.path[:0] = [str(package_root), str(REPO)]
-    from s2cloudmask.toolbelt import dependencies
-
-    dependencies.activate()
-    if first:
-        sys.path.insert(0, first)
 
 
 # ---------------------------------------------------------------- children (one contender each)
@@ -417,13 +404,13 @@ def main() -> int:
 
     if args.child:
         if args.child != "s2cloudless":
-            _plugin_imports(args.first or None)
+            import_plugin_package(args.first or None)
         result = CHILDREN[args.child](args)
         result["_peak_rss_kb"] = peak_rss_kb()
         print(json.dumps(result))
         return 0
 
-    _plugin_imports()
+    import_plugin_package()
     OUT.mkdir(exist_ok=True)
     bench_python = ensure_bench_venv() if not args.skip_s2cloudless and args.device == "cpu" else None
     processor = platform.processor() or platform.machine()

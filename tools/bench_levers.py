@@ -22,7 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # real_product.py: the test windows
-from bench import REAL_L2A, _plugin_imports  # noqa: E402  (tools/ is this script's folder)
+from bench import REAL_L2A  # noqa: E402  (tools/ is this script's folder)
+from tools.plugin_package import import_plugin_package  # noqa: E402  (bench put the checkout on the path)
 
 SIX = ["blue", "green", "red", "nir", "swir16", "swir22"]
 BANDS = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B8A", "swir16": "B11", "swir22": "B12"}
@@ -73,8 +74,8 @@ def agreement() -> list[str]:
     import numpy as np
     import rasterio
     from affine import Affine
-    from real_product import LARGE_WINDOW
     from rasterio.windows import Window
+    from real_product import LARGE_WINDOW
     from s2cloudmask.inference.grid import Grid
     from s2cloudmask.inference.masking.engine import run_mask
     from s2cloudmask.inference.masking.model_card import Tiling, builtin_card
@@ -129,7 +130,7 @@ def main() -> int:
     parser.add_argument("--skip-speed", action="store_true", help="only the agreement of tile geometries")
     parser.add_argument("--skip-agreement", action="store_true", help="only the speed of the levers")
     args = parser.parse_args()
-    _plugin_imports()
+    import_plugin_package()
     import onnxruntime
 
     load = os.getloadavg()[0]

@@ -13,23 +13,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # `tools` imports however this file was started
+from tools.plugin_package import import_plugin_package  # noqa: E402
 REAL_SAMPLE = (REPO.parent / "shared" / "data" / "sentinel2"
                / "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE")
 GENERATED = REPO / ".cache" / "demo"
-
-
-def _import_plugin_package():
-    """Import the repository as the package `s2cloudmask`, as QGIS does, with its private dependencies."""
-    package_root = REPO / ".cache" / "package-root"
-    package_root.mkdir(parents=True, exist_ok=True)
-    link = package_root / "s2cloudmask"
-    if not link.exists():
-        link.symlink_to(REPO, target_is_directory=True)
-    sys.path.insert(0, str(package_root))
-    sys.path.insert(0, str(REPO))
-    from s2cloudmask.toolbelt import dependencies
-
-    dependencies.activate()
 
 
 class ConsoleFeedback:
@@ -84,7 +72,7 @@ def main() -> int:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     args = parser.parse_args()
 
-    _import_plugin_package()
+    import_plugin_package()
     from s2cloudmask.inference.comparing.compare import compare_with_scl
     from s2cloudmask.inference.comparing.quicklook import write_quicklook
     from s2cloudmask.inference.errors import CloudMaskError

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.demo import ConsoleFeedback, _import_plugin_package  # noqa: E402
+from tools.demo import ConsoleFeedback  # noqa: E402
+from tools.plugin_package import import_plugin_package  # noqa: E402
 
 
 class TrainingFeedback(ConsoleFeedback):
@@ -38,15 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu"))
     parser.add_argument("--crop", type=int, default=256, help="side of the training crops on the model grid")
     args = parser.parse_args(argv)
-    _import_plugin_package()
+    import_plugin_package()
     from s2cloudmask.inference.errors import CloudMaskError
-    from s2cloudmask.inference.training.finetune import Settings, finetune
+    from s2cloudmask.inference.training.finetune import TrainingSettings, finetune
     from s2cloudmask.inference.training.report import comparison_rows
 
     feedback = TrainingFeedback()
     try:
         result = finetune(args.patches, args.out, base_model=args.base_model,
-                          settings=Settings(epochs=args.epochs, device=args.device, crop=args.crop), feedback=feedback)
+                          settings=TrainingSettings(epochs=args.epochs, device=args.device, crop=args.crop), feedback=feedback)
     except CloudMaskError as exc:
         feedback.end_line()
         print(f"error: {exc}", file=sys.stderr)

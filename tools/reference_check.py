@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.demo import _import_plugin_package
+from tools.plugin_package import import_plugin_package
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PRODUCT = (
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--resolution", type=int, default=60)
     args = parser.parse_args()
-    _import_plugin_package()
+    import_plugin_package()
     import rasterio  # noqa: PLC0415
     from s2cloudmask.inference.classes import CLASS_NAMES, scl_to_mask  # noqa: PLC0415
     from s2cloudmask.inference.reading.product import open_product, product_grid  # noqa: PLC0415

@@ -42,9 +42,12 @@ from scipy import ndimage
 
 try:
     from ..inference import classes
-except ImportError:  # run as a script or as `python -m tools.synthetic_product`: the plugin folder is the root
+except ImportError:  # run as a script or as `python -m tools.synthetic_product` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from inference import classes
+    from tools.plugin_package import import_plugin_package
+
+    import_plugin_package()
+    from s2cloudmask.inference import classes
 
 gdal.UseExceptions()
 

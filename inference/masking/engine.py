@@ -40,8 +40,8 @@ from .buffers import BufferStep, check_buffer
 from .cirrus import Class3Plan, Class3Rule, plan_class3
 from .codes import CodeBlock, Coder, Tally
 from .model_card import ModelCard, Tiling, builtin_card, check_card_matches, load_card, missing_swir
-from .poststeps import PostStep, apply_post_steps
 from .pipeline import StageClock, read_ahead
+from .poststeps import PostStep, apply_post_steps
 from .predict import TilePredictor, free_gpu_memory, gpu_batch_size
 from .session import SessionFactory, create_session
 from .shadows import ShadowCheck, ShadowGeometry

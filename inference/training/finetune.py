@@ -49,7 +49,7 @@ PROGRESS = {"prepare": (0.0, 10.0), "train": (10.0, 80.0), "base": (80.0, 88.0),
 
 
 @dataclass(frozen=True)
-class Settings:
+class TrainingSettings:
     """Fine-tuning settings; the defaults suit a few hundred patches on a CPU or a small GPU."""
 
     epochs: int = 20
@@ -228,10 +228,10 @@ def finetuned_card(card: ModelCard, classes: tuple[ClassSpec, ...], patches: Pat
 
 
 def finetune(patches: str | Path, output: str | Path, *, base_model: str | Path = "auto",
-             settings: Settings | None = None, feedback: Feedback | None = None) -> FinetuneResult:
+             settings: TrainingSettings | None = None, feedback: Feedback | None = None) -> FinetuneResult:
     """Fine-tune `base_model` on the patch folder's train split and publish it at `output` (see module doc)."""
     started = time.perf_counter()
-    settings = settings or Settings()
+    settings = settings or TrainingSettings()
     feedback = feedback or SilentFeedback()
     output = Path(output)
     if output.suffix.lower() != ".onnx":

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from model_helpers import utm_grid, write_raster
 from s2cloudmask.inference.errors import ResourceError
+from s2cloudmask.inference.feedback import SilentFeedback
 from s2cloudmask.inference.masking.engine import mask_raster
 from s2cloudmask.inference.masking.model_card import builtin_card
-from s2cloudmask.inference.feedback import SilentFeedback
 from s2cloudmask.inference.masking.session import SessionCache, create_session, gpu_providers, onnxruntime
 
 CARD = builtin_card("L2A", ["B02", "B03", "B04", "B08"])

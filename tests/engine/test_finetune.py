@@ -22,7 +22,7 @@ from s2cloudmask.inference.masking.model_card import METADATA_KEY, builtin_card,
 from s2cloudmask.inference.masking.session import create_session
 from s2cloudmask.inference.reference.patches import export_patches
 from s2cloudmask.inference.training import environment
-from s2cloudmask.inference.training.finetune import Settings, finetune
+from s2cloudmask.inference.training.finetune import TrainingSettings, finetune
 from s2cloudmask.inference.training.patches import read_patches
 from s2cloudmask.tools.synthetic_product import truth_path, write_product
 
@@ -30,7 +30,7 @@ from tests.sandbox_env import REPO
 
 # One epoch on tiny patches; the last layer learns fast enough in those few steps for the new class to show.
 SLOW = pytest.mark.timeout(1800)  # minutes on an idle CPU; far more where many test runs share two cores
-TINY = Settings(epochs=1, batch_size=4, crop=32, head_learning_rate=1e-2, device="cpu")
+TINY = TrainingSettings(epochs=1, batch_size=4, crop=32, head_learning_rate=1e-2, device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ from s2cloudmask.inference.outputs import (
     gdal_write_errors,
     remove_stale_partials,
 )
+
 from tests.sandbox_env import PACKAGE_ROOT
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from model_helpers import card_dict, expected_position_codes, positions, position_model, read_mask, utm_grid, write_card
+from model_helpers import card_dict, expected_position_codes, position_model, positions, read_mask, utm_grid, write_card
 from s2cloudmask.inference.classes import CLOUD, MASK_CODES, NODATA
 from s2cloudmask.inference.grid import Grid
 from s2cloudmask.inference.masking.codes import CodeBlock

@@ -18,7 +18,6 @@ from tests.conftest import QGIS_PYTHON, plugin_env
 from tests.real_product import WINDOW
 from tests.sandbox_env import PACKAGE_ROOT
 
-
 # The README's "Python, without QGIS" snippet, on a window at 60 m, printing what the test compares.
 SNIPPET = """
 import json, sys

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW, NODATA, SEMI_TRANSPARENT
 from s2cloudmask.inference.errors import BandError, ProductError
 from s2cloudmask.inference.grid import Grid
@@ -29,7 +30,6 @@ from s2cloudmask.inference.masking.shadows import (
     shadow_reach,
 )
 from s2cloudmask.inference.reading.metadata import parse_tile_metadata
-from affine import Affine
 
 RES = 30.0
 SOUTH_SUN = ShadowGeometry(sun_zenith=45.0, sun_azimuth=180.0)  # shadow = cloud height, due north

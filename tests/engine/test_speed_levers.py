@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 from model_helpers import (
     card_dict,
     conv_model,

@@ -16,7 +16,7 @@ from s2cloudmask.ui.dependency_dialog import DependencyDialog
 from tests.sandbox_env import PACKAGE_ROOT
 
 ALGORITHMS = {"s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:comparescl", "s2cloudmask:maskmany",
-              "s2cloudmask:referencemask", "s2cloudmask:validate", "s2cloudmask:exportpatches"}
+              "s2cloudmask:referencemask", "s2cloudmask:validate", "s2cloudmask:exportpatches", "s2cloudmask:finetune"}
 
 
 def _registered_algorithms() -> set[str]:
