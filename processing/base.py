@@ -149,12 +149,15 @@ BUFFER_HELP = "Grow cloud, semi-transparent cloud and cloud shadow by this many 
 
 
 def refinement_parameters(shadow_help: str = SHADOW_CHECK_HELP) -> list:
-    """SHADOW_CHECK and BUFFER, shared by both masking algorithms."""
+    """SHADOW_CHECK and BUFFER, shared by both masking algorithms.
+
+    Optional with their defaults, so models and scripts saved before these parameters existed still run.
+    """
     check = QgsProcessingParameterBoolean("SHADOW_CHECK", "Check cloud shadows against the sun geometry",
-                                          defaultValue=DEFAULT_SHADOW_CHECK)
+                                          defaultValue=DEFAULT_SHADOW_CHECK, optional=True)
     check.setHelp(shadow_help)
     buffer = QgsProcessingParameterNumber("BUFFER", "Buffer around clouds and shadows (m)",
-                                          QgsProcessingParameterNumber.Double, DEFAULT_BUFFER,
+                                          QgsProcessingParameterNumber.Double, DEFAULT_BUFFER, optional=True,
                                           minValue=0.0, maxValue=MAX_BUFFER)
     buffer.setHelp(BUFFER_HELP)
     return [check, buffer]
