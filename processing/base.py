@@ -236,6 +236,16 @@ class MaskingAlgorithm(CloudMaskAlgorithm):
         return "masking"
 
 
+class ReferenceAlgorithm(CloudMaskAlgorithm):
+    """Reference masks, validation and training patches share the toolbox group "Reference and validation"."""
+
+    def group(self) -> str:
+        return QCoreApplication.translate("ReferenceAlgorithm", "Reference and validation")
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS's name)
+        return "reference"
+
+
 def unreadable_raster_message(parameter: str, value: str) -> str:
     if not Path(value).exists():
         return f"{parameter}: the file {value} does not exist; check the path or choose another raster."

@@ -19,24 +19,18 @@ from qgis.core import (
 
 from .. import inference
 from ..inference.defaults import SPLITS
-from .base import CloudMaskAlgorithm, ProcessingFeedbackAdapter, engine_errors, help_html, raster_file
+from .base import ProcessingFeedbackAdapter, ReferenceAlgorithm, engine_errors, help_html, raster_file
 
 INPUT_FILTER = ("Sentinel-2 products or a CSV of products and references (*.zip MTD_MSIL1C.xml MTD_MSIL2A.xml "
                 "manifest.safe *.csv);;All files (*)")
 
 
-class ExportPatchesAlgorithm(CloudMaskAlgorithm):
+class ExportPatchesAlgorithm(ReferenceAlgorithm):
     def name(self) -> str:
         return "exportpatches"
 
     def displayName(self) -> str:  # noqa: N802 (QGIS's name)
         return "Export training patches"
-
-    def group(self) -> str:
-        return "Reference and validation"
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS's name)
-        return "reference"
 
     def tags(self) -> list[str]:
         return ["sentinel-2", "training", "patches", "fine-tuning", "dataset", "split", "kappamask", "reference"]

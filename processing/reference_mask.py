@@ -37,8 +37,8 @@ from ..toolbelt.layers import CONFIDENCE_LAYER_NAME, REFERENCE_LAYER_NAME, style
 from ..toolbelt.samples import samples_from_features
 from .base import (
     CHOICES_HELP,
-    CloudMaskAlgorithm,
     ProcessingFeedbackAdapter,
+    ReferenceAlgorithm,
     engine_errors,
     help_html,
     optional_output,
@@ -52,18 +52,12 @@ REFERENCE_RESOLUTION = 60  # ALCD's resolution: a whole tile classifies in about
 DEFAULT_SUGGESTIONS = 20
 
 
-class ReferenceMaskAlgorithm(CloudMaskAlgorithm):
+class ReferenceMaskAlgorithm(ReferenceAlgorithm):
     def name(self) -> str:
         return "referencemask"
 
     def displayName(self) -> str:  # noqa: N802 (QGIS's name)
         return "Reference mask from samples (active learning)"
-
-    def group(self) -> str:
-        return "Reference and validation"
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS's name)
-        return "reference"
 
     def tags(self) -> list[str]:
         return ["sentinel-2", "reference", "alcd", "active learning", "random forest", "samples", "truth", "label"]

@@ -19,7 +19,7 @@ from qgis.core import (
 
 from .. import inference
 from ..inference.defaults import MASK_TYPE_NAMES, MASK_TYPES
-from .base import CHOICES_HELP, CloudMaskAlgorithm, ProcessingFeedbackAdapter, engine_errors, help_html, raster_file
+from .base import CHOICES_HELP, ProcessingFeedbackAdapter, ReferenceAlgorithm, engine_errors, help_html, raster_file
 
 # output name -> (variant, key of figures.scores)
 FIGURE_OUTPUTS: dict[str, tuple[str, str, str]] = {
@@ -32,18 +32,12 @@ FIGURE_OUTPUTS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class ValidateAlgorithm(CloudMaskAlgorithm):
+class ValidateAlgorithm(ReferenceAlgorithm):
     def name(self) -> str:
         return "validate"
 
     def displayName(self) -> str:  # noqa: N802 (QGIS's name)
         return "Validate a cloud mask against a reference"
-
-    def group(self) -> str:
-        return "Reference and validation"
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS's name)
-        return "reference"
 
     def tags(self) -> list[str]:
         return ["sentinel-2", "validation", "accuracy", "reference", "kappa", "f1", "iou", "fmask", "kappamask", "scl"]

@@ -15,7 +15,6 @@ no thin-cloud class).
 from __future__ import annotations
 
 import contextlib
-import csv
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +30,7 @@ from ..classes import FMASK_TO_MASK, KAPPAMASK_TO_MASK, MASK_CODES, NODATA, SCL_
 from ..defaults import MASK_TYPE_NAMES, MASK_TYPES
 from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
+from ..reading.lists import read_path_rows
 from .difference import MASK_CODE_TEXT, MASK_COLUMNS
 from .figures import Comparison, PairCounter, scores
 from .rasters import (
@@ -216,22 +216,8 @@ def read_pairs(path: str | Path) -> list[tuple[str, str, str]]:
 
     Relative paths are read from the CSV's folder.
     """
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise ProductError(f"Cannot read the list of pairs {path} ({exc}); give a CSV file.") from exc
-    if not rows or not {"mask", "reference"} <= set(rows[0]):
-        raise ProductError(f"The list of pairs {path} needs a header line with the columns mask and reference "
-                           "(and optionally mask_type), then one line per pair.")
-    pairs = []
-    for number, row in enumerate(rows, start=2):
-        mask, reference = (row.get("mask") or "").strip(), (row.get("reference") or "").strip()
-        if not mask or not reference:
-            raise ProductError(f"Line {number} of {path} lacks a mask or a reference; fill in both or delete it.")
-        pairs.append((str(path.parent / mask), str(path.parent / reference), (row.get("mask_type") or "auto").strip()))
-    return pairs
+    rows = read_path_rows(path, ("mask", "reference"), "pairs", extra=("mask_type",))
+    return [(row["mask"], row["reference"], row["mask_type"] or "auto") for row in rows]
 
 
 def validate_many(pairs: list[tuple[str, str, str]], *, tolerance: int = 0,

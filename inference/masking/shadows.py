@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..classes import CLEAR, CLOUD, CLOUD_SHADOW, NODATA, SEMI_TRANSPARENT
+from ..classes import CLEAR, CLOUD_SHADOW
 from ..errors import ProductError
 from ..grid import Grid
 from .buffers import disk

@@ -35,6 +35,7 @@ from ..errors import OutputError, ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
 from ..outputs import atomic_output
+from ..reading.lists import read_path_rows
 from ..reading.product import open_product
 from ..reading.reader import ProductReader
 from ..reading.sources import raster_grid
@@ -190,22 +191,7 @@ def _open_scene(product_path: str, reference_path: str, patch_size: int) -> tupl
 
 def read_sources(path: str | Path) -> list[tuple[str, str]]:
     """(product, reference) rows of a CSV with the columns product and reference; relative paths from its folder."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise ProductError(f"Cannot read the list of products {path} ({exc}); give a CSV file.") from exc
-    if not rows or not {"product", "reference"} <= set(rows[0]):
-        raise ProductError(f"The list {path} needs a header line with the columns product and reference, then one "
-                           "line per scene.")
-    sources = []
-    for number, row in enumerate(rows, start=2):
-        product, reference = (row.get("product") or "").strip(), (row.get("reference") or "").strip()
-        if not product or not reference:
-            raise ProductError(f"Line {number} of {path} lacks a product or a reference; fill in both or delete it.")
-        sources.append((str(path.parent / product), str(path.parent / reference)))
-    return sources
+    return [(row["product"], row["reference"]) for row in read_path_rows(path, ("product", "reference"), "products")]
 
 
 def _prepare_folder(folder: Path) -> None:
