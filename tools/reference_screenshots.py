@@ -7,7 +7,7 @@ a round is trained, the map shows the reference with the samples and the
 suggested places; then the first suggestion is opened and shown on the
 confidence layer. Run it under a display:
 
-    xvfb-run -a -s "-screen 0 1760x1080x24" env QT_QPA_PLATFORM=xcb /usr/bin/python3 -m tools.reference_screenshots
+    xvfb-run -a -s "-screen 0 1366x768x24" env QT_QPA_PLATFORM=xcb /usr/bin/python3 -m tools.reference_screenshots
 
 Options: --product PATH, --out FOLDER (default docs/images), --points N per class (default 40).
 """
@@ -18,7 +18,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from tools.screenshots import DEFAULT_PRODUCT, DOCK_WIDTH, LAYERS_WIDTH, REPO, WINDOW_SIZE, sandbox, wait_until
+from tools.screenshots import DEFAULT_PRODUCT, LAYERS_WIDTH, REPO, WINDOW_SIZE, sandbox, wait_until
 
 
 def main() -> None:
@@ -83,7 +83,7 @@ def main() -> None:
     dock = CloudMaskDock(host)
     host.window.addDockWidget(Qt.RightDockWidgetArea, dock)
     host.window.resize(*WINDOW_SIZE)
-    host.window.resizeDocks([dock, host.layers_dock], [DOCK_WIDTH, LAYERS_WIDTH], Qt.Horizontal)
+    host.window.resizeDocks([host.layers_dock, dock], [LAYERS_WIDTH, dock.sizeHint().width()], Qt.Horizontal)
     host.window.show()
     dock.set_product(str(args.product))
     dock.mainTabs.setCurrentWidget(dock.reference)
