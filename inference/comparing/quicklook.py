@@ -14,7 +14,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from ..classes import CLASS_COLOURS
+from ..classes import CLASS_COLOURS, CLEAR, CLEAR_SHOWN_COLOUR
 from ..outputs import atomic_output
 from ..reading.reader import ProductReader, open_product, product_grid
 
@@ -40,7 +40,12 @@ def write_png(rgb: np.ndarray, path: str | Path) -> Path:
     return Path(path)
 
 
-def colourise(codes: np.ndarray, colours: dict[int, tuple[int, int, int, int]] = CLASS_COLOURS) -> np.ndarray:
+# A PNG has no canvas under it: clear is drawn as the mask layer's "clear shown" style, so it is not mistaken
+# for no data (dark grey).
+QUICKLOOK_COLOURS = {**CLASS_COLOURS, CLEAR: CLEAR_SHOWN_COLOUR}
+
+
+def colourise(codes: np.ndarray, colours: dict[int, tuple[int, int, int, int]] = QUICKLOOK_COLOURS) -> np.ndarray:
     """Map class codes to RGB; unknown codes and no data become dark grey so the footprint reads."""
     lut = np.full((256, 3), 40, dtype=np.uint8)
     for code, (red, green, blue, alpha) in colours.items():
