@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import QgsMapLayer, QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
+from qgis.core import QgsMapLayer, QgsPalettedRasterRenderer, QgsRasterLayer
 from qgis.PyQt.QtGui import QColor
 
 from ..__about__ import STYLE_DIR
@@ -86,13 +86,3 @@ def style_difference_layer(layer: QgsRasterLayer) -> None:
 def style_confidence_layer(layer: QgsRasterLayer) -> None:
     """The reference's confidence in percent: red where the forest is unsure, green where it is sure."""
     apply_style(layer, CONFIDENCE_STYLE)
-
-
-def add_styled_raster(path: str, name: str, style: Path, project: QgsProject | None = None) -> QgsRasterLayer:
-    """Open a raster, style it and add it to the project (the dock's way of showing a result)."""
-    layer = QgsRasterLayer(path, name, "gdal")
-    if not layer.isValid():
-        raise StyleError(f"QGIS could not open {path} as a raster layer.")
-    apply_style(layer, style)
-    (project or QgsProject.instance()).addMapLayer(layer)
-    return layer

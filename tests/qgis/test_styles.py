@@ -103,13 +103,6 @@ def test_scl_layer_styled_with_names(qgis_app, scl_view):
     assert legend_labels(layer) == [SCL_NAMES[code] for code in range(1, 12)]
 
 
-def test_add_styled_raster_puts_a_styled_layer_in_the_project(qgis_app, scl_view):
-    project = QgsProject()
-    layer = layers.add_styled_raster(scl_view, layers.SCL_LAYER_NAME, layers.SCL_STYLE, project)
-    assert project.mapLayersByName(layers.SCL_LAYER_NAME) == [layer]
-    assert legend_labels(layer)[2] == SCL_NAMES[3]
-
-
 def test_missing_style_file_is_reported(qgis_app, scl_view, tmp_path):
     layer = QgsRasterLayer(scl_view, "SCL", "gdal")
     with pytest.raises(layers.StyleError, match="reinstall"):
