@@ -18,7 +18,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from tools.screenshots import DEFAULT_PRODUCT, LAYERS_WIDTH, REPO, WINDOW_SIZE, sandbox, wait_until
+from tools.screenshots import DEFAULT_PRODUCT, REPO, docked_host, sandbox, wait_until
 
 
 def main() -> None:
@@ -30,11 +30,7 @@ def main() -> None:
     root = sandbox()
 
     import numpy as np
-    from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsLayerTreeModel, QgsPointXY, QgsProject
-    from qgis.gui import QgsLayerTreeMapCanvasBridge, QgsLayerTreeView, QgsMapCanvas, QgsMessageBar
-    from qgis.PyQt.QtCore import Qt
-    from qgis.PyQt.QtGui import QColor
-    from qgis.PyQt.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
+    from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsPointXY, QgsProject
     from s2cloudmask.inference.classes import MASK_CODES, scl_to_mask
     from s2cloudmask.inference.reading.product import open_product, product_grid
     from s2cloudmask.inference.reading.reader import read_scl
@@ -42,49 +38,7 @@ def main() -> None:
     app = QgsApplication([], True)
     app.initQgis()
 
-    class Host:
-        """The parts of QGIS's main window the dock talks to, built from the same QGIS widgets."""
-
-        def __init__(self) -> None:
-            self.window = QMainWindow()
-            self.window.setWindowTitle("QGIS: Sentinel-2 Cloud Mask, reference by active learning")
-            self.canvas = QgsMapCanvas()
-            self.canvas.setCanvasColor(QColor(255, 255, 255))
-            self.bar = QgsMessageBar()
-            central = QWidget()
-            layout = QVBoxLayout(central)
-            layout.setContentsMargins(0, 0, 0, 0)
-            layout.addWidget(self.bar)
-            layout.addWidget(self.canvas)
-            self.window.setCentralWidget(central)
-            project = QgsProject.instance()
-            self.bridge = QgsLayerTreeMapCanvasBridge(project.layerTreeRoot(), self.canvas)
-            self.model = QgsLayerTreeModel(project.layerTreeRoot())
-            self.model.setFlag(QgsLayerTreeModel.AllowNodeChangeVisibility)
-            self.tree = QgsLayerTreeView()
-            self.tree.setModel(self.model)
-            self.layers_dock = QDockWidget("Layers")
-            self.layers_dock.setWidget(self.tree)
-            self.window.addDockWidget(Qt.LeftDockWidgetArea, self.layers_dock)
-
-        def mapCanvas(self):  # noqa: N802 (QgisInterface's names)
-            return self.canvas
-
-        def messageBar(self):  # noqa: N802
-            return self.bar
-
-        def mainWindow(self):  # noqa: N802
-            return self.window
-
-    from s2cloudmask.ui.dock import CloudMaskDock
-
-    host = Host()
-    QgsProject.instance().setCrs(QgsCoordinateReferenceSystem("EPSG:32629"))
-    dock = CloudMaskDock(host)
-    host.window.addDockWidget(Qt.RightDockWidgetArea, dock)
-    host.window.resize(*WINDOW_SIZE)
-    host.window.resizeDocks([host.layers_dock, dock], [LAYERS_WIDTH, dock.sizeHint().width()], Qt.Horizontal)
-    host.window.show()
+    host, dock = docked_host("QGIS: Sentinel-2 Cloud Mask, reference by active learning")
     dock.set_product(str(args.product))
     dock.mainTabs.setCurrentWidget(dock.reference)
     panel = dock.reference

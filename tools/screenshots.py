@@ -95,28 +95,23 @@ def report_png(app, report: str, target: Path) -> None:
     image.save(str(target))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--product", type=Path, default=DEFAULT_PRODUCT)
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
-    args = parser.parse_args()
-    root = sandbox()
-
-    from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsLayerTreeModel, QgsProject, QgsRectangle
+def docked_host(title: str):
+    """A main window with the QGIS parts the dock talks to (canvas, message bar, layers panel) and the plugin's
+    dock at the width it asks for when docked, as QGIS gives it; shown. Call after QgsApplication.initQgis()."""
+    # qgis is imported here: sandbox() must set HOME and the profile before QGIS is first loaded
+    from qgis.core import QgsCoordinateReferenceSystem, QgsLayerTreeModel, QgsProject
     from qgis.gui import QgsLayerTreeMapCanvasBridge, QgsLayerTreeView, QgsMapCanvas, QgsMessageBar
     from qgis.PyQt.QtCore import Qt
-    from qgis.PyQt.QtGui import QColor, QPainter, QPixmap
+    from qgis.PyQt.QtGui import QColor
     from qgis.PyQt.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
-
-    app = QgsApplication([], True)
-    app.initQgis()
+    from s2cloudmask.ui.dock import CloudMaskDock
 
     class Host:
         """The few parts of QGIS's main window the dock talks to, built from the same QGIS widgets."""
 
         def __init__(self) -> None:
             self.window = QMainWindow()
-            self.window.setWindowTitle("QGIS: Sentinel-2 Cloud Mask")
+            self.window.setWindowTitle(title)
             self.canvas = QgsMapCanvas()
             self.canvas.setCanvasColor(QColor(255, 255, 255))
             self.bar = QgsMessageBar()
@@ -148,8 +143,6 @@ def main() -> None:
         def addDockWidget(self, area, dock) -> None:  # noqa: N802
             self.window.addDockWidget(area, dock)
 
-    from s2cloudmask.ui.dock import CloudMaskDock
-
     host = Host()
     QgsProject.instance().setCrs(QgsCoordinateReferenceSystem("EPSG:32629"))
     dock = CloudMaskDock(host)
@@ -158,6 +151,23 @@ def main() -> None:
     # the dock at the width it asks for when docked (CloudMaskDock.sizeHint), as QGIS gives it on a wider screen
     host.window.resizeDocks([host.layers_dock, dock], [LAYERS_WIDTH, dock.sizeHint().width()], Qt.Horizontal)
     host.window.show()
+    return host, dock
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--product", type=Path, default=DEFAULT_PRODUCT)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
+    args = parser.parse_args()
+    root = sandbox()
+
+    from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsProject, QgsRectangle
+    from qgis.PyQt.QtGui import QColor, QPainter, QPixmap
+
+    app = QgsApplication([], True)
+    app.initQgis()
+
+    host, dock = docked_host("QGIS: Sentinel-2 Cloud Mask")
     app.processEvents()
 
     output_folder = Path(tempfile.mkdtemp(prefix="run-", dir=root))
