@@ -37,15 +37,6 @@ from s2cloudmask.inference.masking.session import create_session
 from s2cloudmask.inference.reading.sources import ArraySource
 
 
-@pytest.fixture(scope="module")
-def position(tmp_path_factory) -> tuple:
-    folder = tmp_path_factory.mktemp("position")
-    model = write_card(position_model(folder / "position.onnx"),
-                       card_dict(["column", "row"], tile=64, overlap=0.25, output="probabilities"))
-    session, _ = create_session(model, "cpu", 1)
-    return load_card(model), session
-
-
 class Recorder:
     """Feedback that keeps everything and can cancel after a number of progress reports."""
 

@@ -6,13 +6,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from model_helpers import card_dict, expected_position_codes, position_model, positions, read_mask, utm_grid, write_card
+from model_helpers import expected_position_codes, positions, read_mask, utm_grid
 from s2cloudmask.inference.classes import CLOUD, MASK_CODES, NODATA
 from s2cloudmask.inference.grid import Grid
 from s2cloudmask.inference.masking.codes import CodeBlock
 from s2cloudmask.inference.masking.engine import run_mask
-from s2cloudmask.inference.masking.model_card import load_card
-from s2cloudmask.inference.masking.session import create_session
 from s2cloudmask.inference.reading.sources import ArraySource
 
 
@@ -53,15 +51,6 @@ class LosesRows:
         for number, block in enumerate(blocks):
             if number != 1:
                 yield block
-
-
-@pytest.fixture(scope="module")
-def position(tmp_path_factory) -> tuple:
-    folder = tmp_path_factory.mktemp("position")
-    model = write_card(position_model(folder / "position.onnx"),
-                       card_dict(["column", "row"], tile=64, overlap=0.25, output="probabilities"))
-    session, _ = create_session(model, "cpu", 1)
-    return load_card(model), session
 
 
 def test_a_step_with_lookahead_changes_the_file_and_the_percentages(position, tmp_path):

@@ -16,6 +16,7 @@ from disk import fill_disk, listing
 from model_helpers import card_dict, conv_model, utm_grid, write_card, write_raster
 from s2cloudmask.inference.comparing.compare import compare_masks, compare_with_scl
 from s2cloudmask.inference.errors import ModelError, OutputError, ParameterError, ProductError
+from s2cloudmask.inference.feedback import SilentFeedback
 from s2cloudmask.inference.masking.engine import mask_product, mask_raster
 from test_product import band_path, make_mini_safe
 
@@ -24,20 +25,6 @@ from tests.real_product import WINDOW
 # Far in the tile's north-east, beyond the orbit's swath: every pixel is no data.
 NO_DATA_WINDOW = (600000.0, 5890000.0, 607680.0, 5897680.0)
 SIX_BANDS = ("B02", "B03", "B04", "B8A", "B11", "B12")
-
-
-class Notices:
-    def __init__(self) -> None:
-        self.warnings: list[str] = []
-
-    def progress(self, percent: float, stage: str) -> None:
-        pass
-
-    def is_cancelled(self) -> bool:
-        return False
-
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
 
 
 def small_raster(folder: Path, name: str = "stack.tif") -> Path:
@@ -151,7 +138,7 @@ def test_a_model_that_answers_nan_is_a_model_error(tmp_path: Path):
 def test_a_product_without_b11_says_that_the_model_changed(real_l2a: Path, tmp_path: Path):
     """It used to switch silently to the 4-band model."""
     safe = make_mini_safe(real_l2a, tmp_path, bands=("B02", "B03", "B04", "B8A", "B12"))
-    notices = Notices()
+    notices = SilentFeedback()
     result = mask_product(safe, tmp_path / "mask.tif", resolution=60, extent=(*WINDOW, "EPSG:32629"),
                           device="cpu", feedback=notices)
     assert "4b" in result.model_used
@@ -161,7 +148,7 @@ def test_a_product_without_b11_says_that_the_model_changed(real_l2a: Path, tmp_p
 
 
 def test_a_run_over_no_valid_pixels_warns(real_l2a: Path, tmp_path: Path):
-    notices = Notices()
+    notices = SilentFeedback()
     result = mask_product(real_l2a, tmp_path / "mask.tif", resolution=60,
                           extent=(*NO_DATA_WINDOW, "EPSG:32629"), device="cpu", feedback=notices)
     assert all(value == 0 for value in result.class_percentages.values())
@@ -171,7 +158,7 @@ def test_a_run_over_no_valid_pixels_warns(real_l2a: Path, tmp_path: Path):
 
 
 def test_a_run_over_valid_pixels_does_not_warn_of_none(real_l2a: Path, tmp_path: Path):
-    notices = Notices()
+    notices = SilentFeedback()
     mask_product(real_l2a, tmp_path / "mask.tif", resolution=60, extent=(*WINDOW, "EPSG:32629"), device="cpu",
                  feedback=notices)
     assert not any("no valid pixel" in w for w in notices.warnings)
