@@ -12,8 +12,8 @@ from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QPushButton
 
 from .__about__ import I18N_DIR, ICON_PATH, PLUGIN_NAME, PLUGIN_SLUG
+from .packages.activation import activate, missing_modules
 from .processing.provider import CloudMaskProvider
-from .toolbelt import dependencies
 from .ui.dependency_dialog import DependencyDialog
 from .ui.diagnostics_dialog import DiagnosticsDialog
 from .ui.dock import CloudMaskDock
@@ -27,7 +27,7 @@ class CloudMaskPlugin:
         self.actions: list[QAction] = []
         self.missing_item = None  # the message bar's "Missing Python packages" entry while it shows
         self.translator = self._install_translator()
-        dependencies.activate()
+        activate()
 
     @staticmethod
     def tr(text: str) -> str:
@@ -74,7 +74,7 @@ class CloudMaskPlugin:
         for action in self.actions:
             self.iface.addPluginToRasterMenu(PLUGIN_NAME, action)
 
-        missing = dependencies.missing_modules()
+        missing = missing_modules()
         if missing:
             self._offer_install(missing)
 

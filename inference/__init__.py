@@ -4,7 +4,7 @@ Pure Python, numpy, rasterio and onnxruntime; nothing here imports qgis, so the
 same code serves the Processing algorithms, the dock widget and plain scripts.
 
 Importing this package puts the plugin's private package folder on sys.path
-(toolbelt/dependencies.py says where it lies), so a script needs only the
+(packages/folders.py says where it lies), so a script needs only the
 plugins folder on PYTHONPATH. The entry points below are imported on first use:
 this package and its light modules (errors, classes, outputs, feedback,
 reading.paths, comparing.difference, masking.session) import without rasterio
@@ -18,10 +18,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ..toolbelt import dependencies
+from ..packages.activation import activate, missing_message, missing_modules
 from .errors import DependencyError
 
-dependencies.activate()
+activate()
 
 # public name -> module that defines it
 ENTRY_POINTS = {
@@ -33,14 +33,16 @@ ENTRY_POINTS = {
     "build_reference": ".reference.build",
     "input_crs": ".reference.features",
     "Sample": ".reference.samples",
-    "export_patches": ".reference.patches",
-    "read_sources": ".reference.patches",
+    "export_patches": ".reference.patch_export",
+    "read_sources": ".reference.patch_export",
     "validate": ".comparing.validate",
     "validate_many": ".comparing.validate",
     "read_pairs": ".comparing.validate",
     "check_validation_report": ".comparing.validation_report",
     "write_validation_report": ".comparing.validation_report",
     "scl_file": ".reading.product",
+    "build_true_colour_view": ".reading.context_views",
+    "build_scl_view": ".reading.context_views",
     "finetune": ".training.finetune",
     "TrainingSettings": ".training.finetune",
 }
@@ -50,9 +52,9 @@ __all__ = [*ENTRY_POINTS, "require"]
 
 def require() -> None:
     """Raise DependencyError naming every package the engine needs and cannot import."""
-    missing = dependencies.missing_modules()
+    missing = missing_modules()
     if missing:
-        raise DependencyError(dependencies.missing_message(missing))
+        raise DependencyError(missing_message(missing))
 
 
 def __getattr__(name: str) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from qgis.core import (
-    QgsCoordinateReferenceSystem,
     QgsFeature,
     QgsFeatureSink,
     QgsField,
@@ -34,7 +33,8 @@ from .. import inference
 from ..inference.classes import CLASS_NAMES, MASK_CODES
 from ..inference.defaults import RESOLUTIONS
 from ..toolbelt.layers import CONFIDENCE_LAYER_NAME, REFERENCE_LAYER_NAME, style_confidence_layer, style_mask_layer
-from ..toolbelt.samples import samples_from_features
+from ..toolbelt.crs import qgis_crs
+from ..toolbelt.sample_features import samples_from_features
 from .base import (
     CHOICES_HELP,
     ProcessingFeedbackAdapter,
@@ -172,7 +172,7 @@ class ReferenceMaskAlgorithm(ReferenceAlgorithm):
         fields = QgsFields()
         fields.append(QgsField("rank", QVariant.Int))
         fields.append(QgsField("confidence", QVariant.Double))
-        sink_crs = QgsCoordinateReferenceSystem(crs) if crs.startswith("EPSG:") else QgsCoordinateReferenceSystem.fromWkt(crs)
+        sink_crs = qgis_crs(crs)
         sink, destination = self.parameterAsSink(parameters, "OUTPUT_SUGGESTIONS", context, fields,
                                                  QgsWkbTypes.Point, sink_crs)
         for rank, suggestion in enumerate(result.suggestions, start=1):

@@ -21,7 +21,7 @@ from .. import inference
 from ..inference.defaults import MASK_TYPE_NAMES, MASK_TYPES
 from .base import CHOICES_HELP, ProcessingFeedbackAdapter, ReferenceAlgorithm, engine_errors, help_html, raster_file
 
-# output name -> (variant, key of figures.scores)
+# output name -> (variant, key of metrics.scores)
 FIGURE_OUTPUTS: dict[str, tuple[str, str, str]] = {
     "OVERALL_ACCURACY": ("four_classes", "overall_accuracy", "Overall accuracy (0-1)"),
     "BALANCED_ACCURACY": ("four_classes", "balanced_accuracy", "Balanced accuracy (0-1)"),

@@ -100,7 +100,7 @@ def wheel_deps_root(tmp_path_factory, hidden_rasterio) -> Path:
     and its helpers go in beside onnxruntime and ukis-csmask."""
     root = tmp_path_factory.mktemp("deps-root")
     done = subprocess.run(
-        [QGIS_PYTHON, str(REPO / "toolbelt" / "dependencies.py"), "install"],
+        [QGIS_PYTHON, str(REPO / "packages" / "installer.py"), "install"],
         env=plugin_env([hidden_rasterio, PACKAGE_ROOT], root), capture_output=True, text=True, timeout=1200,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]

@@ -43,6 +43,6 @@ os.environ.setdefault("S2CLOUDMASK_DEPS_ROOT", str(REPO / ".deps"))
 (PACKAGE_ROOT / "s2cloudmask").symlink_to(REPO, target_is_directory=True)
 sys.path.insert(0, str(PACKAGE_ROOT))
 
-from s2cloudmask.toolbelt import dependencies  # noqa: E402
+from s2cloudmask.packages.activation import activate  # noqa: E402
 
-dependencies.activate()
+activate()

@@ -1,1 +1,1 @@
-"""Small helpers shared by the plugin's QGIS glue: dependencies, settings, logging."""
+"""Small helpers shared by the plugin's QGIS glue: layer styles, settings, logging, diagnostics, samples from features."""

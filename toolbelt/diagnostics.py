@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 
 from ..__about__ import plugin_version
-from . import dependencies
+from ..packages import PLUGIN_DIR
+from ..packages.activation import missing_modules
+from ..packages.folders import dependency_dir, profile_settings_root
+from ..packages.installer import last_self_test, python_executable
 
 
 def _version(module_name: str, attribute: str = "__version__") -> str:
@@ -39,7 +42,7 @@ def _rasterio_origin() -> str:
     except Exception as exc:  # noqa: BLE001
         return f"not available ({type(exc).__name__}: {exc})"
     folder = Path(rasterio.__file__).parent
-    own = folder.is_relative_to(dependencies.dependency_dir())
+    own = folder.is_relative_to(dependency_dir())
     where = "the plugin's own wheel" if own else "QGIS's Python"
     return f"{rasterio.__version__} from {where} ({folder}), running on GDAL {rasterio.__gdal_version__}"
 
@@ -62,16 +65,16 @@ def _qgis_version() -> str:
 
 def _profile() -> str:
     """The QGIS profile the plugin is installed in, and what that means for qgis_process."""
-    settings = dependencies.profile_settings_root(dependencies.PLUGIN_DIR)
+    settings = profile_settings_root(PLUGIN_DIR)
     if settings is None:
-        return f"not installed in a QGIS profile ({dependencies.PLUGIN_DIR})"
-    profile = dependencies.PLUGIN_DIR.parents[2].name
+        return f"not installed in a QGIS profile ({PLUGIN_DIR})"
+    profile = PLUGIN_DIR.parents[2].name
     if profile == "default":
         return "default"
     return (
         f"{profile}; qgis_process reads only the profile named 'default': set "
-        f"QGIS_PLUGINPATH={dependencies.PLUGIN_DIR.parent} and run 'qgis_process plugins enable "
-        f"{dependencies.PLUGIN_DIR.name}' once (README, 'qgis_process and profiles')"
+        f"QGIS_PLUGINPATH={PLUGIN_DIR.parent} and run 'qgis_process plugins enable "
+        f"{PLUGIN_DIR.name}' once (README, 'qgis_process and profiles')"
     )
 
 
@@ -86,7 +89,7 @@ def report() -> str:
     lines = [
         f"Sentinel-2 Cloud Mask {plugin_version()}",
         f"QGIS: {_qgis_version()}",
-        f"Python: {sys.version.split()[0]} ({dependencies.python_executable()}; Install dependencies runs pip with it)",
+        f"Python: {sys.version.split()[0]} ({python_executable()}; Install dependencies runs pip with it)",
         f"Platform: {platform.platform()}",
         f"QGIS profile: {_profile()}",
         f"GDAL: {gdal_version}",
@@ -96,10 +99,10 @@ def report() -> str:
         f"onnxruntime execution providers: {_onnxruntime_providers()}",
         f"ukis-csmask: {_version('ukis_csmask')}",
         f"scikit-learn: {_version('sklearn')}",
-        f"Dependency folder: {dependencies.dependency_dir()}"
-        + ("" if dependencies.dependency_dir().is_dir() else " (missing)"),
-        f"Missing packages: {', '.join(dependencies.missing_modules()) or 'none'}",
-        f"Dependency self-test: {dependencies.last_self_test()}",
+        f"Dependency folder: {dependency_dir()}"
+        + ("" if dependency_dir().is_dir() else " (missing)"),
+        f"Missing packages: {', '.join(missing_modules()) or 'none'}",
+        f"Dependency self-test: {last_self_test()}",
         "Model files:",
     ]
     models = _model_files()

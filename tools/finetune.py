@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     import_plugin_package()
     from s2cloudmask.inference.errors import CloudMaskError
     from s2cloudmask.inference.training.finetune import TrainingSettings, finetune
-    from s2cloudmask.inference.training.report import comparison_rows
+    from s2cloudmask.inference.training.finetune_report import comparison_rows
 
     feedback = TrainingFeedback()
     try:

@@ -2,7 +2,7 @@
 
 After this, the QGIS GUI loads the plugin and `qgis_process.bin run s2cloudmask:...`
 finds its provider. The packages go where the installed plugin looks for them
-(beside the profiles, see toolbelt/dependencies.py): copied from the folder
+(beside the profiles, see packages/folders.py): copied from the folder
 `make setup` filled when present, otherwise installed by the plugin's own installer.
 """
 
@@ -19,7 +19,7 @@ from PyQt5.QtCore import QSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from toolbelt import dependencies  # noqa: E402
+from packages.folders import dependency_dir, qgis_settings_root  # noqa: E402
 from tools.package import PLUGIN_FOLDER, REPO, plugin_files  # noqa: E402
 
 
@@ -52,11 +52,11 @@ def install(settings_dir: Path, profile: str) -> Path:
 def install_packages(plugin: Path) -> Path:
     """Put the packages where the installed plugin looks: a copy (hard links where possible) of the checkout's
     folder, renamed into place when complete, or the plugin's own installer where the checkout has none."""
-    built, installed = dependencies.dependency_dir(REPO), dependencies.dependency_dir(plugin)
+    built, installed = dependency_dir(REPO), dependency_dir(plugin)
     if installed.is_dir():
         return installed
     if not built.is_dir():
-        subprocess.run([sys.executable, str(plugin / "toolbelt" / "dependencies.py"), "install"], check=True)
+        subprocess.run([sys.executable, str(plugin / "packages" / "installer.py"), "install"], check=True)
         return installed
     staging = installed.with_name(f".{installed.name}.partial-{os.getpid()}")
     installed.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--profile", default="default")
     parser.add_argument("--uninstall", action="store_true")
     args = parser.parse_args()
-    settings_dir = args.settings_dir or dependencies.qgis_settings_root()
+    settings_dir = args.settings_dir or qgis_settings_root()
     if args.uninstall:
         print(f"Removed {uninstall(settings_dir, args.profile)}")
     else:

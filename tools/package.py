@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN_FOLDER = "s2cloudmask"
 TOP_LEVEL_FILES = ("metadata.txt", "__init__.py", "__about__.py", "plugin.py", "LICENSE", "README.md")
-PACKAGES = ("inference", "processing", "ui", "toolbelt", "resources", "i18n", "trainer")
+PACKAGES = ("packages", "inference", "processing", "ui", "toolbelt", "resources", "i18n", "trainer")
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 MAX_ZIP_BYTES = 25_000_000  # the official repository's upload limit

@@ -26,8 +26,8 @@ def import_plugin_package(first: str | None = None) -> None:
     for folder in (str(REPO), str(PACKAGE_ROOT)):
         if folder not in sys.path:
             sys.path.insert(0, folder)
-    from s2cloudmask.toolbelt import dependencies
+    from s2cloudmask.packages.activation import activate
 
-    dependencies.activate()
+    activate()
     if first:
         sys.path.insert(0, first)

@@ -23,9 +23,9 @@ def main(out: Path) -> None:
     root = Path(tempfile.mkdtemp())
     (root / "s2cloudmask").symlink_to(REPO, target_is_directory=True)
     sys.path[:0] = [str(root), str(REPO / "tests")]
-    from s2cloudmask.toolbelt import dependencies
+    from s2cloudmask.packages.activation import activate
 
-    dependencies.activate()
+    activate()
     import numpy as np
     from model_helpers import utm_grid, write_raster
     from real_product import WINDOW

@@ -48,9 +48,9 @@ def sandbox() -> Path:
     )
     (root / "packages" / "s2cloudmask").symlink_to(REPO, target_is_directory=True)
     sys.path.insert(0, str(root / "packages"))
-    from s2cloudmask.toolbelt import dependencies
+    from s2cloudmask.packages.activation import activate
 
-    dependencies.activate()
+    activate()
     return root
 
 

@@ -44,8 +44,8 @@ if [ "$QGIS_VERSION" -lt 32200 ]; then
 fi
 
 # The plugin's own installer (the one the QGIS dialog runs): a no-op when the folder for these pins exists.
-DEPS_DIR=$($PY toolbelt/dependencies.py path)
-$PY toolbelt/dependencies.py install
+DEPS_DIR=$($PY packages/installer.py path)
+$PY packages/installer.py install
 
 # numpy stays the system's: rasterio and QGIS are built against it.
 NUMPY_VERSION=$($PY -c "import numpy; print(numpy.__version__)")

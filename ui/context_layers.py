@@ -1,103 +1,18 @@
-"""Views of the product shown beside the mask for context: a true-colour image and the SCL.
+"""The true-colour context layer's look: red, green and blue stretched between the view's limits.
 
-Both are small VRT files cut to the mask's extent and written beside the mask,
-never inside the product: they reference the product's own JP2 files, so they
-cost no disk space and the product stays untouched. Building them needs no
-QGIS and runs in the background task; styling the true-colour layer happens on
-the main thread once the layer exists.
+The view itself (a VRT of the product cut to the mask) is built by the engine
+(inference/reading/context_views.py) in the background task; styling happens
+on the main thread once the layer exists.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from osgeo import gdal
 from qgis.core import QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRasterLayer
 
-from .. import inference
-from ..inference.errors import OutputError
-from ..inference.outputs import atomic_output
-from ..inference.reading.paths import is_product_path
-
-if TYPE_CHECKING:  # the reader needs rasterio; this module must load without it
-    from ..inference.reading.product import Product
-
-TRUE_COLOUR_BANDS = ("B04", "B03", "B02")
-# Reflectance shown from black to white, as ESA's TCI images: land reads well, clouds saturate.
-TRUE_COLOUR_REFLECTANCE = (0.0, 0.25)
-
-
-@dataclass(frozen=True)
-class ContextView:
-    """A true-colour VRT and the digital numbers its contrast stretch runs between."""
-
-    path: str
-    minimum: float
-    maximum: float
-    description: str  # what it was built from, for the layer's tooltip
-
-
-def _mask_frame(mask_path: str) -> tuple[tuple[float, float, float, float], str]:
-    """The mask's bounds (xmin, ymin, xmax, ymax) and CRS as WKT, read with QGIS's own GDAL."""
-    mask = gdal.OpenEx(mask_path, gdal.OF_RASTER)
-    if mask is None:
-        raise OutputError(f"Could not read the mask {mask_path}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}.")
-    xmin, xres, _, ymax, _, yres = mask.GetGeoTransform()
-    return (xmin, ymax + yres * mask.RasterYSize, xmin + xres * mask.RasterXSize, ymax), mask.GetProjection()
-
-
-def _write_vrt(target: str, build: Callable[[str], Any]) -> str:
-    """Build a VRT under a temporary name and move it into place; GDAL's own error becomes an OutputError."""
-    with atomic_output(target) as temporary:
-        gdal.ErrorReset()
-        dataset = build(str(temporary))
-        if dataset is None:
-            raise OutputError(f"Could not write {target}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}.")
-        dataset.FlushCache()
-        dataset = None
-    return target
-
-
-def build_true_colour_view(product: str | Product, mask_path: str, target: str) -> ContextView | None:
-    """B04/B03/B02 at the finest resolution they share, cut to the mask; None where the product lacks them."""
-    product = inference.as_product(product)
-    bounds, crs = _mask_frame(mask_path)
-    files = [product.band_files.get(band, {}) for band in TRUE_COLOUR_BANDS]
-    shared = set.intersection(*(set(resolutions) for resolutions in files))
-    if not shared:
-        return None
-    resolution = min(shared)
-    sources = [resolutions[resolution] for resolutions in files]
-    offset = product.offsets.get("B04", 0.0)
-    low, high = (reflectance * product.quantification - offset for reflectance in TRUE_COLOUR_REFLECTANCE)
-    options = gdal.BuildVRTOptions(separate=True, outputBounds=bounds, srcNodata=0, VRTNodata=0, outputSRS=crs)
-    def build(path: str) -> Any:
-        dataset = gdal.BuildVRT(path, sources, options=options)
-        for number, (band, colour) in enumerate(zip(TRUE_COLOUR_BANDS, ("red", "green", "blue")), start=1):
-            if dataset is not None:  # the legend then reads "Band 1: B04 (red)", not a bare band number
-                dataset.GetRasterBand(number).SetDescription(f"{band} ({colour})")
-        return dataset
-
-    _write_vrt(target, build)
-    return ContextView(target, low, high, f"B04, B03, B02 at {resolution} m")
-
-
-def scl_raster(scl_source: str | Product) -> str:
-    """The SCL raster itself: the given file, or the finest SCL inside an L2A product (opened or by path)."""
-    if isinstance(scl_source, (str, os.PathLike)) and not is_product_path(scl_source):
-        return scl_source
-    return inference.scl_file(inference.as_product(scl_source))
-
-
-def build_scl_view(scl_source: str | Product, mask_path: str, target: str) -> str:
-    """The SCL cut to the mask's extent, in the mask's CRS, classes kept intact (nearest neighbour)."""
-    source = scl_raster(scl_source)
-    bounds, crs = _mask_frame(mask_path)
-    options = gdal.WarpOptions(format="VRT", outputBounds=bounds, dstSRS=crs, resampleAlg="near")
-    return _write_vrt(target, lambda path: gdal.Warp(path, source, options=options))
+if TYPE_CHECKING:  # the engine's reading room needs rasterio; this module must load without it
+    from ..inference.reading.context_views import ContextView
 
 
 def style_true_colour(layer: QgsRasterLayer, view: ContextView) -> None:

@@ -1,6 +1,6 @@
 """Installs the plugin's Python packages from inside QGIS, showing the installer's progress as it happens.
 
-The installer (toolbelt/dependencies.py run by QGIS's Python: plan, pip into a
+The installer (packages/installer.py run by QGIS's Python: plan, pip into a
 temporary folder, rename, self-test) runs in a QProcess, so QGIS stays
 responsive; its output streams into the dialog, and a failure leaves the full
 text there to read or copy. Where it cannot run at all the dialog shows the
@@ -23,7 +23,9 @@ from qgis.PyQt.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..toolbelt import dependencies
+from ..packages.activation import activate, missing_modules
+from ..packages.folders import dependency_dir
+from ..packages.installer import install_command, shell_command
 
 
 class DependencyDialog(QDialog):
@@ -37,11 +39,11 @@ class DependencyDialog(QDialog):
         self.resize(720, 420)
         self._process: QProcess | None = None
 
-        missing = dependencies.missing_modules()
+        missing = missing_modules()
         self.summary = QLabel(self._summary_text(missing))
         self.summary.setWordWrap(True)
         self.command = QLabel(
-            self.tr("Command: ") + "<code>" + html.escape(dependencies.shell_command(dependencies.install_command()))
+            self.tr("Command: ") + "<code>" + html.escape(shell_command(install_command()))
             + "</code>"
         )
         self.command.setWordWrap(True)
@@ -77,7 +79,7 @@ class DependencyDialog(QDialog):
             layout.addWidget(widget)
 
     def _summary_text(self, missing: list[str]) -> str:
-        folder = dependencies.dependency_dir()
+        folder = dependency_dir()
         if not missing:
             return self.tr("All required packages are installed (in {folder} or QGIS's own Python).").format(
                 folder=folder
@@ -89,11 +91,11 @@ class DependencyDialog(QDialog):
         ).format(names=", ".join(missing), folder=folder)
 
     def start_install(self) -> None:
-        command = dependencies.install_command()
+        command = install_command()
         self.install_button.setEnabled(False)
         self.progress.show()
         self.progress.setRange(0, 0)  # busy: pip gives no overall percentage
-        self.log.appendPlainText("$ " + dependencies.shell_command(command))
+        self.log.appendPlainText("$ " + shell_command(command))
         process = QProcess(self)
         process.setProcessChannelMode(QProcess.MergedChannels)
         process.readyReadStandardOutput.connect(self._read_output)
@@ -117,13 +119,13 @@ class DependencyDialog(QDialog):
                 "\nThe installer could not be started. Run this command in a terminal (OSGeo4W Shell on Windows), "
                 "then restart QGIS:\n"
             )
-            + dependencies.shell_command(dependencies.install_command())
+            + shell_command(install_command())
         )
 
     def _finished(self, exit_code: int, _status) -> None:
         self.progress.setRange(0, 1)
-        dependencies.activate()
-        missing = dependencies.missing_modules()
+        activate()
+        missing = missing_modules()
         if exit_code == 0 and not missing:
             self.progress.setValue(1)
             self.summary.setText(

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from qgis.core import (
     Qgis,
     QgsApplication,
-    QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsLayerTreeGroup,
     QgsMapLayerProxyModel,
@@ -46,6 +45,7 @@ from ..inference.masking.session import DEVICE_NAMES, gpu_providers
 from ..inference.outputs import check_writable
 from ..inference.reading.paths import is_product_path
 from ..toolbelt import layers as layer_styles
+from ..toolbelt.crs import qgis_crs
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.preferences import DockSettings, PlgSettings
 from .context_layers import style_true_colour
@@ -111,7 +111,7 @@ def default_output(stem: str, beside: Path | None = None, remembered: str = "", 
     return str(free_output(folder, stem)) if folder is not None else ""
 
 
-def product_folder(path: str | Path) -> Path:
+def folder_holding_product(path: str | Path) -> Path:
     """The folder holding the product: the .SAFE's parent (also for an MTD xml inside it) or the .zip's folder."""
     candidate = Path(path).resolve()
     if candidate.is_file() and candidate.name.upper().startswith(("MTD_MSIL", "MANIFEST")):
@@ -156,11 +156,6 @@ def guess_bands(layer: QgsRasterLayer) -> dict[str, int]:
     if all(role in named for role in ("blue", "green", "red", "nir")):
         return named
     return dict(STACK_ORDERS.get(count, {}))
-
-
-def qgs_crs(text: str) -> QgsCoordinateReferenceSystem:
-    crs = QgsCoordinateReferenceSystem(text)
-    return crs if crs.isValid() else QgsCoordinateReferenceSystem.fromWkt(text)
 
 
 def narrow(combo: QComboBox) -> None:
@@ -304,7 +299,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self._update_input_state()
         if self.product is not None:
             self.resolutionCombo.setCurrentIndex(self.resolutionCombo.findData(finest_resolution(self.product)))
-            self._set_default_output(self.product.product_id, product_folder(path))
+            self._set_default_output(self.product.product_id, folder_holding_product(path))
 
     def _set_default_output(self, stem: str, beside: Path | None) -> None:
         self._output_stem = stem
@@ -337,7 +332,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.productInfoLabel.setToolTip(product.product_id)
         self.productInfoLabel.setStyleSheet("")
         grid = product.grids[min(product.grids)]
-        crs = qgs_crs(product.crs)
+        crs = qgis_crs(product.crs)
         self.extentWidget.setOriginalExtent(QgsRectangle(*grid.bounds), crs)
         self.extentWidget.setOutputCrs(crs)
         canvas = self.iface.mapCanvas()
@@ -361,7 +356,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
 
     def _browse_start(self) -> str:
         current = self.productEdit.text()
-        return str(product_folder(current)) if current else PlgSettings.get().browse_folder
+        return str(folder_holding_product(current)) if current else PlgSettings.get().browse_folder
 
     def _show_source_page(self) -> None:
         self.sourceStack.setCurrentIndex(self.sourceCombo.currentIndex())
@@ -704,7 +699,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         settings.shadow_check, settings.buffer = request.shadow_check, request.buffer
         if self.uses_product:
             settings.product = self.product_path
-            settings.browse_folder = str(product_folder(self.product_path))
+            settings.browse_folder = str(folder_holding_product(self.product_path))
         else:
             settings.scale, settings.offset, settings.level = request.scale, request.offset, request.level
         PlgSettings.set(settings)

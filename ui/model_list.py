@@ -5,7 +5,7 @@ from __future__ import annotations
 from qgis.PyQt.QtCore import QEvent, QObject, QStringListModel, Qt
 from qgis.PyQt.QtWidgets import QCompleter, QLineEdit
 
-from ..inference.training.registry import trained_models
+from ..inference.training.published import published_models
 
 
 class ModelList(QCompleter):
@@ -23,7 +23,7 @@ class ModelList(QCompleter):
         line_edit.installEventFilter(self)
 
     def entries(self) -> list[str]:
-        return ["auto", *(str(path) for path in trained_models())]
+        return ["auto", *(str(path) for path in published_models())]
 
     def refresh(self) -> None:
         self.entries_model.setStringList(self.entries())

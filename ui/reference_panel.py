@@ -64,8 +64,9 @@ from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.reading.paths import is_product_path
 from ..toolbelt import layers as layer_styles
 from ..toolbelt.log_handler import PlgLogger
-from ..toolbelt.samples import samples_from_layer
-from .context_layers import build_true_colour_view, style_true_colour
+from ..toolbelt.crs import qgis_crs
+from ..toolbelt.sample_features import samples_from_layer
+from .context_layers import style_true_colour
 from .results import breakable
 from .task import TaskFeedback
 
@@ -78,10 +79,6 @@ CLASS_FIELD = "class"
 RESOLUTIONS = (60, 20, 10)
 SUGGESTIONS = 15
 JUMP_PIXELS = 60  # a jump shows this many pixels of the reference around the suggested place
-
-
-def qgs_crs(text: str) -> QgsCoordinateReferenceSystem:
-    return QgsCoordinateReferenceSystem(text) if text.startswith("EPSG:") else QgsCoordinateReferenceSystem.fromWkt(text)
 
 
 def class_colour(code: int) -> tuple[int, int, int, int]:
@@ -255,7 +252,7 @@ class ReferencePanel(QWidget):
             return self.samples
         self._crs = inference.input_crs(self.input_path())
         layer = QgsVectorLayer("Point", SAMPLE_LAYER_NAME, "memory")
-        layer.setCrs(qgs_crs(self._crs))
+        layer.setCrs(qgis_crs(self._crs))
         layer.dataProvider().addAttributes([QgsField(CLASS_FIELD, QVariant.Int)])
         layer.updateFields()
         categories = []
@@ -276,7 +273,7 @@ class ReferencePanel(QWidget):
             return
         try:
             product = inference.open_product(source)
-            view = build_true_colour_view(product, product.band_path("B04"), str(self.folder / "true_colour.vrt"))
+            view = inference.build_true_colour_view(product, product.band_path("B04"), str(self.folder / "true_colour.vrt"))
         except CloudMaskError as exc:
             self.log.log(f"The scene is shown without its true-colour view: {exc}", Qgis.Warning)
             return
@@ -408,7 +405,7 @@ class ReferencePanel(QWidget):
                 project.layerTreeRoot().findLayer(layer.id()).setItemVisibilityChecked(False)
         suggestions = QgsVectorLayer("Point?field=rank:integer&field=confidence:double", SUGGESTION_LAYER_NAME,
                                      "memory")
-        suggestions.setCrs(qgs_crs(self._crs))
+        suggestions.setCrs(qgis_crs(self._crs))
         features = []
         for rank, suggestion in enumerate(result.suggestions, start=1):
             feature = QgsFeature(suggestions.fields())
@@ -437,7 +434,7 @@ class ReferencePanel(QWidget):
         suggestion = self.result.suggestions[row]
         half = JUMP_PIXELS / 2 * self.result.grid.resolution
         box = QgsRectangle(suggestion.x - half, suggestion.y - half, suggestion.x + half, suggestion.y + half)
-        transform = QgsCoordinateTransform(qgs_crs(self._crs), self.canvas.mapSettings().destinationCrs(),
+        transform = QgsCoordinateTransform(qgis_crs(self._crs), self.canvas.mapSettings().destinationCrs(),
                                            QgsProject.instance())
         self.canvas.setExtent(transform.transformBoundingBox(box))
         self.canvas.refresh()

@@ -24,9 +24,9 @@ from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_OFFSET, DEFAULT_SCALE, 
 from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.feedback import check_cancelled
 from ..toolbelt.log_handler import PlgLogger
-from .context_layers import ContextView, build_scl_view, build_true_colour_view
 
 if TYPE_CHECKING:  # the reader needs rasterio; this module must load without it
+    from ..inference.reading.context_views import ContextView
     from ..inference.reading.product import Product
 
 Extent = tuple[float, float, float, float, str]
@@ -213,10 +213,10 @@ class CloudMaskTask(QgsTask):
         check_cancelled(feedback)
         try:
             if request.product is not None:
-                outcome.true_colour = build_true_colour_view(request.product, mask.output, companions.true_colour)
+                outcome.true_colour = inference.build_true_colour_view(request.product, mask.output, companions.true_colour)
                 self._written.append(companions.true_colour)
             if request.scl:
-                outcome.scl_view = build_scl_view(request.scl, mask.output, companions.scl_view)
+                outcome.scl_view = inference.build_scl_view(request.scl, mask.output, companions.scl_view)
                 self._written.append(companions.scl_view)
         except CloudMaskError as exc:  # context views help reading the mask; their absence must not cost it
             feedback.warn(f"The map shows the mask without its context view: {exc}")

@@ -1,11 +1,9 @@
-"""`python3 -m s2cloudmask.inference.batch PRODUCTS OUT`: the batch runner from a shell, with the plugin's own packages."""
+"""`python3 -m s2cloudmask.inference.batch PRODUCTS OUT`: the batch runner from a shell, with the plugin's own packages
+(importing the inference package has put them on sys.path)."""
 
 import sys
 
 if __name__ == "__main__":
-    from ...toolbelt import dependencies
-
-    dependencies.activate()
     from .cli import main
 
     sys.exit(main())

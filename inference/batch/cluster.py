@@ -15,7 +15,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from ...toolbelt.dependencies import missing_message, python_executable
+from ...packages.activation import missing_message
+from ...packages.installer import python_executable
 from ..errors import DependencyError, ResourceError
 from .workers import WorkerPlan
 

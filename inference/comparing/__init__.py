@@ -1,1 +1,1 @@
-"""Comparing and validating: difference codes, figures, the raster I/O of a comparison, reports and quicklooks."""
+"""Comparing and validating: difference codes, metrics, the raster I/O of a comparison, reports and quicklooks."""

@@ -15,7 +15,7 @@ overall figures but keep their own matrix columns and difference categories,
 so "ambiguous" is never folded silently into agreement.
 
 
-The difference codes live in `difference.py`, the figures in `figures.py`,
+The difference codes live in `difference.py`, the figures in `metrics.py`,
 the raster I/O in `rasters.py`; this module runs a comparison end to end.
 """
 
@@ -47,7 +47,7 @@ from .difference import (
     SCL_COLUMNS,
     difference_lut,
 )
-from .figures import Comparison, PairCounter
+from .metrics import Comparison, PairCounter
 from .rasters import (
     ReadBlock,
     blocks,

@@ -21,12 +21,12 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
-from ...__about__ import REPORT_TEMPLATE
+from ..about import REPORT_TEMPLATE
 from ..classes import CLASS_NAMES, MASK_CODES
 from ..errors import OutputError
 from ..outputs import atomic_output, check_writable
 from .difference import DIFFERENCE_COLOURS
-from .figures import Comparison
+from .metrics import Comparison
 from .quicklook import encode_png
 
 QUICKLOOK_SIZE = 900

@@ -2,7 +2,7 @@
 
 The comparison runs through the same core as comparescl (the reference is
 resampled onto the mask's grid with nearest neighbour, counts stream through
-`figures.PairCounter`, the figures are `figures.Comparison`'s), with two
+`metrics.PairCounter`, the figures are `metrics.Comparison`'s), with two
 additions ALCD and Baetens et al. (2019) use: the mask's own codes are first
 mapped onto the four classes (this plugin's and KappaMask's codes, SCL through
 the SCL mapping, Fmask's codes), and pixels within TOLERANCE pixels of a class
@@ -25,14 +25,14 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 from scipy import ndimage
 
-from ...__about__ import PLUGIN_SLUG
+from ..about import PLUGIN_SLUG
 from ..classes import FMASK_TO_MASK, KAPPAMASK_TO_MASK, MASK_CODES, NODATA, SCL_TO_MASK, code_lut
 from ..defaults import MASK_TYPE_NAMES, MASK_TYPES
 from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..reading.lists import read_path_rows
 from .difference import MASK_CODE_TEXT, MASK_COLUMNS
-from .figures import Comparison, PairCounter, scores
+from .metrics import Comparison, PairCounter, scores
 from .rasters import (
     blocks,
     check_codes,

@@ -33,7 +33,7 @@ from ..errors import BandError, ModelError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
 from ..outputs import atomic_output, check_outputs, check_writable
-from ..reading.product import as_product, product_folder, product_grid
+from ..reading.product import as_product, product_grid, product_on_disk
 from ..reading.sources import BandSource, ProductSource, RasterSource, check_scaling, is_metric
 from .blending import StripInput, TileLayout, blend_strips
 from .buffers import BufferStep, check_buffer
@@ -446,7 +446,7 @@ def mask_product(
                             "MODEL": model_input})
     notices.progress(0.0, "Reading bands")
     product = as_product(product_path)
-    check_outputs(outputs, {"the product (INPUT)": product_folder(product), "MODEL": model_input})
+    check_outputs(outputs, {"the product (INPUT)": product_on_disk(product), "MODEL": model_input})
     for message in product.warnings:
         notices.warn(message)
     if int(resolution) not in RESOLUTIONS:

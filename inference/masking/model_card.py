@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...__about__ import MODEL_CARD_DIR
-from ...toolbelt.dependencies import missing_message, missing_modules
+from ..about import MODEL_CARD_DIR
+from ...packages.activation import missing_message, missing_modules
 from ..classes import CLEAR, CLOUD, CLOUD_SHADOW, NODATA, SEMI_TRANSPARENT
 from ..errors import DependencyError, ModelError
 from .session import open_for_metadata

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...toolbelt.dependencies import missing_message, missing_modules
+from ...packages.activation import missing_message, missing_modules
 from ..errors import DependencyError, ModelError, ResourceError
 from ..feedback import Feedback, SilentFeedback
 from .model_graph import free_spatial_dims

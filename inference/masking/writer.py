@@ -22,7 +22,7 @@ import numpy as np
 from osgeo import gdal
 from rasterio.crs import CRS
 
-from ...__about__ import software_version
+from ..about import software_version
 from ..classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, NODATA
 from ..errors import OutputError
 from ..grid import Grid

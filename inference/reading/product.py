@@ -846,7 +846,7 @@ def _extent_in_crs(extent, crs: str, footprint, product: Product) -> tuple[float
     return bounds  # type: ignore[return-value]
 
 
-def product_folder(product: Product) -> str:
+def product_on_disk(product: Product) -> str:
     """What an output must never be or lie in: the SAFE folder on disk, or the zip a product is read from."""
     if product.is_zip:
         match = re.match(r"^/vsizip/(.*?\.zip)(?:/|$)", product.root, re.IGNORECASE)

@@ -42,7 +42,7 @@ class ReferenceResult:
     features: list[str]
     samples_per_class: dict[int, int]  # samples (points or polygons) per class code on valid pixels
     pixels_per_class: dict[int, int]  # training pixels per class code
-    cross_validation: dict[str, Any] | None  # figures.scores of the spatially grouped folds, with "folds"
+    cross_validation: dict[str, Any] | None  # metrics.scores of the spatially grouped folds, with "folds"
     class_percentages: dict[int, float]
     suggestions: list[Suggestion]
     warnings: list[str] = field(default_factory=list)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..classes import MASK_CODES, NODATA
-from ..comparing.figures import scores
+from ..comparing.metrics import scores
 from ..errors import DependencyError
 
 FOREST_SETTINGS: dict[str, Any] = {"n_estimators": 100, "min_samples_leaf": 1, "max_features": "sqrt",
@@ -61,7 +61,7 @@ def train(features: np.ndarray, codes: np.ndarray, seed: int = 0):
 
 
 def cross_validate(features: np.ndarray, codes: np.ndarray, groups: np.ndarray, seed: int = 0) -> dict[str, Any] | None:
-    """Scores (figures.scores) of predictions for samples held out block by block; None with fewer than 2 blocks."""
+    """Scores (metrics.scores) of predictions for samples held out block by block; None with fewer than 2 blocks."""
     folds = min(FOLDS, int(np.unique(groups).size))
     if folds < 2:
         return None

@@ -25,7 +25,7 @@ from ..feedback import Feedback, check_cancelled
 from ..grid import Grid
 from ..masking.model_card import ModelCard
 from ..reading.sources import RasterSource, raster_grid
-from .patches import Patch, PatchSet
+from .patch_set import Patch, PatchSet
 
 IGNORE = 255  # class index the loss skips: no label, or no valid image
 

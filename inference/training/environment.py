@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from ...__about__ import TRAINING_ENV_DIR, TRAINING_REQUIREMENTS
+from ..about import TRAINING_ENV_DIR, TRAINING_REQUIREMENTS
 from ..errors import DependencyError
 
 COMPLETE_MARKER = ".complete"

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ...__about__ import PLUGIN_DIR, software_version
+from ..about import PLUGIN_DIR, software_version
 from ..classes import CLASS_NAMES, CLOUD, SEMI_TRANSPARENT
 from ..errors import Cancelled, ModelError, OutputError, TrainingError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
@@ -39,9 +39,9 @@ from ..masking.model_card import METADATA_KEY, ClassSpec, ModelCard, builtin_car
 from ..outputs import atomic_output, check_writable
 from .dataset import model_bands, prepare_split, write_dataset
 from .environment import training_python
-from .patches import PatchSet, read_patches
-from .registry import record_model
-from .report import report_paths, write_validation_report
+from .patch_set import PatchSet, read_patches
+from .published import publish_model
+from .finetune_report import finetune_report_paths, write_finetune_report
 from .scoring import score_model
 
 STOP_SECONDS = 10.0  # how long a cancelled trainer may take to exit before it is killed
@@ -239,7 +239,7 @@ def finetune(patches: str | Path, output: str | Path, *, base_model: str | Path 
                           f"{output.with_suffix('.onnx').name}.")
     if settings.epochs < 1:
         raise TrainingError(f"EPOCHS must be at least 1, not {settings.epochs}.")
-    report_json, report_html = report_paths(output)
+    report_json, report_html = finetune_report_paths(output)
     for path in (output, sidecar_path(output), report_json, report_html):
         check_writable(path)
     patch_set = read_patches(patches)
@@ -309,8 +309,8 @@ def finetune(patches: str | Path, output: str | Path, *, base_model: str | Path 
             html_tmp = outputs.enter_context(atomic_output(report_html))
             shutil.move(str(model), model_tmp)
             card_tmp.write_text(card_text, encoding="utf-8")
-            write_validation_report(final, base_scores, tuned_scores, json_tmp, html_tmp)
-    record_model(output)
+            write_finetune_report(final, base_scores, tuned_scores, json_tmp, html_tmp)
+    publish_model(output)
     feedback.progress(100.0, "Done")
     return FinetuneResult(
         output=str(output), card=str(sidecar_path(output)), report=str(report_json), report_html=str(report_html),

@@ -19,14 +19,14 @@ import numpy as np
 
 from ..classes import CLOUD, SEMI_TRANSPARENT
 from ..comparing.compare import compare_masks
-from ..comparing.figures import Comparison
+from ..comparing.metrics import Comparison
 from ..errors import ProductError, TrainingError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..masking.engine import mask_raster
 from ..masking.model_card import ModelCard
 from ..masking.session import SessionCache
 from .dataset import model_bands
-from .patches import PatchSet
+from .patch_set import PatchSet
 
 FIGURE_KEYS = ("precision", "recall", "f1", "iou")
 

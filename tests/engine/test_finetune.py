@@ -20,10 +20,10 @@ from s2cloudmask.inference.feedback import SilentFeedback
 from s2cloudmask.inference.masking.engine import mask_product
 from s2cloudmask.inference.masking.model_card import METADATA_KEY, builtin_card, load_card, sidecar_path
 from s2cloudmask.inference.masking.session import create_session
-from s2cloudmask.inference.reference.patches import export_patches
+from s2cloudmask.inference.reference.patch_export import export_patches
 from s2cloudmask.inference.training import environment
 from s2cloudmask.inference.training.finetune import TrainingSettings, finetune
-from s2cloudmask.inference.training.patches import read_patches
+from s2cloudmask.inference.training.patch_set import read_patches
 from s2cloudmask.tools.synthetic_product import truth_path, write_product
 
 from tests.sandbox_env import REPO

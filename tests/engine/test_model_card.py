@@ -149,7 +149,7 @@ def test_missing_ukis_csmask_is_a_dependency_error(sandbox, tmp_path):
     env["S2CLOUDMASK_DEPS_ROOT"] = str(tmp_path)  # an empty dependency root: nothing installed
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "onnxruntime, ukis-csmask" in done.stdout, done.stderr  # every missing package, not only this one
-    assert "Install dependencies" in done.stdout and "dependencies.py install" in done.stdout
+    assert "Install dependencies" in done.stdout and "installer.py install" in done.stdout
 
 
 @pytest.mark.parametrize(("change", "named"), [

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
-from s2cloudmask.toolbelt import dependencies
+from s2cloudmask.packages import folders
 
 from tests.sandbox_env import REPO
 
@@ -45,7 +45,7 @@ def test_install_into_profile_enables_plugin_with_its_dependencies(tmp_path: Pat
     target = settings / "profiles" / "default" / "python" / "plugins" / "s2cloudmask"
     assert str(target) in result.stdout
     assert (target / "metadata.txt").is_file()
-    assert (dependencies.dependency_dir(target) / "onnxruntime").is_dir()
+    assert (folders.dependency_dir(target) / "onnxruntime").is_dir()
     ini = configparser.ConfigParser()
     ini.read(settings / "profiles" / "default" / "QGIS" / "QGIS3.ini")
     assert ini["PythonPlugins"]["s2cloudmask"] == "true"

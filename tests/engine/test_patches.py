@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 from s2cloudmask.inference.errors import OutputError, ProductError
-from s2cloudmask.inference.reference.patches import (
+from s2cloudmask.inference.reference.patch_export import (
     CSV_COLUMNS,
     Patch,
     Scene,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import rasterio
 from osgeo import gdal
-from s2cloudmask.toolbelt import dependencies
+from s2cloudmask.packages import folders, installer, requirements
 
 from tests.conftest import QGIS_PYTHON, plugin_env
 from tests.real_product import WINDOW
@@ -61,7 +61,7 @@ def test_without_rasterio_the_engine_names_it(real_l2a, hidden_rasterio, tmp_pat
     done = subprocess.run([QGIS_PYTHON, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "rasterio, onnxruntime, ukis-csmask" in done.stdout
-    assert "Install dependencies" in done.stdout and "dependencies.py install" in done.stdout
+    assert "Install dependencies" in done.stdout and "installer.py install" in done.stdout
 
 
 def test_rasterio_wheel_masks_and_compares_like_debians_rasterio(real_l2a, hidden_rasterio, wheel_deps_root, tmp_path):
@@ -86,11 +86,11 @@ def test_rasterio_wheel_masks_and_compares_like_debians_rasterio(real_l2a, hidde
 
 def test_installer_chose_the_wheel_only_because_rasterio_was_missing(wheel_deps_root):
     (folder,) = [path for path in wheel_deps_root.iterdir() if not path.name.startswith(".")]
-    assert folder.name == dependencies.dependency_tag()
-    pins = json.loads((folder / dependencies.MANIFEST_NAME).read_text())["pins"]
-    hidden = [line for line in dependencies.requirement_lines(dependencies.IF_MISSING_REQUIREMENTS)
-              if dependencies.distribution_name(line) != "scipy"]  # scipy is not hidden: Debian's serves
-    assert pins == dependencies.requirement_lines(dependencies.REQUIREMENTS) + hidden
-    assert "passed" in (folder / dependencies.SELF_TEST_NAME).read_text().splitlines()[0]
+    assert folder.name == folders.dependency_tag()
+    pins = json.loads((folder / installer.MANIFEST_NAME).read_text())["pins"]
+    hidden = [line for line in requirements.requirement_lines(requirements.IF_MISSING_REQUIREMENTS)
+              if requirements.distribution_name(line) != "scipy"]  # scipy is not hidden: Debian's serves
+    assert pins == requirements.requirement_lines(requirements.REQUIREMENTS) + hidden
+    assert "passed" in (folder / installer.SELF_TEST_NAME).read_text().splitlines()[0]
     # where QGIS's Python has rasterio (this machine's own set-up), the plan leaves the rasterio group out
-    assert dependencies.install_plan() == dependencies.requirement_lines(dependencies.REQUIREMENTS)
+    assert installer.install_plan() == requirements.requirement_lines(requirements.REQUIREMENTS)

@@ -12,7 +12,7 @@ import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
 from s2cloudmask.inference.classes import SCL_TO_MASK, code_lut
-from s2cloudmask.inference.comparing.figures import Comparison
+from s2cloudmask.inference.comparing.metrics import Comparison
 from s2cloudmask.inference.comparing.validate import (
     border_pixels,
     detect_mask_type,

@@ -393,11 +393,11 @@ def test_raster_layer_door_maps_bands_and_masks_the_layer(dock: CloudMaskDock, q
 def test_the_model_field_offers_auto_and_the_fine_tuned_models(dock: CloudMaskDock, tmp_path: Path) -> None:
     from qgis.PyQt.QtCore import QEvent
     from qgis.PyQt.QtGui import QFocusEvent
-    from s2cloudmask.inference.training.registry import record_model
+    from s2cloudmask.inference.training.published import publish_model
 
     model = tmp_path / "ireland.onnx"
     model.write_bytes(b"stands for a fine-tuned model")
-    record_model(model)
+    publish_model(model)
     field = dock.modelFileWidget.lineEdit()
     QgsApplication.sendEvent(field, QFocusEvent(QEvent.FocusIn))
     assert field.completer() is dock.modelList

@@ -86,10 +86,10 @@ def test_processing_only_start_registers_provider(iface):
 
 
 def test_install_dialog_with_everything_installed_offers_a_reinstall_not_an_idle_bar(qgis_app):
-    from s2cloudmask.toolbelt import dependencies
+    from s2cloudmask.packages import activation
     from s2cloudmask.ui.dependency_dialog import DependencyDialog
 
-    assert dependencies.missing_modules() == []  # the test environment has them
+    assert activation.missing_modules() == []  # the test environment has them
     dialog = DependencyDialog()
     assert dialog.install_button.text() == "Reinstall" and dialog.install_button.isEnabled()
     assert not dialog.progress.isVisibleTo(dialog)
@@ -98,11 +98,12 @@ def test_install_dialog_with_everything_installed_offers_a_reinstall_not_an_idle
 
 
 def test_diagnostics_name_the_python_that_installs_the_packages(qgis_app):
-    from s2cloudmask.toolbelt import dependencies, diagnostics
+    from s2cloudmask.packages import installer
+    from s2cloudmask.toolbelt import diagnostics
 
     python_line = next(line for line in diagnostics.report().splitlines() if line.startswith("Python:"))
-    assert dependencies.python_executable() in python_line
-    assert dependencies.install_command()[0] == dependencies.python_executable()
+    assert installer.python_executable() in python_line
+    assert installer.install_command()[0] == installer.python_executable()
 
 
 LOAD_WITHOUT_PACKAGES = """
@@ -119,17 +120,17 @@ app = QgsApplication([], False)
 app.initQgis()
 import s2cloudmask, s2cloudmask.plugin
 modules = ['s2cloudmask.plugin']
-for package in ('processing', 'ui', 'toolbelt'):
+for package in ('packages', 'processing', 'ui', 'toolbelt'):
     root = importlib.import_module('s2cloudmask.' + package)
     for info in pkgutil.walk_packages(root.__path__, root.__name__ + '.'):
         importlib.import_module(info.name)
         modules.append(info.name)
 from s2cloudmask.processing.provider import CloudMaskProvider
-from s2cloudmask.toolbelt import dependencies
+from s2cloudmask.packages import activation
 provider = CloudMaskProvider()
 app.processingRegistry().addProvider(provider)
 print(' '.join(sorted(algorithm.id() for algorithm in provider.algorithms())))
-print(', '.join(dependencies.missing_modules()))
+print(', '.join(activation.missing_modules()))
 print(len(modules))
 """
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import rasterio
-from s2cloudmask.toolbelt import dependencies
+from s2cloudmask.packages import folders
 from s2cloudmask.tools import package
 
 from tests.qgis.test_processing import PERCENT_OUTPUTS
@@ -205,7 +205,7 @@ def test_an_update_keeps_the_installed_packages(tmp_path, real_l2a):
     subprocess.run([sys.executable, str(REPO / "tools" / "install_plugin.py"), "--settings-dir", str(settings)],
                    check=True, capture_output=True, text=True, env=env, cwd=tmp_path)
     packages = settings / "s2cloudmask-packages"
-    assert [path.name for path in packages.iterdir()] == [dependencies.dependency_tag()]
+    assert [path.name for path in packages.iterdir()] == [folders.dependency_tag()]
 
     plugins = settings / "profiles" / "default" / "python" / "plugins"
     shutil.rmtree(plugins / "s2cloudmask")

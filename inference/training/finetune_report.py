@@ -18,7 +18,7 @@ from ..masking.model_card import ModelCard
 REPORT_SUFFIX = ".validation"
 
 
-def report_paths(model: Path) -> tuple[Path, Path]:
+def finetune_report_paths(model: Path) -> tuple[Path, Path]:
     """model.onnx -> (model.validation.json, model.validation.html)."""
     stem = model.with_suffix("")
     return Path(f"{stem}{REPORT_SUFFIX}.json"), Path(f"{stem}{REPORT_SUFFIX}.html")
@@ -45,7 +45,7 @@ def comparison_rows(base: dict[str, Any], tuned: dict[str, Any], view: str) -> l
     return rows
 
 
-def write_validation_report(card: ModelCard, base: dict[str, Any], tuned: dict[str, Any], json_path: Path,
+def write_finetune_report(card: ModelCard, base: dict[str, Any], tuned: dict[str, Any], json_path: Path,
                             html_path: Path) -> None:
     training = card.training or {}
     document = {"model": card.label, "base_model": base["model"], "split": "test", "patches": tuned["patches"],

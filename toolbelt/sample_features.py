@@ -16,6 +16,7 @@ from qgis.core import (
 
 from .. import inference
 from ..inference.errors import SampleError
+from .crs import qgis_crs
 
 if TYPE_CHECKING:  # the sample rasteriser needs rasterio; this module must load without it
     from ..inference.reference.samples import Sample
@@ -24,11 +25,7 @@ if TYPE_CHECKING:  # the sample rasteriser needs rasterio; this module must load
 def samples_from_features(features, source_crs: QgsCoordinateReferenceSystem, class_field: str,
                           target_crs: str, layer_name: str) -> list[Sample]:
     """Samples from QgsFeatures (a layer's or a Processing source's), reprojected to `target_crs` (any CRS text)."""
-    target = QgsCoordinateReferenceSystem()
-    target.createFromString(target_crs if target_crs.startswith("EPSG:") else f"WKT:{target_crs}")
-    if not target.isValid():
-        target = QgsCoordinateReferenceSystem.fromWkt(target_crs)
-    transform = QgsCoordinateTransform(source_crs, target, QgsProject.instance())
+    transform = QgsCoordinateTransform(source_crs, qgis_crs(target_crs), QgsProject.instance())
     samples = []
     for feature in features:
         if class_field not in feature.fields().names():

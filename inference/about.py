@@ -1,0 +1,21 @@
+"""What the engine knows of the plugin it ships in: its resource files, the user's data folder, its software tag.
+
+The engine reads these from the plugin's __about__ here, and only here, so
+every other engine module imports from within inference/.
+"""
+
+from __future__ import annotations
+
+from ..__about__ import (
+    MODEL_CARD_DIR,
+    PLUGIN_DIR,
+    PLUGIN_SLUG,
+    REPORT_TEMPLATE,
+    TRAINING_ENV_DIR,
+    TRAINING_REQUIREMENTS,
+    software_version,
+    user_data_dir,
+)
+
+__all__ = ["MODEL_CARD_DIR", "PLUGIN_DIR", "PLUGIN_SLUG", "REPORT_TEMPLATE", "TRAINING_ENV_DIR",
+           "TRAINING_REQUIREMENTS", "software_version", "user_data_dir"]
