@@ -10,12 +10,12 @@ from ..__about__ import (
     MODEL_CARD_DIR,
     PLUGIN_DIR,
     PLUGIN_SLUG,
-    REPORT_TEMPLATE,
+    REPORT_TEMPLATE_DIR,
     TRAINING_ENV_DIR,
     TRAINING_REQUIREMENTS,
     software_version,
     user_data_dir,
 )
 
-__all__ = ["MODEL_CARD_DIR", "PLUGIN_DIR", "PLUGIN_SLUG", "REPORT_TEMPLATE", "TRAINING_ENV_DIR",
+__all__ = ["MODEL_CARD_DIR", "PLUGIN_DIR", "PLUGIN_SLUG", "REPORT_TEMPLATE_DIR", "TRAINING_ENV_DIR",
            "TRAINING_REQUIREMENTS", "software_version", "user_data_dir"]

@@ -34,8 +34,12 @@ MASK_TYPE_NAMES = {
 }
 MASK_TYPES = ("auto", *MASK_TYPE_NAMES)
 
-# Reference masks: the fewest samples a class needs before a forest is trained on it.
+# Reference masks: the fewest samples a class needs before a forest is trained on it; the grid they are made on
+# by default (ALCD's: a whole tile classifies in about a minute on a laptop); how many places with the lowest
+# confidence each round suggests for the next samples.
 MIN_SAMPLES_PER_CLASS = 10
+DEFAULT_REFERENCE_RESOLUTION = 60
+DEFAULT_SUGGESTIONS = 20
 
 # The sets training patches are split into, whole scenes at a time.
 SPLITS = ("train", "validation", "test")

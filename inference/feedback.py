@@ -1,12 +1,18 @@
 """Progress, cancellation and warnings as plain callbacks.
 
 The engine never calls back into QGIS; Processing's QgsProcessingFeedback and
-the dock's QgsTask adapt themselves to this small protocol instead.
+the dock's QgsTask adapt themselves to this small protocol instead. Scripts and
+the command lines (the batch runner, make demo, make finetune) use
+ConsoleFeedback.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from typing import Protocol, TextIO
 
 from .errors import Cancelled
 
@@ -35,6 +41,49 @@ class SilentFeedback:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
+
+
+class ConsoleFeedback:
+    """A progress bar on one rewritten line in a terminal; one line per stage in a log file.
+
+    `keep(stage)` names stages worth a line of their own in a terminal too (a
+    finished epoch's losses), so they stay on screen above the bar.
+    """
+
+    def __init__(self, stream: TextIO | None = None, keep: Callable[[str], bool] | None = None) -> None:
+        self._stream = stream or sys.stderr
+        self._interactive = self._stream.isatty()
+        self._keep = keep or (lambda stage: False)
+        self._started = time.monotonic()
+        self._bar = ""  # the text on the open bar line, "" when none is open
+        self._stage = ""
+
+    def progress(self, percent: float, stage: str) -> None:
+        elapsed = time.monotonic() - self._started
+        if self._interactive and not self._keep(stage):
+            width = max(10, min(40, shutil.get_terminal_size().columns - len(stage) - 20))
+            filled = int(width * percent / 100)
+            line = f"\r[{'#' * filled}{'.' * (width - filled)}] {percent:3.0f} % {stage} ({elapsed:.0f} s)"
+            self._stream.write(line.ljust(len(self._bar)))
+            self._bar = line
+        elif stage != self._stage:
+            self.end_line()
+            self._stream.write(f"[{percent:3.0f} %] {stage} ({elapsed:.0f} s)\n")
+        self._stage = stage
+        self._stream.flush()
+
+    def is_cancelled(self) -> bool:
+        return False
+
+    def warn(self, message: str) -> None:
+        self.end_line()
+        self._stream.write(f"note: {message}\n")
+
+    def end_line(self) -> None:
+        """Close the bar's line, so the next text starts on a line of its own."""
+        if self._bar:
+            self._stream.write("\n")
+            self._bar = ""
 
 
 def check_cancelled(feedback: Feedback) -> None:

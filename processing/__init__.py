@@ -1,1 +1,2 @@
-"""The Processing provider: the engine's three entry points as toolbox, modeler and qgis_process algorithms."""
+"""The Processing provider: the engine's entry points as toolbox, modeler and qgis_process algorithms (provider.py
+lists them), one thin module per algorithm."""

@@ -1,8 +1,9 @@
-"""What the three algorithms share: the feedback adapter, error translation, styling on load, help text.
+"""What every algorithm of the provider shares: the feedback adapter, error translation, styling on load, help text,
+the common parameters, and the base classes of the toolbox groups.
 
 The algorithms are thin wrappers over inference/: they read their parameters,
 call one engine function and report its result. Everything that would
-otherwise be repeated three times lives here.
+otherwise be repeated in each of them lives here.
 """
 
 from __future__ import annotations

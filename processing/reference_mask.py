@@ -31,7 +31,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from .. import inference
 from ..inference.classes import CLASS_NAMES, MASK_CODES
-from ..inference.defaults import RESOLUTIONS
+from ..inference.defaults import DEFAULT_REFERENCE_RESOLUTION, DEFAULT_SUGGESTIONS, RESOLUTIONS
 from ..toolbelt.layers import CONFIDENCE_LAYER_NAME, REFERENCE_LAYER_NAME, style_confidence_layer, style_mask_layer
 from ..toolbelt.crs import qgis_crs
 from ..toolbelt.sample_features import samples_from_features
@@ -48,8 +48,6 @@ from .base import (
 
 INPUT_FILTER = ("Sentinel-2 products and rasters (*.zip MTD_MSIL1C.xml MTD_MSIL2A.xml manifest.safe *.tif *.tiff "
                 "*.vrt *.jp2);;All files (*)")
-REFERENCE_RESOLUTION = 60  # ALCD's resolution: a whole tile classifies in about a minute on a laptop
-DEFAULT_SUGGESTIONS = 20
 
 
 class ReferenceMaskAlgorithm(ReferenceAlgorithm):
@@ -104,7 +102,7 @@ class ReferenceMaskAlgorithm(ReferenceAlgorithm):
         self.addParameter(QgsProcessingParameterField("CLASS_FIELD", "Class field", parentLayerParameterName="SAMPLES"))
         self.addParameter(QgsProcessingParameterEnum(
             "RESOLUTION", "Resolution (m)", options=[str(r) for r in RESOLUTIONS],
-            defaultValue=str(REFERENCE_RESOLUTION), usesStaticStrings=True))
+            defaultValue=str(DEFAULT_REFERENCE_RESOLUTION), usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterRasterLayer(
             "PROBABILITIES", "U-Net class probabilities (optional features)", optional=True))
         self.addParameter(QgsProcessingParameterNumber(

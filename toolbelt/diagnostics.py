@@ -99,6 +99,7 @@ def report() -> str:
         f"onnxruntime execution providers: {_onnxruntime_providers()}",
         f"ukis-csmask: {_version('ukis_csmask')}",
         f"scikit-learn: {_version('sklearn')}",
+        f"jinja2 (QGIS's, for the HTML reports): {_version('jinja2')}",
         f"Dependency folder: {dependency_dir()}"
         + ("" if dependency_dir().is_dir() else " (missing)"),
         f"Missing packages: {', '.join(missing_modules()) or 'none'}",

@@ -14,7 +14,7 @@ from typing import Any
 
 from qgis.core import QgsSettings
 
-from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK
+from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_LEVEL, DEFAULT_SHADOW_CHECK
 
 SETTINGS_GROUP = "s2cloudmask/dock"
 
@@ -33,7 +33,7 @@ class DockSettings:
     browse_folder: str = ""  # where the product file dialogs open
     scale: float | None = None  # None: inference.defaults' (Sentinel-2 digital numbers)
     offset: float | None = None
-    level: str = "l2a"
+    level: str = DEFAULT_LEVEL
     shadow_check: bool = DEFAULT_SHADOW_CHECK
     buffer: float = DEFAULT_BUFFER
 

@@ -20,37 +20,6 @@ REAL_SAMPLE = (REPO.parent / "shared" / "data" / "sentinel2"
 GENERATED = REPO / ".cache" / "demo"
 
 
-class ConsoleFeedback:
-    """Progress on one rewritten line in a terminal; one line per stage in a log."""
-
-    def __init__(self) -> None:
-        self._interactive = sys.stdout.isatty()
-        self._stage = ""
-        self._open_line = False
-
-    def progress(self, percent: float, stage: str) -> None:
-        if self._interactive:
-            print(f"\r[{percent:5.1f} %] {stage}".ljust(78), end="", flush=True)
-            self._open_line = True
-        elif stage != self._stage:
-            print(f"[{percent:5.1f} %] {stage}", flush=True)
-        self._stage = stage
-
-    def is_cancelled(self) -> bool:
-        return False
-
-    def warn(self, message: str) -> None:
-        if self._open_line:
-            print()
-            self._open_line = False
-        print(f"note: {message}")
-
-    def end_line(self) -> None:
-        if self._open_line:
-            print()
-            self._open_line = False
-
-
 def choose_product(given: str | None) -> Path:
     if given:
         return Path(given)
@@ -69,13 +38,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--product", help="a .SAFE folder, a product .zip or its MTD xml")
     parser.add_argument("--out", type=Path, default=REPO / "demo-output")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
+    import_plugin_package()
+    from s2cloudmask.inference.defaults import DEVICES
+
+    parser.add_argument("--device", default="auto", choices=DEVICES)
     args = parser.parse_args()
 
-    import_plugin_package()
+    from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES
     from s2cloudmask.inference.comparing.compare import compare_with_scl
     from s2cloudmask.inference.comparing.quicklook import write_quicklook
     from s2cloudmask.inference.errors import CloudMaskError
+    from s2cloudmask.inference.feedback import ConsoleFeedback
     from s2cloudmask.inference.masking.engine import mask_product
     from s2cloudmask.inference.reading.product import open_product
 
@@ -90,8 +63,8 @@ def main() -> int:
         result = mask_product(product_path, mask, device=args.device, feedback=feedback)
         feedback.end_line()
         print(f"Masked in {time.perf_counter() - started:.1f} s on {result.device_used} with {result.model_used}")
-        for code, name in ((1, "clear"), (2, "cloud shadow"), (3, "semi-transparent cloud"), (4, "cloud")):
-            print(f"  {name:<24}{result.class_percentages.get(code, 0.0):6.2f} %")
+        for code in MASK_CODES:
+            print(f"  {CLASS_NAMES[code].lower():<24}{result.class_percentages.get(code, 0.0):6.2f} %")
         print(f"  class 3: {result.class3_source}")
         quicklook = write_quicklook(mask, args.out / f"{product.product_id}_quicklook.png", product=product_path)
         print(f"Mask:      {mask}")

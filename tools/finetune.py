@@ -14,20 +14,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.demo import ConsoleFeedback  # noqa: E402
 from tools.plugin_package import import_plugin_package  # noqa: E402
 
 
-class TrainingFeedback(ConsoleFeedback):
-    """Epoch summaries stay on screen; other stages rewrite one line."""
-
-    def progress(self, percent: float, stage: str) -> None:
-        if stage.startswith("Epoch") and "loss" in stage and stage != self._stage:
-            self.end_line()
-            print(f"[{percent:5.1f} %] {stage}", flush=True)
-            self._stage = stage
-            return
-        super().progress(percent, stage)
+def epoch_summary(stage: str) -> bool:
+    """An epoch's losses and validation accuracy: kept on screen, one line each."""
+    return stage.startswith("Epoch") and "loss" in stage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,10 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import_plugin_package()
     from s2cloudmask.inference.errors import CloudMaskError
+    from s2cloudmask.inference.feedback import ConsoleFeedback
     from s2cloudmask.inference.training.finetune import TrainingSettings, finetune
     from s2cloudmask.inference.training.finetune_report import comparison_rows
 
-    feedback = TrainingFeedback()
+    feedback = ConsoleFeedback(keep=epoch_summary)
     try:
         result = finetune(args.patches, args.out, base_model=args.base_model,
                           settings=TrainingSettings(epochs=args.epochs, device=args.device, crop=args.crop), feedback=feedback)

@@ -13,11 +13,15 @@ from __future__ import annotations
 import argparse
 import configparser
 import re
+import sys
 import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the plugin's __about__, which reads metadata.txt
+from __about__ import plugin_version  # noqa: E402
+
 PLUGIN_FOLDER = "s2cloudmask"
 TOP_LEVEL_FILES = ("metadata.txt", "__init__.py", "__about__.py", "plugin.py", "LICENSE", "README.md")
 PACKAGES = ("packages", "inference", "processing", "ui", "toolbelt", "resources", "i18n", "trainer")
@@ -40,13 +44,6 @@ def plugin_files(repo: Path = REPO) -> list[Path]:
             if path.is_file() and not SKIPPED_PARTS & set(relative.parts) and path.suffix not in SKIPPED_SUFFIXES:
                 files.append(relative)
     return files
-
-
-def version(repo: Path = REPO) -> str:
-    for line in (repo / "metadata.txt").read_text(encoding="utf-8").splitlines():
-        if line.startswith("version="):
-            return line.split("=", 1)[1].strip()
-    raise SystemExit("metadata.txt has no version")
 
 
 def build_zip(destination: Path) -> Path:
@@ -104,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist")
     args = parser.parse_args()
-    archive = build_zip(args.out / f"{PLUGIN_FOLDER}-{version()}.zip")
+    archive = build_zip(args.out / f"{PLUGIN_FOLDER}-{plugin_version()}.zip")
     problems = check_zip(archive)
     for problem in problems:
         print(f"refused: {problem}")

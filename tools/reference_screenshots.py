@@ -15,10 +15,9 @@ Options: --product PATH, --out FOLDER (default docs/images), --points N per clas
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
-from tools.screenshots import DEFAULT_PRODUCT, REPO, docked_host, sandbox, wait_until
+from tools.screenshots import DEFAULT_PRODUCT, REPO, close_host, docked_host, sandbox, wait_until
 
 
 def main() -> None:
@@ -82,13 +81,7 @@ def main() -> None:
     print(f"wrote {args.out / 'reference-round.png'} and {args.out / 'reference-suggestion.png'}")
 
     panel.unload()
-    project.clear()
-    host.window.close()
-    dock.deleteLater()
-    host.window.deleteLater()
-    app.processEvents()
-    app.exitQgis()
-    shutil.rmtree(root, ignore_errors=True)
+    close_host(app, host, dock, root)
 
 
 if __name__ == "__main__":

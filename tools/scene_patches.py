@@ -15,8 +15,6 @@ is the tool for real, multi-scene exports.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +25,19 @@ from rasterio.warp import reproject
 from rasterio.windows import Window
 
 try:
-    from ..inference.classes import CLASS_NAMES, MASK_CODES, NODATA, scl_to_mask
+    from ..inference.classes import NODATA, scl_to_mask
+    from ..inference.defaults import SPLITS
+    from ..inference.patch_format import make_split_folders, write_manifest, write_patch
+    from ..inference.reading.metadata import BAND_IDS
     from ..inference.reading.product import open_product, product_grid
     from ..inference.reading.reader import ProductReader, read_scl
 except ImportError:  # run as `python -m tools.scene_patches` from the plugin folder
-    from inference.classes import CLASS_NAMES, MASK_CODES, NODATA, scl_to_mask
+    from inference.classes import NODATA, scl_to_mask
+    from inference.defaults import SPLITS
+    from inference.patch_format import make_split_folders, write_manifest, write_patch
+    from inference.reading.metadata import BAND_IDS
     from inference.reading.product import open_product, product_grid
     from inference.reading.reader import ProductReader, read_scl
-
-SPLITS = ("train", "validation", "test")
-CSV_CLASSES = {1: "clear", 2: "cloud_shadow", 3: "semi_transparent_cloud", 4: "cloud"}
 
 
 def _labels(product, labels: str | Path, grid) -> np.ndarray:
@@ -51,25 +52,13 @@ def _labels(product, labels: str | Path, grid) -> np.ndarray:
     return target
 
 
-def _write(path: Path, data: np.ndarray, grid, window: Window, nodata: float, descriptions: list[str] | None) -> None:
-    profile = {"driver": "GTiff", "width": int(window.width), "height": int(window.height), "count": data.shape[0],
-               "dtype": data.dtype.name, "crs": CRS.from_user_input(grid.crs),
-               "transform": rasterio.windows.transform(window, grid.transform), "nodata": nodata,
-               "compress": "deflate"}
-    with rasterio.open(path, "w", **profile) as ds:
-        ds.write(data)
-        for index, name in enumerate(descriptions or [], start=1):
-            ds.set_band_description(index, name)
-
-
 def write_scene_patches(product_path: str | Path, labels: str | Path, out: str | Path, *, resolution: int = 60,
                         patch_size: int = 64, split: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0,
                         min_valid: float = 0.5) -> Path:
     """The patch folder `out` for one product; returns the manifest path."""
     product = open_product(product_path)
     grid = product_grid(product, resolution)
-    bands = [b for b in product.bands if b in {"B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09",
-                                               "B10", "B11", "B12"}]
+    bands = [b for b in product.bands if b in BAND_IDS]
     with ProductReader(product, bands, grid) as reader:
         block = reader.read()
     label = _labels(product, labels, grid)
@@ -86,42 +75,20 @@ def write_scene_patches(product_path: str | Path, labels: str | Path, out: str |
     names = {int(i): ("test" if k < n_test else "validation" if k < n_test + n_val else "train")
              for k, i in enumerate(order)}
     root = Path(out)
-    for name in SPLITS:
-        (root / name).mkdir(parents=True, exist_ok=True)
+    make_split_folders(root)
     date = product.sensing_time.strftime("%Y-%m-%d")
-    entries = []
-    for index, window in enumerate(windows):
-        part = names[index]
-        pid = f"{product.tile_id}_{date}_r{int(window.row_off)}_c{int(window.col_off)}"
-        patch_label = label[window.toslices()]
-        labelled = patch_label[patch_label != NODATA]
-        fractions = {str(c): float((labelled == c).mean()) if labelled.size else 0.0 for c in MASK_CODES}
-        _write(root / part / f"{pid}_image.tif", image[(slice(None), *window.toslices())], grid, window,
-               float("nan"), bands)
-        _write(root / part / f"{pid}_label.tif", patch_label[None], grid, window, NODATA, None)
-        entries.append({"id": pid, "split": part, "image": f"{part}/{pid}_image.tif",
-                        "label": f"{part}/{pid}_label.tif", "product_id": product.product_id,
-                        "tile_id": product.tile_id, "date": date, "row": int(window.row_off),
-                        "col": int(window.col_off), "class_fractions": fractions,
-                        "valid_fraction": float(np.isfinite(image[0][window.toslices()]).mean())})
-    manifest = {"format": "s2cloudmask-patches", "format_version": 1, "level": product.level,
-                "resolution": resolution, "patch_size": patch_size, "bands": bands,
-                "reflectance": "(DN + offset) / quantification",
-                "classes": {"0": "no data", **{str(c): CLASS_NAMES[c] for c in MASK_CODES}},
-                "split": dict(zip(SPLITS, split)), "seed": seed,
-                "sources": [{"product": str(product_path), "product_id": product.product_id,
-                             "tile_id": product.tile_id, "date": date, "reference": str(labels)}],
-                "patches": entries}
-    (root / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    with open(root / "manifest.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "split", "image", "label", "product_id", "tile_id", "date", "row", "col",
-                         *CSV_CLASSES.values(), "valid_fraction"])
-        for e in entries:
-            writer.writerow([e["id"], e["split"], e["image"], e["label"], e["product_id"], e["tile_id"], e["date"],
-                             e["row"], e["col"], *(e["class_fractions"][str(c)] for c in CSV_CLASSES),
-                             e["valid_fraction"]])
-    return root / "manifest.json"
+    scene = {"product_id": product.product_id, "tile_id": product.tile_id, "date": date}
+    records = [
+        write_patch(root, names[index], scene, int(window.row_off), int(window.col_off),
+                    image[(slice(None), *window.toslices())], label[window.toslices()], grid.window_grid(window), bands)
+        for index, window in enumerate(windows)
+    ]
+    return write_manifest(
+        root, level=product.level, resolution=resolution, patch_size=patch_size, bands=bands,
+        split=dict(zip(SPLITS, split)), seed=seed, records=records,
+        sources=[{"product": str(product_path), "product_id": product.product_id, "tile_id": product.tile_id,
+                  "date": date, "reference": str(labels)}],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

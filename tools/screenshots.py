@@ -154,6 +154,19 @@ def docked_host(title: str):
     return host, dock
 
 
+def close_host(app, host, dock, root: Path) -> None:
+    """Take the host down in the order QGIS needs (project, widgets, application) and remove the sandbox."""
+    from qgis.core import QgsProject
+
+    QgsProject.instance().clear()
+    host.window.close()
+    dock.deleteLater()
+    host.window.deleteLater()
+    app.processEvents()
+    app.exitQgis()
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--product", type=Path, default=DEFAULT_PRODUCT)
@@ -210,13 +223,7 @@ def main() -> None:
     report_png(app, dock.last_outcome.report, args.out / "report.png")
     print(f"wrote map.png, dock.png, mask-on-canvas.png and report.png in {args.out}")
 
-    QgsProject.instance().clear()
-    host.window.close()
-    dock.deleteLater()
-    host.window.deleteLater()
-    app.processEvents()
-    app.exitQgis()
-    shutil.rmtree(root, ignore_errors=True)
+    close_host(app, host, dock, root)
 
 
 if __name__ == "__main__":

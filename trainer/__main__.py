@@ -38,7 +38,7 @@ def _train(args: argparse.Namespace) -> None:
                         crop=request["crop"], learning_rate=request["learning_rate"],
                         head_learning_rate=request["head_learning_rate"], train_encoder=request["train_encoder"],
                         gain_jitter=request["gain_jitter"], offset_jitter=request["offset_jitter"],
-                        seed=request["seed"])
+                        seed=request["seed"], ignore_index=request["ignore_index"])
     outcome = train(network, train_split, validation, request["classes"], request["mean"], request["std"],
                     settings, device)
     started = time.perf_counter()

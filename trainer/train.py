@@ -25,8 +25,6 @@ import torch.nn.functional as F
 
 from .convert import SIDE_MULTIPLE, OnnxUNet
 
-IGNORE = 255
-
 
 def report(event: str, **fields: Any) -> None:
     """One JSON line for the parent process; flushed at once so progress is live."""
@@ -46,12 +44,13 @@ class Settings:
     gain_jitter: float  # standard deviation of the per-band gain (1 = none)
     offset_jitter: float  # standard deviation of the per-band offset, reflectance units
     seed: int
+    ignore_index: int  # the class index of unlabelled pixels, which the loss and the scores skip
 
 
 @dataclass
 class Split:
     x: torch.Tensor  # float32 (n, bands, rows, cols), normalised; invalid pixels 0
-    y: torch.Tensor  # int64 (n, rows, cols), class index or IGNORE
+    y: torch.Tensor  # int64 (n, rows, cols), class index or Settings.ignore_index
     valid: torch.Tensor  # bool (n, rows, cols)
 
     @classmethod
@@ -107,9 +106,9 @@ def batches(split: Split, settings: Settings, mean: torch.Tensor, std: torch.Ten
     return result
 
 
-def class_weights(y: torch.Tensor, classes: int) -> torch.Tensor:
+def class_weights(y: torch.Tensor, classes: int, ignore_index: int) -> torch.Tensor:
     """Inverse square-root frequency: rare classes (thin cloud, shadow) count more, without swamping the rest."""
-    counts = torch.bincount(y[y != IGNORE].reshape(-1), minlength=classes).double()
+    counts = torch.bincount(y[y != ignore_index].reshape(-1), minlength=classes).double()
     weights = torch.where(counts > 0, 1.0 / torch.sqrt(counts.clamp(min=1)), torch.zeros_like(counts))
     present = weights > 0
     weights[present] = weights[present] / weights[present].mean()
@@ -117,7 +116,7 @@ def class_weights(y: torch.Tensor, classes: int) -> torch.Tensor:
 
 
 def evaluate(network: OnnxUNet, split: Split, weights: torch.Tensor, classes: int, device: torch.device,
-             batch_size: int) -> dict[str, Any]:
+             batch_size: int, ignore_index: int) -> dict[str, Any]:
     """Loss and scores on the largest central crop of every patch (no augmentation)."""
     network.eval()
     rows, cols = split.x.shape[2:]
@@ -130,13 +129,13 @@ def evaluate(network: OnnxUNet, split: Split, weights: torch.Tensor, classes: in
             x = split.x[first: first + batch_size, :, r0: r0 + side, c0: c0 + side].to(device)
             y = split.y[first: first + batch_size, r0: r0 + side, c0: c0 + side].to(device)
             logits = network(x)
-            labelled = int((y != IGNORE).sum())
+            labelled = int((y != ignore_index).sum())
             if labelled:
-                loss_sum += float(F.cross_entropy(logits, y, weight=weights.to(device), ignore_index=IGNORE,
+                loss_sum += float(F.cross_entropy(logits, y, weight=weights.to(device), ignore_index=ignore_index,
                                                   reduction="sum"))
                 pixels += labelled
             predicted = logits.argmax(dim=1)
-            keep = y != IGNORE
+            keep = y != ignore_index
             matrix += torch.bincount(y[keep] * classes + predicted[keep], minlength=classes * classes).reshape(
                 classes, classes).cpu()
     total = int(matrix.sum())
@@ -158,7 +157,7 @@ def train(network: OnnxUNet, train_split: Split, validation: Split, classes: int
     rng = np.random.default_rng(settings.seed)
     mean_t = torch.tensor(mean, dtype=torch.float32)[:, None, None]
     std_t = torch.tensor(std, dtype=torch.float32)[:, None, None]
-    weights = class_weights(train_split.y, classes)
+    weights = class_weights(train_split.y, classes, settings.ignore_index)
     if not settings.train_encoder:
         report("frozen", encoder_parameters=network.freeze_encoder())
     network.to(device)
@@ -168,7 +167,7 @@ def train(network: OnnxUNet, train_split: Split, validation: Split, classes: int
                                    {"params": head, "lr": settings.head_learning_rate}], weight_decay=1e-4)
     best_loss, best_epoch, best_state = math.inf, 0, copy.deepcopy(network.state_dict())
     history: list[dict[str, Any]] = []
-    before = evaluate(network, validation, weights, classes, device, settings.batch_size)
+    before = evaluate(network, validation, weights, classes, device, settings.batch_size, settings.ignore_index)
     report("baseline", validation=before)
     if before["loss"] is not None:
         best_loss = before["loss"]
@@ -181,14 +180,14 @@ def train(network: OnnxUNet, train_split: Split, validation: Split, classes: int
         for number, (x, y) in enumerate(plan, start=1):
             x, y = x.to(device), y.to(device)
             optimiser.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(network(x), y, weight=weights.to(device), ignore_index=IGNORE)
+            loss = F.cross_entropy(network(x), y, weight=weights.to(device), ignore_index=settings.ignore_index)
             if torch.isfinite(loss):
                 loss.backward()
                 optimiser.step()
                 loss_sum += float(loss) * len(x)
                 seen += len(x)
             report("batch", epoch=epoch, batch=number, batches=len(plan), loss=float(loss))
-        scores = evaluate(network, validation, weights, classes, device, settings.batch_size)
+        scores = evaluate(network, validation, weights, classes, device, settings.batch_size, settings.ignore_index)
         entry = {"epoch": epoch, "train_loss": loss_sum / seen if seen else None,
                  "validation_loss": scores["loss"], "validation_overall_accuracy": scores["overall_accuracy"],
                  "validation_iou": scores["iou"], "seconds": round(time.perf_counter() - started, 2)}

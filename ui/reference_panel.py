@@ -59,7 +59,7 @@ from qgis.PyQt.QtWidgets import (
 
 from .. import inference
 from ..inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES
-from ..inference.defaults import MIN_SAMPLES_PER_CLASS
+from ..inference.defaults import DEFAULT_REFERENCE_RESOLUTION, DEFAULT_SUGGESTIONS, MIN_SAMPLES_PER_CLASS, RESOLUTIONS
 from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.reading.paths import is_product_path
 from ..toolbelt import layers as layer_styles
@@ -76,8 +76,6 @@ if TYPE_CHECKING:  # the reference builder needs rasterio and scikit-learn; this
 SAMPLE_LAYER_NAME = "Reference samples"
 SUGGESTION_LAYER_NAME = "Suggested places for samples"
 CLASS_FIELD = "class"
-RESOLUTIONS = (60, 20, 10)
-SUGGESTIONS = 15
 JUMP_PIXELS = 60  # a jump shows this many pixels of the reference around the suggested place
 
 
@@ -104,7 +102,7 @@ class ReferenceTask(QgsTask):
         self.arguments = {
             "source": source, "samples": samples, "output": folder / f"reference_round{round_number}.tif",
             "confidence": folder / f"confidence_round{round_number}.tif", "resolution": resolution,
-            "suggestions": SUGGESTIONS, "layer": SAMPLE_LAYER_NAME,
+            "suggestions": DEFAULT_SUGGESTIONS, "layer": SAMPLE_LAYER_NAME,
         }
         self.result: ReferenceResult | None = None
         self.error: BaseException | None = None
@@ -183,8 +181,9 @@ class ReferencePanel(QWidget):
         for combo in (self.classCombo, self.resolutionCombo):  # narrower than their longest entry if need be
             combo.setSizePolicy(QSizePolicy.Ignored, combo.sizePolicy().verticalPolicy())
             combo.setMinimumWidth(combo.fontMetrics().horizontalAdvance("x" * 8))
-        for resolution in RESOLUTIONS:
+        for resolution in sorted(RESOLUTIONS, reverse=True):
             self.resolutionCombo.addItem(f"{resolution} m", resolution)
+        self.resolutionCombo.setCurrentIndex(self.resolutionCombo.findData(DEFAULT_REFERENCE_RESOLUTION))
         form.addRow("Resolution", self.resolutionCombo)
         layout.addLayout(form)
         buttons = QHBoxLayout()

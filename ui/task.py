@@ -20,7 +20,14 @@ from qgis.core import Qgis, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
 from .. import inference
-from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_OFFSET, DEFAULT_SCALE, DEFAULT_SHADOW_CHECK
+from ..inference.defaults import (
+    DEFAULT_BUFFER,
+    DEFAULT_LEVEL,
+    DEFAULT_OFFSET,
+    DEFAULT_RESOLUTION,
+    DEFAULT_SCALE,
+    DEFAULT_SHADOW_CHECK,
+)
 from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.feedback import check_cancelled
 from ..toolbelt.log_handler import PlgLogger
@@ -43,10 +50,10 @@ class RunRequest:
     bands: dict[str, int] = field(default_factory=dict)
     scale: float = DEFAULT_SCALE
     offset: float = DEFAULT_OFFSET
-    level: str = "l2a"
+    level: str = DEFAULT_LEVEL
     model: str = "auto"
     device: str = "auto"
-    resolution: int = 10
+    resolution: int = DEFAULT_RESOLUTION
     extent: Extent | None = None
     shadow_check: bool = DEFAULT_SHADOW_CHECK  # products only: a raster has no sun angles in the dock
     buffer: float = DEFAULT_BUFFER  # metres around cloud, semi-transparent cloud and shadow

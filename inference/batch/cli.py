@@ -10,51 +10,15 @@ did not run, 2 when the run could not start; the summary says which and why.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import time
 
-from ..defaults import DEFAULT_BUFFER, DEVICES, RESOLUTIONS
+from ..defaults import DEFAULT_BUFFER, DEFAULT_RESOLUTION, DEVICES, RESOLUTIONS
 from ..errors import Cancelled, CloudMaskError
+from ..feedback import ConsoleFeedback
 from .cluster import LOCAL, SCHEDULER_VARIABLE
 from .inputs import find_products
 from .records import DONE, FAILED, NOT_RUN, SKIPPED, Settings
 from .runner import run_batch
-
-
-class ProgressBar:
-    """A progress bar on one rewritten line in a terminal; one line per step in a log file."""
-
-    def __init__(self, stream=sys.stderr) -> None:
-        self._stream = stream
-        self._interactive = stream.isatty()
-        self._started = time.monotonic()
-        self._last = ""
-
-    def progress(self, percent: float, stage: str) -> None:
-        elapsed = time.monotonic() - self._started
-        if self._interactive:
-            width = max(10, min(40, shutil.get_terminal_size().columns - len(stage) - 20))
-            filled = int(width * percent / 100)
-            line = f"\r[{'#' * filled}{'.' * (width - filled)}] {percent:3.0f} % {stage} ({elapsed:.0f} s)"
-            self._stream.write(line.ljust(len(self._last)))
-            self._last = line
-        elif stage != self._last:
-            self._stream.write(f"[{percent:3.0f} %] {stage} ({elapsed:.0f} s)\n")
-            self._last = stage
-        self._stream.flush()
-
-    def is_cancelled(self) -> bool:
-        return False
-
-    def warn(self, message: str) -> None:
-        self.end_line()
-        self._stream.write(f"note: {message}\n")
-
-    def end_line(self) -> None:
-        if self._interactive and self._last:
-            self._stream.write("\n")
-            self._last = ""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -74,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--retries", type=int, default=1, help="tries more when the worker running a product dies")
     parser.add_argument("--model", default="auto", help="'auto' or the path of an .onnx model with a card")
     parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--resolution", type=int, choices=RESOLUTIONS, default=10, help="output grid in metres")
+    parser.add_argument("--resolution", type=int, choices=RESOLUTIONS, default=DEFAULT_RESOLUTION, help="output grid in metres")
     parser.add_argument("--no-compare", action="store_true", help="skip the comparison with SCL (L2A products)")
     parser.add_argument("--no-shadow-check", action="store_true",
                         help="keep the model's cloud shadow as it is (no check against the sun geometry)")
@@ -86,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    bar = ProgressBar()
+    bar = ConsoleFeedback()
     settings = Settings(model=args.model, device=args.device, resolution=args.resolution,
                         compare=not args.no_compare, threads=args.threads,
                         shadow_check=not args.no_shadow_check, buffer=args.buffer)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..classes import CLASS_NAMES, MASK_CODES
-from ..defaults import DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK
+from ..defaults import DEFAULT_BUFFER, DEFAULT_RESOLUTION, DEFAULT_SHADOW_CHECK
 from ..errors import OutputError
 from ..outputs import atomic_output
 
@@ -45,7 +45,7 @@ class Settings:
 
     model: str = "auto"
     device: str = "auto"
-    resolution: int = 10
+    resolution: int = DEFAULT_RESOLUTION
     compare: bool = True  # compare with the SCL where the product has one (L2A)
     threads: int = 0  # onnxruntime threads per worker; 0: all the worker's cores
     shadow_check: bool = DEFAULT_SHADOW_CHECK

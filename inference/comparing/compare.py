@@ -29,31 +29,22 @@ from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from ..classes import NODATA
 from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
-from ..outputs import atomic_output, check_outputs, check_writable, gdal_write_errors
+from ..outputs import atomic_output, check_outputs, check_writable
 from ..reading.paths import is_product_path
 from ..reading.product import Product
-from .difference import (
-    DIFFERENCE_CODES,
-    DIFFERENCE_COLOURS,
-    MASK_CODE_TEXT,
-    MASK_COLUMNS,
-    SCL_COLUMNS,
-    difference_lut,
-)
+from .difference import MASK_CODE_TEXT, MASK_COLUMNS, SCL_COLUMNS, difference_lut
 from .metrics import Comparison, PairCounter
 from .rasters import (
+    DifferenceWriter,
     ReadBlock,
     blocks,
     check_codes,
     check_overlap,
-    difference_profile,
     mask_grid,
     open_raster,
     product_scl_on_grid,
@@ -61,7 +52,6 @@ from .rasters import (
     read_block,
     row_areas_m2,
     sensing_year,
-    set_category_names,
 )
 from .report import check_report_path, write_report
 
@@ -113,6 +103,16 @@ def _stream(
     return counter.result()
 
 
+def _check_paths(mask: Path, reference: Path, output: Path, report: str | Path | None, role: str) -> None:
+    """Fail before any work when an output cannot be written or would replace an input."""
+    check_writable(output)
+    outputs: dict[str, str | Path | None] = {"OUTPUT": output}
+    if report is not None:
+        html_path, json_path = check_report_path(report)
+        outputs.update({"REPORT": html_path, "the report's JSON": json_path})
+    check_outputs(outputs, {"MASK": mask, "the " + role: reference})
+
+
 def _compare(
     mask: str | Path,
     reference: str | Path | Product,
@@ -121,53 +121,28 @@ def _compare(
     feedback: Feedback | None,
     against_scl: bool,
 ) -> Comparison:
+    """Open both sides, stream the difference raster and the tally, then describe the file and write the report."""
     started = time.perf_counter()
     feedback = feedback or SilentFeedback()
     opened = reference if isinstance(reference, Product) else None
     mask_path, output_path = Path(mask), Path(output)
     reference_path = Path(opened.source if opened is not None else reference)
-    check_writable(output_path)
-    outputs: dict[str, str | Path | None] = {"OUTPUT": output_path}
-    if report is not None:
-        html_path, json_path = check_report_path(report)
-        outputs.update({"REPORT": html_path, "the report's JSON": json_path})
-    check_outputs(outputs, {"MASK": mask_path, "the " + _role(against_scl): reference_path})
     label = _role(against_scl)
+    _check_paths(mask_path, reference_path, output_path, report, label)
     with contextlib.ExitStack() as stack:
         mask_dataset = open_raster(mask_path, "mask", stack)
         grid = mask_grid(mask_dataset)
         read_reference, kind, info, year = _open_reference(reference_path, grid, mask_path, against_scl, stack, opened)
         mask_tags = {key: str(value) for key, value in mask_dataset.tags().items() if key != "AREA_OR_POINT"}
         with atomic_output(output_path) as temporary:
-            def checked():  # GDAL reports a full disk only to its error handler: every write goes through here
-                return gdal_write_errors(output_path, output_path.parent)
-
-            with checked():
-                target = rasterio.open(temporary, "w", **difference_profile(grid))
-            try:
-                with checked():
-                    # the colour table is a TIFF tag: it must be set before the first block is written
-                    target.write_colormap(1, {code: DIFFERENCE_COLOURS[code] for code in (NODATA, *DIFFERENCE_CODES)})
-
-                def write(codes: np.ndarray, window: Window) -> None:
-                    with checked():
-                        target.write(codes, 1, window=window)
-
+            with DifferenceWriter(temporary, output_path, grid) as writer:
                 counts, areas = _stream(
-                    mask_dataset, read_reference, write, (mask_path, reference_path), against_scl, feedback
+                    mask_dataset, read_reference, writer.write, (mask_path, reference_path), against_scl, feedback
                 )
                 comparison = Comparison(
-                    mask=str(mask_path),
-                    reference=str(reference_path),
-                    reference_label=label,
-                    reference_kind=kind,
-                    output=str(output_path),
-                    grid=grid,
-                    columns=SCL_COLUMNS if against_scl else MASK_COLUMNS,
-                    counts=counts,
-                    areas_m2=areas,
-                    mask_tags=mask_tags,
-                    reference_info=info,
+                    mask=str(mask_path), reference=str(reference_path), reference_label=label, reference_kind=kind,
+                    output=str(output_path), grid=grid, columns=SCL_COLUMNS if against_scl else MASK_COLUMNS,
+                    counts=counts, areas_m2=areas, mask_tags=mask_tags, reference_info=info,
                     sensing_year=year or sensing_year(str(reference_path), str(mask_path), *mask_tags.values()),
                 )
                 if comparison.compared_pixels == 0:
@@ -177,18 +152,8 @@ def _compare(
                     )
                 check_cancelled(feedback)
                 feedback.progress(88.0, "Writing the difference raster")
-                with checked():
-                    target.set_band_description(1, f"Difference: {mask_path.name} against {label} {reference_path.name}")
-                    target.update_tags(**_difference_tags(comparison))
-                    target.build_overviews(grid.overview_factors(), Resampling.nearest)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    target.close()  # the file is removed; its closing errors do not matter
-                raise
-            with checked():
-                target.close()
-            with checked():
-                set_category_names(temporary, comparison.names)
+                writer.describe(f"Difference: {mask_path.name} against {label} {reference_path.name}",
+                                _difference_tags(comparison), comparison.names)
             comparison.seconds = time.perf_counter() - started
             if report is not None:
                 check_cancelled(feedback)

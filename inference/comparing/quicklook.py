@@ -1,4 +1,5 @@
-"""PNG quicklooks: a true-colour view of the product beside its mask, for a glance without GIS software.
+"""PNG quicklooks for a glance without GIS software: a true-colour view of the product beside its mask, and the
+difference raster the comparison report shows.
 
 PNG is written with zlib alone so the engine needs no imaging library.
 """
@@ -17,6 +18,7 @@ from rasterio.windows import Window
 from ..classes import CLASS_COLOURS, CLEAR, CLEAR_SHOWN_COLOUR
 from ..outputs import atomic_output
 from ..reading.reader import ProductReader, open_product, product_grid
+from .difference import DIFFERENCE_COLOURS
 
 QUICKLOOK_SIZE = 900  # pixels along the longer side of each panel
 
@@ -88,3 +90,15 @@ def write_quicklook(mask_path: str | Path, png_path: str | Path, product: str | 
     gap = np.full((shape[0], 8, 3), 255, dtype=np.uint8)
     image = panels[0] if len(panels) == 1 else np.concatenate([panels[0], gap, panels[1]], axis=1)
     return write_png(image, png_path)
+
+
+def difference_quicklook(difference_raster: str | Path, size: int = QUICKLOOK_SIZE) -> bytes:
+    """The difference raster downsampled (nearest, from its overviews) to at most `size` pixels a side, as RGBA PNG."""
+    with rasterio.open(difference_raster) as dataset:
+        scale = max(dataset.width, dataset.height) / size
+        shape = (max(1, round(dataset.height / scale)), max(1, round(dataset.width / scale))) if scale > 1 else None
+        codes = dataset.read(1, out_shape=shape, resampling=Resampling.nearest)
+    lut = np.zeros((256, 4), dtype=np.uint8)  # codes without a colour (and no data) stay transparent
+    for code, colour in DIFFERENCE_COLOURS.items():
+        lut[code] = colour
+    return encode_png(lut[codes])

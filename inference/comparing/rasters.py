@@ -24,9 +24,12 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
+from ..classes import NODATA
 from ..errors import OutputError, ProductError
 from ..grid import Grid
+from ..outputs import gdal_write_errors
 from ..reading.product import Product, as_product, check_regular_file, no_scl_error, scl_file
+from .difference import DIFFERENCE_CODES, DIFFERENCE_COLOURS
 
 BLOCK_PIXELS = 1 << 22
 EARTH_AUTHALIC_RADIUS_M = 6371007.2
@@ -200,6 +203,65 @@ def difference_profile(grid: Grid) -> dict[str, Any]:
         "blockysize": 256,
         "BIGTIFF": "IF_SAFER",
     }
+
+
+class DifferenceWriter:
+    """The difference GeoTIFF, written block by block as the comparison streams, like the mask's MaskWriter.
+
+    Used as a context manager inside `atomic_output`: leaving the block normally
+    finishes the file (the description, tags and category names given to
+    `describe`, overviews), leaving it with an exception drops it. GDAL reports
+    a full disk only to its error handler, so every write, flush and close runs
+    under `gdal_write_errors`.
+    """
+
+    def __init__(self, path: Path, target: Path, grid: Grid) -> None:
+        self.path, self.target, self.grid = path, target, grid  # target: the name the user gave, for messages
+        with self.checked():
+            self.dataset = rasterio.open(path, "w", **difference_profile(grid))
+        try:
+            with self.checked():  # the colour table is a TIFF tag: set before the first block is written
+                colours = {code: DIFFERENCE_COLOURS[code] for code in (NODATA, *DIFFERENCE_CODES)}
+                self.dataset.write_colormap(1, colours)
+        except BaseException:
+            self._drop()
+            raise
+        self.description, self.tags, self.names = "", {}, {}
+
+    def checked(self) -> contextlib.AbstractContextManager:
+        return gdal_write_errors(self.target, self.target.parent)
+
+    def write(self, codes: np.ndarray, window: Window) -> None:
+        with self.checked():
+            self.dataset.write(codes, 1, window=window)
+
+    def describe(self, description: str, tags: dict[str, str], names: dict[int, str]) -> None:
+        """What the finished file says of itself: its band description, metadata tags and category names."""
+        self.description, self.tags, self.names = description, tags, names
+
+    def __enter__(self) -> "DifferenceWriter":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        if exc_type is not None:
+            self._drop()
+            return
+        try:
+            with self.checked():
+                self.dataset.set_band_description(1, self.description)
+                self.dataset.update_tags(**self.tags)
+                self.dataset.build_overviews(self.grid.overview_factors(), Resampling.nearest)
+        except BaseException:
+            self._drop()
+            raise
+        with self.checked():
+            self.dataset.close()
+        with self.checked():
+            set_category_names(self.path, self.names)
+
+    def _drop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.dataset.close()  # the file is removed with the temporary name; its closing errors do not matter
 
 
 def set_category_names(path: Path, names: dict[int, str]) -> None:

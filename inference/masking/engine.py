@@ -28,7 +28,15 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from ..classes import SEMI_TRANSPARENT
-from ..defaults import DEFAULT_BUFFER, DEFAULT_OFFSET, DEFAULT_SCALE, DEFAULT_SHADOW_CHECK, RESOLUTIONS
+from ..defaults import (
+    DEFAULT_BUFFER,
+    DEFAULT_LEVEL,
+    DEFAULT_OFFSET,
+    DEFAULT_RESOLUTION,
+    DEFAULT_SCALE,
+    DEFAULT_SHADOW_CHECK,
+    RESOLUTIONS,
+)
 from ..errors import BandError, ModelError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
@@ -309,7 +317,7 @@ def mask_raster(
     bands: dict[str, int],
     scale: float = DEFAULT_SCALE,
     offset: float = DEFAULT_OFFSET,
-    level: str = "l2a",
+    level: str = DEFAULT_LEVEL,
     model: str | Path = "auto",
     device: str = "auto",
     probabilities: str | Path | None = None,
@@ -414,7 +422,7 @@ def mask_product(
     *,
     model: str | Path = "auto",
     device: str = "auto",
-    resolution: int = 10,
+    resolution: int = DEFAULT_RESOLUTION,
     extent: tuple | None = None,
     probabilities: str | Path | None = None,
     threads: int = 0,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...packages.activation import missing_message, missing_modules
+from ..defaults import DEVICES
 from ..errors import DependencyError, ModelError, ResourceError
 from ..feedback import Feedback, SilentFeedback
 from .model_graph import free_spatial_dims
@@ -28,7 +29,6 @@ DEVICE_NAMES: dict[str, str] = {
 }
 GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider")
 CPU_PROVIDER = "CPUExecutionProvider"
-DEVICES = ("auto", "cpu", "gpu")
 
 # (model path, device, threads, feedback, free_spatial=False) -> (session, device used): create_session, or a
 # SessionCache

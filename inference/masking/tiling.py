@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal.windows import tukey
 
 
 @dataclass(frozen=True)
@@ -85,24 +86,6 @@ def reflect_indices(indices: np.ndarray, length: int) -> np.ndarray:
     period = 2 * length
     folded = np.mod(indices, period)
     return np.where(folded < length, folded, period - 1 - folded)
-
-
-def tukey(size: int, alpha: float) -> np.ndarray:
-    """The symmetric Tukey (tapered cosine) window, as scipy.signal.windows.tukey computes it.
-
-    Written out in numpy so the engine does not need scipy, which not every
-    QGIS ships; a test holds it equal to scipy's.
-    """
-    if size == 1 or alpha <= 0:
-        return np.ones(size)
-    alpha = min(alpha, 1.0)
-    n = np.arange(size, dtype=np.float64)
-    width = int(np.floor(alpha * (size - 1) / 2.0))
-    window = np.ones(size)
-    head, tail = n[: width + 1], n[size - width - 1 :]
-    window[: width + 1] = 0.5 * (1 + np.cos(np.pi * (-1 + 2.0 * head / alpha / (size - 1))))
-    window[size - width - 1 :] = 0.5 * (1 + np.cos(np.pi * (-2.0 / alpha + 1 + 2.0 * tail / alpha / (size - 1))))
-    return window
 
 
 def strips(tile_rows: int, rows_per_strip: int) -> list[tuple[int, int]]:

@@ -20,6 +20,7 @@ from rasterio.crs import CRS
 from scipy import ndimage
 
 from ..classes import CLASS_NAMES, MASK_CODES
+from ..defaults import DEFAULT_REFERENCE_RESOLUTION, DEFAULT_SUGGESTIONS
 from ..errors import SampleError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
@@ -85,14 +86,86 @@ def _confidence_profile(grid: Grid) -> dict[str, Any]:
             "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256}
 
 
+def _training_set(stack: FeatureStack, samples: Sequence[Sample], layer: str, feedback: Feedback,
+                  warnings: list[str]) -> tuple[SamplePixels, np.ndarray, dict[int, int]]:
+    """The sample pixels with data, their features, and the samples per class (checked: enough of each)."""
+    pixels = sample_pixels(samples, stack.grid, stack.label, layer)
+    table, valid = _training_table(stack, pixels, feedback)
+    if not valid.all():
+        dropped = np.unique(pixels.sample[~valid]).size
+        warnings.append(f"{dropped} sample(s) lie on no-data pixels of {stack.label} and were left out.")
+    pixels, table = pixels.subset(valid), table[valid]
+    if len(pixels) == 0:
+        raise SampleError(f"Every sample of {layer} lies on no-data pixels of {stack.label}; mark points inside the "
+                          "image.")
+    return pixels, table, check_counts(pixels, layer)
+
+
+def _reference_tags(stack: FeatureStack, samples_per_class: dict[int, int],
+                    cross_validation: dict[str, Any] | None) -> dict[str, str]:
+    """The mask's tags, and what makes it a reference: its features, samples and cross-validated accuracy."""
+    tags = mask_tags(MODEL_NAME, f"scikit-learn {sklearn_version()}", stack.label, "CPU",
+                     "the analyst's samples of semi-transparent cloud" if samples_per_class.get(3) else
+                     "absent: no samples of semi-transparent cloud")
+    tags.update({"REFERENCE": "yes", "FEATURES": ",".join(stack.names),
+                 "SAMPLES": "; ".join(f"{CLASS_NAMES[c]}={n}" for c, n in samples_per_class.items()),
+                 "CV_OVERALL_ACCURACY": "" if cross_validation is None
+                 else f"{cross_validation['overall_accuracy']:.4f}"})
+    return tags
+
+
+def _classify_scene(stack: FeatureStack, model: Any, output: str | Path, confidence: str | Path | None,
+                    tags: dict[str, str], cells: LowestPerCell | None, feedback: Feedback) -> np.ndarray:
+    """Classify the scene block by block into the mask (and the confidence raster); pixels per class code."""
+    grid = stack.grid
+    class_pixels = np.zeros(len(CLASS_NAMES), np.int64)
+    windows = row_blocks(grid)
+    with contextlib.ExitStack() as outputs:
+        mask_path = outputs.enter_context(atomic_output(output))
+        confidence_dataset = None
+        if confidence is not None:
+            confidence_path = outputs.enter_context(atomic_output(confidence))
+            confidence_dataset = outputs.enter_context(rasterio.open(confidence_path, "w", **_confidence_profile(grid)))
+            confidence_dataset.set_band_description(1, "Confidence of the reference mask (percent of the forest's "
+                                                       "votes for the class it chose)")
+            confidence_dataset.update_tags(**tags, UNITS="percent")
+        writer = outputs.enter_context(MaskWriter(mask_path, grid, tags))
+        for number, window in enumerate(windows):
+            check_cancelled(feedback)
+            features, block_valid = stack.read(window)
+            codes, block_confidence = classify(model, features, block_valid)
+            writer.write(codes)
+            class_pixels += np.bincount(codes.ravel(), minlength=len(CLASS_NAMES))
+            if confidence_dataset is not None:
+                percent = np.where(np.isfinite(block_confidence),
+                                   np.round(np.nan_to_num(block_confidence) * 100), CONFIDENCE_NODATA)
+                confidence_dataset.write(percent.astype(np.uint8), 1, window=window)
+            if cells is not None:
+                cells.update(_away_from_no_data(block_confidence, block_valid, stack.context // 2),
+                             int(window.row_off))
+            feedback.progress(20.0 + 75.0 * (number + 1) / len(windows), "Classifying the scene")
+    return class_pixels
+
+
+def _spread_suggestions(cells: LowestPerCell | None, grid: Grid, count: int) -> list[Suggestion]:
+    """The least confident places, spread over the scene, with their map coordinates."""
+    if cells is None:
+        return []
+    chosen = []
+    for pick in pick_spread(cells.candidates(), count, cells.side):
+        x, y = grid.transform * (pick.col + 0.5, pick.row + 0.5)
+        chosen.append(Suggestion(pick.row, pick.col, pick.confidence, float(x), float(y)))
+    return chosen
+
+
 def build_reference(
     source: str | Path,
     samples: Sequence[Sample],
     output: str | Path,
     *,
-    resolution: float = 60,
+    resolution: float = DEFAULT_REFERENCE_RESOLUTION,
     confidence: str | Path | None = None,
-    suggestions: int = 20,
+    suggestions: int = DEFAULT_SUGGESTIONS,
     probabilities: str | Path | None = None,
     seed: int = 0,
     layer: str = "the sample layer",
@@ -115,16 +188,7 @@ def build_reference(
         warnings.extend(stack.warnings)
         grid = stack.grid
         feedback.progress(2.0, "Reading the samples")
-        pixels = sample_pixels(samples, grid, stack.label, layer)
-        table, valid = _training_table(stack, pixels, feedback)
-        if not valid.all():
-            dropped = np.unique(pixels.sample[~valid]).size
-            warnings.append(f"{dropped} sample(s) lie on no-data pixels of {stack.label} and were left out.")
-        pixels, table = pixels.subset(valid), table[valid]
-        if len(pixels) == 0:
-            raise SampleError(f"Every sample of {layer} lies on no-data pixels of {stack.label}; "
-                              "mark points inside the image.")
-        samples_per_class = check_counts(pixels, layer)
+        pixels, table, samples_per_class = _training_set(stack, samples, layer, feedback, warnings)
         feedback.progress(10.0, "Cross-validating")
         groups = spatial_groups(pixels.rows, pixels.cols, (grid.height, grid.width))
         cross_validation = cross_validate(table, pixels.codes, groups, seed)
@@ -134,46 +198,9 @@ def build_reference(
         check_cancelled(feedback)
         feedback.progress(20.0, "Training the random forest")
         model = train(table, pixels.codes, seed)
-        tags = mask_tags(MODEL_NAME, f"scikit-learn {sklearn_version()}", stack.label, "CPU",
-                         "the analyst's samples of semi-transparent cloud" if samples_per_class.get(3) else
-                         "absent: no samples of semi-transparent cloud")
-        tags.update({"REFERENCE": "yes", "FEATURES": ",".join(stack.names),
-                     "SAMPLES": "; ".join(f"{CLASS_NAMES[c]}={n}" for c, n in samples_per_class.items()),
-                     "CV_OVERALL_ACCURACY": "" if cross_validation is None
-                     else f"{cross_validation['overall_accuracy']:.4f}"})
         cells = LowestPerCell(grid.shape, suggestions) if suggestions > 0 else None
-        class_pixels = np.zeros(len(CLASS_NAMES), np.int64)
-        windows = row_blocks(grid)
-        with contextlib.ExitStack() as outputs:
-            mask_path = outputs.enter_context(atomic_output(output))
-            confidence_dataset = None
-            if confidence is not None:
-                confidence_path = outputs.enter_context(atomic_output(confidence))
-                confidence_dataset = outputs.enter_context(
-                    rasterio.open(confidence_path, "w", **_confidence_profile(grid)))
-                confidence_dataset.set_band_description(1, "Confidence of the reference mask (percent of the "
-                                                        "forest's votes for the class it chose)")
-                confidence_dataset.update_tags(**tags, UNITS="percent")
-            writer = outputs.enter_context(MaskWriter(mask_path, grid, tags))
-            for number, window in enumerate(windows):
-                check_cancelled(feedback)
-                features, block_valid = stack.read(window)
-                codes, block_confidence = classify(model, features, block_valid)
-                writer.write(codes)
-                class_pixels += np.bincount(codes.ravel(), minlength=len(CLASS_NAMES))
-                if confidence_dataset is not None:
-                    percent = np.where(np.isfinite(block_confidence),
-                                       np.round(np.nan_to_num(block_confidence) * 100), CONFIDENCE_NODATA)
-                    confidence_dataset.write(percent.astype(np.uint8), 1, window=window)
-                if cells is not None:
-                    cells.update(_away_from_no_data(block_confidence, block_valid, stack.context // 2),
-                                 int(window.row_off))
-                feedback.progress(20.0 + 75.0 * (number + 1) / len(windows), "Classifying the scene")
-    chosen: list[Suggestion] = []
-    if cells is not None:
-        for pick in pick_spread(cells.candidates(), suggestions, cells.side):
-            x, y = grid.transform * (pick.col + 0.5, pick.row + 0.5)
-            chosen.append(Suggestion(pick.row, pick.col, pick.confidence, float(x), float(y)))
+        class_pixels = _classify_scene(stack, model, output, confidence,
+                                       _reference_tags(stack, samples_per_class, cross_validation), cells, feedback)
     valid_pixels = int(class_pixels[list(MASK_CODES)].sum())
     feedback.progress(100.0, "Done")
     return ReferenceResult(
@@ -185,7 +212,7 @@ def build_reference(
         pixels_per_class={int(c): int((pixels.codes == c).sum()) for c in samples_per_class},
         cross_validation=cross_validation,
         class_percentages={c: 100.0 * class_pixels[c] / valid_pixels if valid_pixels else 0.0 for c in MASK_CODES},
-        suggestions=chosen,
+        suggestions=_spread_suggestions(cells, grid, suggestions),
         warnings=warnings,
         seconds=time.perf_counter() - started,
     )

@@ -1,8 +1,8 @@
 """Training patches from reference masks, split into train / validation / test for fine-tuning a model.
 
-The folder format is /work/notes/patches-format.md's (the fine-tuning tool
-reads it): float32 reflectance images with one band per Sentinel-2 band, uint8
-labels with the mask codes, and a manifest in JSON and CSV. Scenes, not
+The folder format is docs/patches-format.md's (patch_format.py writes it, the
+fine-tuning reads it): float32 reflectance images with one band per Sentinel-2
+band, uint8 labels with the mask codes, and a manifest in JSON and CSV. Scenes, not
 patches, are split (KappaZeta's rule): every patch of one (tile, date) goes to
 one split, so neighbouring patches never sit on both sides. Within that rule
 the split is stratified by the classes present: first each split with a share
@@ -14,8 +14,6 @@ to the split furthest below its share of patches and of each class.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
 from collections.abc import Sequence
@@ -28,25 +26,27 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from ..classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, NODATA
-from ..comparing.difference import MASK_CLASS_KEYS
+from ..classes import CLASS_NAMES, MASK_CODES, NODATA
 from ..defaults import SPLITS
 from ..errors import OutputError, ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
-from ..outputs import atomic_output
+from ..patch_format import (
+    FORMAT,
+    MANIFEST_CSV,
+    MANIFEST_JSON,
+    label_fractions,
+    make_split_folders,
+    write_manifest,
+    write_patch,
+)
 from ..reading.lists import read_path_rows
-from ..reading.product import open_product
+from ..reading.product import Product, open_product
 from ..reading.reader import ProductReader
 from ..reading.sources import raster_grid
 
-FORMAT = "s2cloudmask-patches"
-FORMAT_VERSION = 1
 MIN_VALID_FRACTION = 0.5  # patches with less labelled data than this are not exported
 PRESENT_FRACTION = 0.01  # a class counts as present in a patch from this share of its labelled pixels on
-REFLECTANCE = "(DN + offset) / quantification"
-CSV_COLUMNS = ["id", "split", "image", "label", "product_id", "tile_id", "date", "row", "col",
-               *(MASK_CLASS_KEYS[c] for c in MASK_CODES), "valid_fraction"]
 
 
 @dataclass
@@ -70,6 +70,8 @@ class Scene:
     grid: Grid
     patches: list[Patch] = field(default_factory=list)
     split: str = ""
+    opened: Product | None = field(default=None, repr=False)  # the product, opened once
+    label: np.ndarray | None = field(default=None, repr=False)  # the reference's codes on `grid`
 
     @property
     def key(self) -> tuple[str, str]:
@@ -78,14 +80,6 @@ class Scene:
     def class_patches(self) -> np.ndarray:
         """Patches in which each class 1-4 is present."""
         return sum((p.present().astype(np.int64) for p in self.patches), np.zeros(len(MASK_CODES), np.int64))
-
-
-def label_fractions(label: np.ndarray) -> tuple[dict[int, float], float]:
-    """(class code -> share of labelled pixels, labelled pixels / all pixels) of one label patch."""
-    labelled = label != NODATA
-    count = int(labelled.sum())
-    fractions = {c: float((label == c).sum()) / count if count else 0.0 for c in MASK_CODES}
-    return fractions, count / label.size
 
 
 def plan_patches(label: np.ndarray, patch_size: int) -> list[Patch]:
@@ -168,7 +162,7 @@ class PatchExport:
     warnings: list[str]
 
 
-def _open_scene(product_path: str, reference_path: str, patch_size: int) -> tuple[Scene, Any]:
+def _open_scene(product_path: str, reference_path: str, patch_size: int) -> Scene:
     product = open_product(product_path)
     try:
         with rasterio.open(reference_path) as dataset:
@@ -184,9 +178,33 @@ def _open_scene(product_path: str, reference_path: str, patch_size: int) -> tupl
     if CRS.from_user_input(grid.crs) != CRS.from_user_input(product.crs):
         raise ProductError(f"The reference {reference_path} is not in the CRS of {product.product_id} "
                            f"({product.crs}); make the reference on the product's grid (referencemask does).")
-    scene = Scene(product_path, reference_path, product.product_id, product.tile_id,
-                  product.sensing_time.date().isoformat(), grid, plan_patches(label.astype(np.uint8), patch_size))
-    return scene, (product, label)
+    label = label.astype(np.uint8)
+    return Scene(product_path, reference_path, product.product_id, product.tile_id,
+                 product.sensing_time.date().isoformat(), grid, plan_patches(label, patch_size), opened=product,
+                 label=label)
+
+
+def open_scenes(sources: Sequence[tuple[str, str]], patch_size: int, feedback: Feedback) -> list[Scene]:
+    """Each (product, reference) pair opened and planned into patches; refused unless they make one dataset."""
+    scenes: list[Scene] = []
+    for product_path, reference_path in sources:
+        check_cancelled(feedback)
+        scene = _open_scene(str(product_path), str(reference_path), patch_size)
+        if any(s.key == scene.key for s in scenes):
+            raise ProductError(f"{scene.product_id} is the same scene (tile {scene.tile_id}, {scene.date}) as another "
+                               "source; give each scene once.")
+        scenes.append(scene)
+    if len({s.opened.level for s in scenes}) > 1 or len({tuple(s.opened.bands) for s in scenes}) > 1:
+        raise ProductError("The products differ in level or bands (" + "; ".join(
+            f"{s.product_id}: {s.opened.level} {','.join(s.opened.bands)}" for s in scenes)
+            + "); export one level with the same bands at a time.")
+    resolutions = {s.grid.resolution for s in scenes}
+    if len(resolutions) > 1:
+        raise ProductError(f"The references have different resolutions ({sorted(resolutions)} m); make them at one.")
+    if not any(s.patches for s in scenes):
+        raise ProductError(f"No patch of {patch_size} x {patch_size} pixels is at least {MIN_VALID_FRACTION:.0%} "
+                           "labelled in any reference; give a smaller PATCH_SIZE or a fuller reference.")
+    return scenes
 
 
 def read_sources(path: str | Path) -> list[tuple[str, str]]:
@@ -202,7 +220,7 @@ def _prepare_folder(folder: Path) -> None:
     entries = list(folder.iterdir())
     if not entries:
         return
-    manifest = folder / "manifest.json"
+    manifest = folder / MANIFEST_JSON
     try:
         earlier = json.loads(manifest.read_text(encoding="utf-8")).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
@@ -210,7 +228,7 @@ def _prepare_folder(folder: Path) -> None:
     if not earlier:
         raise OutputError(f"OUTPUT_FOLDER {folder} is not empty and holds no earlier patch export; choose an empty "
                           "folder.")
-    for name in (*SPLITS, "manifest.json", "manifest.csv"):
+    for name in (*SPLITS, MANIFEST_JSON, MANIFEST_CSV):
         target = folder / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -218,20 +236,24 @@ def _prepare_folder(folder: Path) -> None:
             target.unlink()
 
 
-def _write_patch(path: Path, data: np.ndarray, grid: Grid, *, dtype: str, nodata: float,
-                 descriptions: list[str] | None = None) -> None:
-    profile = {"driver": "GTiff", "dtype": dtype, "count": data.shape[0], "width": grid.width, "height": grid.height,
-               "crs": CRS.from_user_input(grid.crs), "transform": grid.transform, "nodata": nodata,
-               "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256}
-    if data.shape[0] > 1:
-        profile["interleave"] = "band"
-    with atomic_output(path) as temporary:
-        with rasterio.open(temporary, "w", **profile) as dataset:
-            if dtype == "uint8":
-                dataset.write_colormap(1, CLASS_COLOURS)
-            dataset.write(data)
-            for index, text in enumerate(descriptions or [], start=1):
-                dataset.set_band_description(index, text)
+def write_patches(folder: Path, scenes: list[Scene], patch_size: int, feedback: Feedback) -> list[dict[str, Any]]:
+    """Every planned patch of every scene into its scene's split folder; the manifest records."""
+    bands = list(scenes[0].opened.bands)
+    records: list[dict[str, Any]] = []
+    total = sum(len(s.patches) for s in scenes)
+    for scene in scenes:
+        described = {"product_id": scene.product_id, "tile_id": scene.tile_id, "date": scene.date}
+        with ProductReader(scene.opened, bands, scene.grid) as reader:
+            for patch in scene.patches:
+                check_cancelled(feedback)
+                window = Window(patch.col, patch.row, patch_size, patch_size)
+                block = reader.read(window)
+                image = np.where(block.valid, block.data, np.nan)
+                label = np.where(block.valid, scene.label[window.toslices()], NODATA)
+                records.append(write_patch(folder, scene.split, described, patch.row, patch.col, image, label,
+                                           scene.grid.window_grid(window), bands))
+                feedback.progress(100.0 * len(records) / total, "Writing patches")
+    return records
 
 
 def export_patches(
@@ -252,82 +274,19 @@ def export_patches(
     if not sources:
         raise ProductError("No product was given; give a product and its reference mask.")
     folder = Path(folder)
-    scenes, opened = [], []
-    for product_path, reference_path in sources:
-        check_cancelled(feedback)
-        scene, data = _open_scene(str(product_path), str(reference_path), patch_size)
-        if any(s.key == scene.key for s in scenes):
-            raise ProductError(f"{scene.product_id} is the same scene (tile {scene.tile_id}, {scene.date}) as another "
-                               "source; give each scene once.")
-        scenes.append(scene)
-        opened.append(data)
-    levels = {product.level for product, _ in opened}
-    bands = [tuple(product.bands) for product, _ in opened]
-    if len(levels) > 1 or len(set(bands)) > 1:
-        raise ProductError("The products differ in level or bands (" + "; ".join(
-            f"{s.product_id}: {p.level} {','.join(p.bands)}" for s, (p, _) in zip(scenes, opened))
-            + "); export one level with the same bands at a time.")
-    resolutions = {s.grid.resolution for s in scenes}
-    if len(resolutions) > 1:
-        raise ProductError(f"The references have different resolutions ({sorted(resolutions)} m); make them at one.")
-    if not any(s.patches for s in scenes):
-        raise ProductError(f"No patch of {patch_size} x {patch_size} pixels is at least {MIN_VALID_FRACTION:.0%} "
-                           "labelled in any reference; give a smaller PATCH_SIZE or a fuller reference.")
+    scenes = open_scenes(sources, patch_size, feedback)
     warnings = assign_splits(scenes, shares, seed, min_per_class)
     _prepare_folder(folder)
-    for name in SPLITS:
-        (folder / name).mkdir()
-    band_ids = list(bands[0])
-    records: list[dict[str, Any]] = []
-    total = sum(len(s.patches) for s in scenes)
-    done = 0
-    for scene, (product, label) in zip(scenes, opened):
-        with ProductReader(product, band_ids, scene.grid) as reader:
-            for patch in scene.patches:
-                check_cancelled(feedback)
-                window = Window(patch.col, patch.row, patch_size, patch_size)
-                block = reader.read(window)
-                image = np.where(block.valid, block.data, np.nan).astype(np.float32)
-                patch_label = np.where(block.valid, label[patch.row:patch.row + patch_size,
-                                                          patch.col:patch.col + patch_size], NODATA).astype(np.uint8)
-                fractions, valid = label_fractions(patch_label)
-                identifier = f"{scene.tile_id}_{scene.date}_r{patch.row}_c{patch.col}"
-                image_rel, label_rel = f"{scene.split}/{identifier}_image.tif", f"{scene.split}/{identifier}_label.tif"
-                patch_grid = scene.grid.window_grid(window)
-                _write_patch(folder / image_rel, image, patch_grid, dtype="float32", nodata=float("nan"),
-                             descriptions=band_ids)
-                _write_patch(folder / label_rel, patch_label[np.newaxis], patch_grid, dtype="uint8", nodata=NODATA,
-                             descriptions=["Reference mask (0 no data, 1 clear, 2 cloud shadow, 3 semi-transparent "
-                                           "cloud, 4 cloud)"])
-                records.append({"id": identifier, "split": scene.split, "image": image_rel, "label": label_rel,
-                                "product_id": scene.product_id, "tile_id": scene.tile_id, "date": scene.date,
-                                "row": patch.row, "col": patch.col,
-                                "class_fractions": {str(c): fractions[c] for c in MASK_CODES},
-                                "valid_fraction": valid})
-                done += 1
-                feedback.progress(100.0 * done / total, "Writing patches")
-    manifest = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "level": opened[0][0].level,
-        "resolution": scenes[0].grid.resolution, "patch_size": patch_size, "bands": band_ids,
-        "reflectance": REFLECTANCE,
-        "classes": {str(code): CLASS_NAMES[code].lower() for code in (NODATA, *MASK_CODES)},
-        "split": shares, "seed": seed,
-        "sources": [{"product": s.product, "product_id": s.product_id, "tile_id": s.tile_id, "date": s.date,
-                     "reference": s.reference} for s in scenes],
-        "patches": records,
-    }
-    table = io.StringIO()
-    writer = csv.writer(table)
-    writer.writerow(CSV_COLUMNS)
-    for record in records:
-        writer.writerow([record[k] for k in CSV_COLUMNS[:9]]
-                        + [record["class_fractions"][str(c)] for c in MASK_CODES] + [record["valid_fraction"]])
-    with atomic_output(folder / "manifest.csv") as temporary:
-        temporary.write_text(table.getvalue(), encoding="utf-8")
-    with atomic_output(folder / "manifest.json") as temporary:
-        temporary.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    make_split_folders(folder)
+    records = write_patches(folder, scenes, patch_size, feedback)
+    manifest = write_manifest(
+        folder, level=scenes[0].opened.level, resolution=scenes[0].grid.resolution, patch_size=patch_size,
+        bands=list(scenes[0].opened.bands), split=shares, seed=seed, records=records,
+        sources=[{"product": s.product, "product_id": s.product_id, "tile_id": s.tile_id, "date": s.date,
+                  "reference": s.reference} for s in scenes],
+    )
     return PatchExport(
-        folder=str(folder), manifest=str(folder / "manifest.json"),
+        folder=str(folder), manifest=str(manifest),
         patches={name: sum(1 for r in records if r["split"] == name) for name in SPLITS},
         scenes={name: [s.product_id for s in scenes if s.split == name] for name in SPLITS},
         warnings=warnings,

@@ -33,15 +33,16 @@ from typing import Any
 
 from ..about import PLUGIN_DIR, software_version
 from ..classes import CLASS_NAMES, CLOUD, SEMI_TRANSPARENT
+from ..defaults import SPLITS
 from ..errors import Cancelled, ModelError, OutputError, TrainingError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..masking.model_card import METADATA_KEY, ClassSpec, ModelCard, builtin_card, load_card, sidecar_path
 from ..outputs import atomic_output, check_writable
-from .dataset import model_bands, prepare_split, write_dataset
+from .dataset import IGNORE, model_bands, prepare_split, write_dataset
 from .environment import training_python
+from .finetune_report import finetune_report, finetune_report_paths
 from .patch_set import PatchSet, read_patches
 from .published import publish_model
-from .finetune_report import finetune_report_paths, write_finetune_report
 from .scoring import score_model
 
 STOP_SECONDS = 10.0  # how long a cancelled trainer may take to exit before it is killed
@@ -227,13 +228,8 @@ def finetuned_card(card: ModelCard, classes: tuple[ClassSpec, ...], patches: Pat
     )
 
 
-def finetune(patches: str | Path, output: str | Path, *, base_model: str | Path = "auto",
-             settings: TrainingSettings | None = None, feedback: Feedback | None = None) -> FinetuneResult:
-    """Fine-tune `base_model` on the patch folder's train split and publish it at `output` (see module doc)."""
-    started = time.perf_counter()
-    settings = settings or TrainingSettings()
-    feedback = feedback or SilentFeedback()
-    output = Path(output)
+def _check_request(output: Path, settings: TrainingSettings) -> tuple[Path, Path]:
+    """Fail before any work on a bad output name or setting; the report's two paths."""
     if output.suffix.lower() != ".onnx":
         raise OutputError(f"The output model {output} must be an .onnx file; give a name such as "
                           f"{output.with_suffix('.onnx').name}.")
@@ -242,75 +238,121 @@ def finetune(patches: str | Path, output: str | Path, *, base_model: str | Path 
     report_json, report_html = finetune_report_paths(output)
     for path in (output, sidecar_path(output), report_json, report_html):
         check_writable(path)
-    patch_set = read_patches(patches)
-    for split in ("train", "validation", "test"):
+    return report_json, report_html
+
+
+def _complete_patches(folder: str | Path) -> PatchSet:
+    patch_set = read_patches(folder)
+    for split in SPLITS:
         if not patch_set.split(split):
             raise TrainingError(f"The patch folder {patch_set.folder} has no {split} patches; export it again with "
                                 "a share for each of train, validation and test in SPLIT (e.g. 70,15,15).")
+    return patch_set
+
+
+def _prepare(work: Path, patch_set: PatchSet, card: ModelCard, codes: list[int], feedback: Feedback) -> Path:
+    """The train and validation splits on the model grid, normalised, in the .npz the trainer loads."""
+    bands = model_bands(card, patch_set)
+    low, high = PROGRESS["prepare"]
+    middle = (low + high) / 2
+    dataset = work / "dataset.npz"
+    write_dataset(dataset, {
+        "train": prepare_split(patch_set.split("train"), card, bands, codes, feedback, (low, middle)),
+        "validation": prepare_split(patch_set.split("validation"), card, bands, codes, feedback, (middle, high)),
+    })
+    check_cancelled(feedback)
+    return dataset
+
+
+def _train(work: Path, dataset: Path, card: ModelCard, classes: tuple[ClassSpec, ...], new_from: int | None,
+           settings: TrainingSettings, feedback: Feedback) -> tuple[Path, dict[str, Any], str]:
+    """Run the trainer on the dataset: the trained model (no card yet), its "done" event, the device that trained."""
+    model = work / "model.onnx"
+    request = {
+        **asdict(settings), "dataset": str(dataset), "base_model": card.model_path, "output": str(model),
+        "classes": len(classes), "new_class_from": new_from, "tile_size": card.tile_size,
+        "mean": list(card.mean), "std": list(card.std), "ignore_index": IGNORE,
+    }
+    (work / "request.json").write_text(json.dumps(request), encoding="utf-8")
+    relay = _Relay(feedback, settings.epochs)
+    done = run_trainer(["train", str(work / "request.json")], feedback, relay, work / "trainer.log")
+    return model, done, str(done.get("device_name", relay.device))
+
+
+def _provenance(card: ModelCard, classes: tuple[ClassSpec, ...], patch_set: PatchSet, settings: TrainingSettings,
+                done: dict[str, Any], device: str, python: Path) -> dict[str, Any]:
+    """What the card keeps under "training": where the model came from and how it was trained."""
+    return {
+        "base_model": {"name": card.label, "path": card.model_path},
+        "patches": {"folder": str(patch_set.folder), "manifest": str(patch_set.manifest_path),
+                    "level": patch_set.level, "resolution": patch_set.resolution,
+                    **{split: len(patch_set.split(split)) for split in SPLITS}, "sources": list(patch_set.sources)},
+        "classes_added": [spec.name for spec in classes[len(card.classes):]],
+        "epochs_requested": settings.epochs, "epochs_run": done["epochs_run"], "best_epoch": done["best_epoch"],
+        "settings": asdict(settings), "device": device, "trainer": f"PyTorch (python -m trainer), {python}",
+        "validation_before": done["validation_before"], "history": done["history"],
+        "software": software_version(),
+        "trained": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _score(base_model: str | Path, card: ModelCard, model: Path, draft: ModelCard, patch_set: PatchSet,
+           settings: TrainingSettings, feedback: Feedback) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The base and the fine-tuned model on the test split, which training never saw."""
+    sidecar_path(model).write_text(json.dumps(draft.to_dict(), indent=2), encoding="utf-8")
+    device = "cpu" if settings.device == "cpu" else "auto"
+    base = score_model(base_model, card, patch_set, device=device, feedback=feedback, progress=PROGRESS["base"],
+                       stage="Scoring the base model on the test split")
+    tuned = score_model(model, draft, patch_set, device=device, feedback=feedback, progress=PROGRESS["tuned"],
+                        stage="Scoring the fine-tuned model on the test split")
+    return base, tuned
+
+
+def _publish(work: Path, model: Path, final: ModelCard, scores: tuple[dict[str, Any], dict[str, Any]], output: Path,
+             feedback: Feedback) -> None:
+    """Embed the card in the model, then move the model, its card and the report into place together."""
+    card_text = json.dumps(final.to_dict(), indent=2)
+    (work / "card.json").write_text(card_text, encoding="utf-8")
+    feedback.progress(PROGRESS["tuned"][1], "Embedding the model card")
+    run_trainer(["embed", str(model), str(work / "card.json"), "--key", METADATA_KEY], feedback,
+                lambda event: None, work / "embed.log")
+    check_cancelled(feedback)
+    report_text, report_page = finetune_report(final, *scores)
+    report_json, report_html = finetune_report_paths(output)
+    with contextlib.ExitStack() as outputs:
+        model_tmp = outputs.enter_context(atomic_output(output))
+        card_tmp = outputs.enter_context(atomic_output(sidecar_path(output)))
+        json_tmp = outputs.enter_context(atomic_output(report_json))
+        html_tmp = outputs.enter_context(atomic_output(report_html))
+        shutil.move(str(model), model_tmp)
+        card_tmp.write_text(card_text, encoding="utf-8")
+        json_tmp.write_text(report_text, encoding="utf-8")
+        html_tmp.write_text(report_page, encoding="utf-8")
+    publish_model(output)
+
+
+def finetune(patches: str | Path, output: str | Path, *, base_model: str | Path = "auto",
+             settings: TrainingSettings | None = None, feedback: Feedback | None = None) -> FinetuneResult:
+    """Fine-tune `base_model` on the patch folder's train split and publish it at `output` (see module doc)."""
+    started = time.perf_counter()
+    settings = settings or TrainingSettings()
+    feedback = feedback or SilentFeedback()
+    output = Path(output)
+    report_json, report_html = _check_request(output, settings)
+    patch_set = _complete_patches(patches)
     python = training_python()
     card = base_card(base_model, patch_set)
     classes, new_from = target_classes(card, patch_set)
-    codes = [spec.code for spec in classes]
-    bands = model_bands(card, patch_set)
     with tempfile.TemporaryDirectory(prefix="s2cloudmask-finetune-") as work:
         folder = Path(work)
-        low, high = PROGRESS["prepare"]
-        prepared = {
-            "train": prepare_split(patch_set.split("train"), card, bands, codes, feedback, (low, (low + high) / 2)),
-            "validation": prepare_split(patch_set.split("validation"), card, bands, codes, feedback,
-                                        ((low + high) / 2, high)),
-        }
-        write_dataset(folder / "dataset.npz", prepared)
-        del prepared
-        check_cancelled(feedback)
-        model = folder / "model.onnx"
-        request = {
-            **asdict(settings), "dataset": str(folder / "dataset.npz"), "base_model": card.model_path,
-            "output": str(model), "classes": len(classes), "new_class_from": new_from, "tile_size": card.tile_size,
-            "mean": list(card.mean), "std": list(card.std),
-        }
-        (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
-        relay = _Relay(feedback, settings.epochs)
-        done = run_trainer(["train", str(folder / "request.json")], feedback, relay, folder / "trainer.log")
-        device_used = str(done.get("device_name", relay.device))
-
-        training = {
-            "base_model": {"name": card.label, "path": card.model_path},
-            "patches": {"folder": str(patch_set.folder), "manifest": str(patch_set.manifest_path),
-                        "level": patch_set.level, "resolution": patch_set.resolution,
-                        "train": len(patch_set.split("train")), "validation": len(patch_set.split("validation")),
-                        "test": len(patch_set.split("test")), "sources": list(patch_set.sources)},
-            "classes_added": [spec.name for spec in classes[len(card.classes):]],
-            "epochs_requested": settings.epochs, "epochs_run": done["epochs_run"], "best_epoch": done["best_epoch"],
-            "settings": asdict(settings), "device": device_used, "trainer": f"PyTorch (python -m trainer), {python}",
-            "validation_before": done["validation_before"], "history": done["history"],
-            "software": software_version(),
-            "trained": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
+        dataset = _prepare(folder, patch_set, card, [spec.code for spec in classes], feedback)
+        model, done, device_used = _train(folder, dataset, card, classes, new_from, settings, feedback)
+        training = _provenance(card, classes, patch_set, settings, done, device_used, python)
         draft = finetuned_card(card, classes, patch_set, output, training, model)
-        sidecar_path(model).write_text(json.dumps(draft.to_dict(), indent=2), encoding="utf-8")
-        scoring_device = "cpu" if settings.device == "cpu" else "auto"
-        base_scores = score_model(base_model, card, patch_set, device=scoring_device, feedback=feedback,
-                                  progress=PROGRESS["base"], stage="Scoring the base model on the test split")
-        tuned_scores = score_model(model, draft, patch_set, device=scoring_device, feedback=feedback,
-                                   progress=PROGRESS["tuned"], stage="Scoring the fine-tuned model on the test split")
+        base_scores, tuned_scores = _score(base_model, card, model, draft, patch_set, settings, feedback)
         training["test_scores"] = {"split": "test", "base": base_scores, "finetuned": tuned_scores}
         final = replace(draft, training=training, model_path=str(output))
-        card_text = json.dumps(final.to_dict(), indent=2)
-        (folder / "card.json").write_text(card_text, encoding="utf-8")
-        feedback.progress(PROGRESS["tuned"][1], "Embedding the model card")
-        run_trainer(["embed", str(model), str(folder / "card.json"), "--key", METADATA_KEY], feedback,
-                    lambda event: None, folder / "embed.log")
-        check_cancelled(feedback)
-        with contextlib.ExitStack() as outputs:
-            model_tmp = outputs.enter_context(atomic_output(output))
-            card_tmp = outputs.enter_context(atomic_output(sidecar_path(output)))
-            json_tmp = outputs.enter_context(atomic_output(report_json))
-            html_tmp = outputs.enter_context(atomic_output(report_html))
-            shutil.move(str(model), model_tmp)
-            card_tmp.write_text(card_text, encoding="utf-8")
-            write_finetune_report(final, base_scores, tuned_scores, json_tmp, html_tmp)
-    publish_model(output)
+        _publish(folder, model, final, (base_scores, tuned_scores), output, feedback)
     feedback.progress(100.0, "Done")
     return FinetuneResult(
         output=str(output), card=str(sidecar_path(output)), report=str(report_json), report_html=str(report_html),

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..classes import SEMI_TRANSPARENT
+from ..defaults import SPLITS
 from ..errors import TrainingError
-
-FORMAT = "s2cloudmask-patches"
-FORMAT_VERSION = 1
-SPLITS = ("train", "validation", "test")
+from ..patch_format import FORMAT, FORMAT_VERSION, MANIFEST_JSON
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class PatchSet:
 def read_patches(folder: str | Path) -> PatchSet:
     """The patch folder's manifest.json, checked: format, bands, splits, and that every file is there."""
     root = Path(folder)
-    manifest_path = root / "manifest.json"
+    manifest_path = root / MANIFEST_JSON
 
     def fail(problem: str) -> TrainingError:
         return TrainingError(f"The patch folder {root} cannot be used: {problem}. "
@@ -65,7 +63,7 @@ def read_patches(folder: str | Path) -> PatchSet:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise fail("it has no manifest.json") from None
+        raise fail(f"it has no {MANIFEST_JSON}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise fail(f"{manifest_path.name} is not readable JSON ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

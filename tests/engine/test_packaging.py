@@ -30,10 +30,14 @@ def test_zip_holds_one_plugin_folder_without_development_files(tmp_path: Path):
         assert not name.endswith(".pyc")
 
 
-def test_zip_version_comes_from_metadata():
+def test_make_package_names_the_zip_after_the_version_and_checks_it(tmp_path: Path):
+    done = subprocess.run([sys.executable, str(REPO / "tools" / "package.py"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(REPO / "metadata.txt")
-    assert package.version() == parser["general"]["version"]
+    assert [path.name for path in tmp_path.iterdir()] == [f"s2cloudmask-{parser['general']['version']}.zip"]
+    assert "passes the plugin repository's checks" in done.stdout
 
 
 def test_install_into_profile_enables_plugin_with_its_dependencies(tmp_path: Path):

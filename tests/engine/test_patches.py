@@ -1,5 +1,5 @@
 """Training patch export on generated products: disjoint splits by scene, a manifest in the shared folder format
-(patches-format.md), images and labels that match it."""
+(docs/patches-format.md), images and labels that match it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import rasterio
 from s2cloudmask.inference.errors import OutputError, ProductError
+from s2cloudmask.inference.patch_format import CSV_COLUMNS
 from s2cloudmask.inference.reference.patch_export import (
-    CSV_COLUMNS,
     Patch,
     Scene,
     assign_splits,

@@ -7,7 +7,6 @@ import pytest
 from s2cloudmask.inference.masking.blending import TileLayout
 from s2cloudmask.inference.masking.model_card import Tiling
 from s2cloudmask.inference.masking.tiling import TileGrid, linear_weights, reflect_indices, strips
-from s2cloudmask.inference.masking.tiling import tukey as engine_tukey
 from scipy.signal.windows import tukey
 
 
@@ -88,12 +87,6 @@ def test_linear_weights_with_offset_output_origin():
     w = linear_weights(3, 30.0, 10.0, 30.0, 4)
     assert list(w.nearest) == [1, 1, 1]
     np.testing.assert_allclose(w.lower + w.weight, [2 / 3, 1, 4 / 3], atol=1e-6)
-
-
-@pytest.mark.parametrize("size, alpha", [(1, 0.4), (2, 0.4), (7, 0.5), (256, 0.4), (512, 0.1), (256, 1.0), (256, 0.0)])
-def test_engine_tukey_equals_scipy(size, alpha):
-    """The engine's own Tukey window (no scipy at run time) is scipy's, to the last bit that matters."""
-    np.testing.assert_allclose(engine_tukey(size, alpha), tukey(size, alpha=alpha), atol=1e-12)
 
 
 @pytest.mark.parametrize("length", [1, 40, 512, 563, 1500, 3660, 5490, 10980])

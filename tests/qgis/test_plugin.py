@@ -108,7 +108,8 @@ def test_diagnostics_name_the_python_that_installs_the_packages(qgis_app):
 
 LOAD_WITHOUT_PACKAGES = """
 import importlib, importlib.abc, pkgutil, sys
-HIDDEN = ('rasterio', 'affine', 'scipy', 'onnxruntime', 'ukis_csmask', 'sklearn', 'dask', 'distributed')
+HIDDEN = ('rasterio', 'affine', 'scipy', 'onnxruntime', 'ukis_csmask', 'sklearn', 'dask', 'distributed', 'jinja2',
+          'markupsafe')
 class Hide(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in HIDDEN:
@@ -136,8 +137,8 @@ print(len(modules))
 
 
 def test_every_module_the_plugin_loads_imports_without_its_packages(tmp_path):
-    """rasterio, scipy, onnxruntime, ukis-csmask, scikit-learn and dask hidden: every QGIS-side module imports, the
-    provider lists its algorithms, and every missing package is named."""
+    """rasterio, scipy, onnxruntime, ukis-csmask, scikit-learn, dask and jinja2 hidden: every QGIS-side module
+    imports, the provider lists its algorithms, and every missing package is named."""
     done = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_PACKAGES, str(PACKAGE_ROOT)], capture_output=True,
                           text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
