@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from . import PLUGIN_DIR
-from .requirements import IF_MISSING_REQUIREMENTS, REQUIREMENTS, requirement_lines
+from .requirements import PIN_FILES, requirement_lines
 
 ROOT_ENV = "S2CLOUDMASK_DEPS_ROOT"
 ROOT_FOLDER_NAME = "s2cloudmask-packages"
@@ -30,7 +30,7 @@ LEGACY_FOLDER_NAME = ".deps"  # inside the plugin folder, before 0.2: moved out 
 
 def dependency_tag() -> str:
     """The folder name: Python version and a hash of every pin (a changed pin gives a new folder)."""
-    pins = requirement_lines(REQUIREMENTS) + requirement_lines(IF_MISSING_REQUIREMENTS)
+    pins = [line for path in PIN_FILES for line in requirement_lines(path)]
     digest = hashlib.sha1("\n".join(pins).encode()).hexdigest()[:8]
     return f"{python_tag()}-{digest}"
 

@@ -30,11 +30,17 @@ from .requirements import (  # noqa: E402
     IF_MISSING_REQUIREMENTS,
     REQUIREMENTS,
     distribution_name,
+    for_this_mac,
     import_name,
+    older_macos_pins,
+    release_tuple,
+    requirement_blocks,
     requirement_lines,
 )
 
 MANIFEST_NAME = "s2cloudmask-packages.json"
+# scikit-learn, scipy, tornado, importlib-metadata and lazy-importer as pinned need Python 3.11 or newer
+MINIMUM_PYTHON = (3, 11)
 SELF_TEST_NAME = "self-test.txt"
 SELF_TEST_SCRIPT = Path(__file__).resolve().with_name("self_test.py")
 
@@ -86,13 +92,20 @@ def unusable_in_qgis_python(modules: list[str]) -> list[str]:
 
 
 def install_plan() -> list[str]:
-    """The pins to install: the plugin's own packages always; rasterio, its helpers and scipy only where QGIS
-    lacks them."""
-    optional = requirement_lines(IF_MISSING_REQUIREMENTS)
-    lacking = set(unusable_in_qgis_python([import_name(distribution_name(line)) for line in optional]))
-    return requirement_lines(REQUIREMENTS) + [
-        line for line in optional if import_name(distribution_name(line)) in lacking
-    ]
+    """The pins to install: the plugin's own packages always; each block of requirements-if-missing.txt (rasterio
+    with its helpers, scipy) only where QGIS cannot import the block's first package; on a Mac, the pins its
+    macOS release has wheels for."""
+    blocks = requirement_blocks(IF_MISSING_REQUIREMENTS)
+    lacking = set(unusable_in_qgis_python([import_name(distribution_name(block[0])) for block in blocks]))
+    optional = [line for block in blocks if import_name(distribution_name(block[0])) in lacking for line in block]
+    return for_this_mac(requirement_lines(REQUIREMENTS) + optional, older_macos_pins(), mac_release(),
+                        platform.machine())
+
+
+def mac_release() -> tuple[int, ...] | None:
+    """macOS's release as numbers (platform.mac_ver()), None elsewhere: pip's markers cannot compare it safely."""
+    release = platform.mac_ver()[0]
+    return release_tuple(release) if release else None
 
 
 def pip_command(target: Path, lines: list[str]) -> list[str]:
@@ -116,6 +129,15 @@ def prune(root: Path, keep: str) -> list[Path]:
     return removed
 
 
+def check_python(version: tuple[int, ...]) -> None:
+    """Refuse, saying what to do, a Python older than the pins need (pip would only say it finds no version)."""
+    if tuple(version[:2]) < MINIMUM_PYTHON:
+        wanted = ".".join(map(str, MINIMUM_PYTHON))
+        raise SystemExit(f"QGIS's Python {version[0]}.{version[1]} is too old for the plugin's packages, which need "
+                         f"Python {wanted} or newer: use a QGIS whose Python is {wanted} or newer (Debian 12, "
+                         "Ubuntu 24.04 and later, the current Windows installers).")
+
+
 def install(plugin_dir: Path = PLUGIN_DIR, force: bool = False) -> Path | None:
     """Install the plan into a temporary folder and rename it into place only when pip succeeded; the folder,
     or None when it was there already and force is off.
@@ -127,6 +149,7 @@ def install(plugin_dir: Path = PLUGIN_DIR, force: bool = False) -> Path | None:
     if target.is_dir() and not force:
         print(f"Packages already installed in {target}")
         return None
+    check_python(sys.version_info)
     root = target.parent
     root.mkdir(parents=True, exist_ok=True)
     lines = install_plan()

@@ -26,8 +26,9 @@ HOME = SANDBOX / "home"
 PROFILE_ROOT = SANDBOX / "qgis-profiles"
 PACKAGE_ROOT = SANDBOX / "packages"
 
-# pip keeps using the user's own download cache: the tests that install wheels then download each once
-os.environ.setdefault("PIP_CACHE_DIR", str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pip"))
+# the user's own cache folder, kept: pip's download cache, and wheels the tests fetch, are then downloaded once
+USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+os.environ.setdefault("PIP_CACHE_DIR", str(USER_CACHE / "pip"))
 HOME.mkdir(parents=True)
 PROFILE_ROOT.mkdir()
 PACKAGE_ROOT.mkdir()

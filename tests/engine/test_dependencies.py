@@ -12,7 +12,7 @@ from pathlib import Path
 import onnxruntime
 import pytest
 import rasterio
-from s2cloudmask.packages import activation, folders, installer
+from s2cloudmask.packages import activation, folders, installer, requirements
 from s2cloudmask.toolbelt import diagnostics
 
 from tests.conftest import QGIS_PYTHON, plugin_env
@@ -64,6 +64,18 @@ def test_pip_never_touches_qgis_numpy(tmp_path):
     command = installer.pip_command(tmp_path / "target", installer.install_plan())
     assert "--no-deps" in command and command[command.index("--target") + 1] == str(tmp_path / "target")
     assert not any(part.startswith("numpy") for part in command)
+
+
+def test_rasterio_helpers_come_only_with_a_missing_rasterio(monkeypatch):
+    """A QGIS whose rasterio works gets none of rasterio's helpers, even where one of them is absent (Debian's
+    rasterio 1.5 needs no cligj); a QGIS without rasterio gets the whole block."""
+    own = requirements.requirement_lines(requirements.REQUIREMENTS)
+    rasterio_block, scipy_block = requirements.requirement_blocks(requirements.IF_MISSING_REQUIREMENTS)
+    for lacking, extra in ((["cligj", "click_plugins"], []), (["rasterio"], rasterio_block),
+                           (["scipy", "cligj"], scipy_block)):
+        monkeypatch.setattr(installer, "unusable_in_qgis_python", lambda modules, lacking=lacking: [
+            module for module in modules if module in lacking])
+        assert installer.install_plan() == own + extra, lacking
 
 
 def test_a_failed_install_leaves_nothing_that_looks_complete(tmp_path, monkeypatch):
