@@ -26,7 +26,7 @@ help:
 	@echo "make bench-gpu   the same on an NVIDIA GPU (installs onnxruntime-gpu into .deps-gpu); its row in docs/benchmarks.md"
 	@echo "make accuracy    score the engine (shadow check off and on) against labels and the SCL; writes docs/accuracy.md"
 	@echo "make finetune    fine-tune the U-Net on a patch folder: PATCHES=folder OUT=model.onnx [EPOCHS=20 BASE_MODEL=auto]"
-	@echo "make train-env   the fine-tuning environment .venv-train (PyTorch, outside QGIS)"
+	@echo "make train-env   the fine-tuning environment (PyTorch, outside QGIS) beside the packages folder; S2CLOUDMASK_TRAIN_CUDA=1 for the CUDA build"
 	@echo "make package     build dist/s2cloudmask-<version>.zip and check it as the official plugin repository does"
 	@echo "make translations update i18n/s2cloudmask.ts from the strings wrapped for translation (pylupdate5)"
 	@echo "make install     install into your default QGIS profile, enabled, with its dependencies"
@@ -36,12 +36,14 @@ setup:
 	@bash tools/setup.sh
 
 train-env:
-	@bash tools/train_env.sh
+	$(PYTHON) packages/training_env.py create
 
-test: setup train-env
+# The fine-tuning tests need the training environment; where it cannot be made here, they skip with the reason.
+test: setup
+	-$(PYTHON) packages/training_env.py create
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
-test-engine: setup train-env
+test-engine: setup
 	$(VENV_PY) -m pytest -p no:pytest_qgis tests/engine $(PYTEST_ARGS)
 
 demo: setup

@@ -17,8 +17,6 @@ STYLE_DIR = RESOURCES_DIR / "styles"
 MODEL_CARD_DIR = RESOURCES_DIR / "model_cards"
 REPORT_TEMPLATE_DIR = RESOURCES_DIR / "reports"  # jinja2 templates of the HTML reports
 I18N_DIR = PLUGIN_DIR / "i18n"  # s2cloudmask.ts from `make translations`; translators' .qm files beside it
-TRAINING_REQUIREMENTS = RESOURCES_DIR / "requirements-train.txt"
-TRAINING_ENV_DIR = PLUGIN_DIR / ".venv-train"  # PyTorch for fine-tuning, outside QGIS's own Python
 
 
 def user_data_dir() -> Path:

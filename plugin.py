@@ -17,6 +17,7 @@ from .processing.provider import CloudMaskProvider
 from .ui.dependency_dialog import DependencyDialog
 from .ui.diagnostics_dialog import DiagnosticsDialog
 from .ui.dock import CloudMaskDock
+from .ui.training_env_dialog import TrainingEnvDialog
 
 
 class CloudMaskPlugin:
@@ -65,10 +66,13 @@ class CloudMaskPlugin:
         install = QAction(self.tr("Install dependencies…"), self.iface.mainWindow())
         install.setObjectName("S2CloudMaskInstallDependencies")
         install.triggered.connect(self.show_dependency_dialog)
+        training = QAction(self.tr("Create the fine-tuning environment…"), self.iface.mainWindow())
+        training.setObjectName("S2CloudMaskTrainingEnvironment")
+        training.triggered.connect(self.show_training_env_dialog)
         diagnostics = QAction(self.tr("Diagnostics…"), self.iface.mainWindow())
         diagnostics.setObjectName("S2CloudMaskDiagnostics")
         diagnostics.triggered.connect(self.show_diagnostics)
-        self.actions = [show_dock, install, diagnostics]
+        self.actions = [show_dock, install, training, diagnostics]
 
         self.iface.addRasterToolBarIcon(show_dock)  # QGIS's Raster toolbar: no toolbar row of its own for one button
         for action in self.actions:
@@ -100,6 +104,9 @@ class CloudMaskPlugin:
             self.missing_item = None
         if self.dock is not None:
             self.dock.dependencies_changed()
+
+    def show_training_env_dialog(self) -> None:
+        TrainingEnvDialog(self.iface.mainWindow()).exec_()
 
     def show_diagnostics(self) -> None:
         DiagnosticsDialog(self.iface.mainWindow()).exec_()

@@ -11,11 +11,8 @@ from ..__about__ import (
     PLUGIN_DIR,
     PLUGIN_SLUG,
     REPORT_TEMPLATE_DIR,
-    TRAINING_ENV_DIR,
-    TRAINING_REQUIREMENTS,
     software_version,
     user_data_dir,
 )
 
-__all__ = ["MODEL_CARD_DIR", "PLUGIN_DIR", "PLUGIN_SLUG", "REPORT_TEMPLATE_DIR", "TRAINING_ENV_DIR",
-           "TRAINING_REQUIREMENTS", "software_version", "user_data_dir"]
+__all__ = ["MODEL_CARD_DIR", "PLUGIN_DIR", "PLUGIN_SLUG", "REPORT_TEMPLATE_DIR", "software_version", "user_data_dir"]

@@ -12,6 +12,7 @@ REQUIREMENTS = PLUGIN_DIR / "resources" / "requirements.txt"
 IF_MISSING_REQUIREMENTS = PLUGIN_DIR / "resources" / "requirements-if-missing.txt"  # where QGIS lacks them
 OLDER_MACOS_PINS = PLUGIN_DIR / "resources" / "requirements-older-macos.txt"  # where a wheel needs a newer macOS
 PIN_FILES = (REQUIREMENTS, IF_MISSING_REQUIREMENTS, OLDER_MACOS_PINS)  # what the installer may install
+TRAINING_REQUIREMENTS = PLUGIN_DIR / "resources" / "requirements-train.txt"  # the fine-tuning environment's
 
 # distribution names whose import name differs from the name with "-" as "_"
 IMPORT_NAMES: dict[str, str] = {"attrs": "attr", "click-plugins": "click_plugins"}

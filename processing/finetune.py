@@ -50,8 +50,9 @@ class FinetuneAlgorithm(CloudMaskAlgorithm):
             "folder written by exportpatches, stops early when the validation split stops improving, and scores "
             "the base and the fine-tuned model on the test split, which training never sees. When the labels "
             "hold semi-transparent cloud, the model gains a fourth output for it (started as a copy of cloud). "
-            "Training runs PyTorch in its own environment, outside QGIS (make train-env); on a CUDA GPU when "
-            "PyTorch sees one.",
+            "Training runs PyTorch in its own environment, outside QGIS; the dialog offers to create it where it is "
+            "missing (also Raster > Sentinel-2 Cloud Mask > Create the fine-tuning environment…). It trains on a "
+            "CUDA GPU when PyTorch sees one.",
             [
                 ("PATCHES", "The OUTPUT_FOLDER of exportpatches (it holds manifest.json)."),
                 ("BASE_MODEL", "'auto' for the built-in U-Net that fits the patches' level and bands, or an .onnx "
@@ -68,6 +69,12 @@ class FinetuneAlgorithm(CloudMaskAlgorithm):
                 "losses and validation scores of every epoch, JSON).",
             ],
         )
+
+    def createCustomParametersWidget(self, parent=None):  # noqa: N802 (QGIS's name)
+        """QGIS's algorithm dialog with a button that creates the fine-tuning environment where it is missing."""
+        from ..ui.finetune_dialog import FinetuneDialog  # the GUI only: qgis_process never asks for a dialog
+
+        return FinetuneDialog(self, parent)
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
         self.addParameter(QgsProcessingParameterFile("PATCHES", "Patch folder (from exportpatches)",

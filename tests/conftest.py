@@ -30,6 +30,17 @@ def real_l2a(shared_data: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def training_python() -> Path:
+    """The fine-tuning environment's interpreter; the test is skipped, with the reason, where there is none."""
+    from s2cloudmask.packages import training_env
+
+    folder = training_env.environment_dir()
+    if not training_env.is_ready(folder):
+        pytest.skip(f"the fine-tuning environment {folder} {training_env.state(folder)}: run `make train-env`")
+    return training_env.interpreter(folder)
+
+
+@pytest.fixture(scope="session")
 def sandbox() -> Path:
     return SANDBOX
 

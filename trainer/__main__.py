@@ -1,4 +1,4 @@
-"""Command line of the training subprocess: `python -m trainer train|embed|convert ...`.
+"""Command line of the training subprocess: `python -m trainer train|embed|convert|self-test ...`.
 
 Every message for the parent is one JSON line on stdout ("start", "batch",
 "epoch", "early_stop", "done", "error"); anything on stderr is diagnostics.
@@ -77,6 +77,38 @@ def _embed(args: argparse.Namespace) -> None:
     print(json.dumps({"event": "done", "output": args.model}), flush=True)
 
 
+def _self_test(args: argparse.Namespace) -> None:
+    """What fine-tuning asks of this environment, on a tiny one-convolution graph: convert it to a network, take a
+    training step on it, export it to ONNX again. Prints the versions and the device PyTorch would train on."""
+    import tempfile
+    from pathlib import Path
+
+    import onnx
+    import torch
+    import torch.nn.functional as F
+    from onnx import TensorProto, helper, numpy_helper
+
+    from .convert import convert, export
+
+    weights = numpy_helper.from_array(np.random.default_rng(0).normal(size=(3, 4, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])], "self-test",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, "height", "width"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, "height", "width"])], [weights])
+    with tempfile.TemporaryDirectory() as scratch:
+        source, exported = Path(scratch) / "tiny.onnx", Path(scratch) / "tuned.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(source))
+        network = convert(str(source)).train()
+        optimiser = torch.optim.SGD(network.parameters(), lr=0.01)
+        loss = F.cross_entropy(network(torch.ones(2, 4, 32, 32)), torch.zeros(2, 32, 32, dtype=torch.int64))
+        loss.backward()
+        optimiser.step()
+        export(network, str(exported), network.bands)
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    print(f"ok: torch {torch.__version__}, onnx {onnx.__version__}, numpy {np.__version__}; a graph converted, "
+          f"trained one step (loss {loss.item():.3f}) and exported; training would run on {device}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -91,9 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("input")
     check.add_argument("output")
     check.add_argument("--export", help="also export the converted network to this .onnx")
+    commands.add_parser("self-test", help="convert, train one step and export a tiny graph: the environment works")
     args = parser.parse_args(argv)
     try:
-        {"train": _train, "embed": _embed, "convert": _convert}[args.command](args)
+        {"train": _train, "embed": _embed, "convert": _convert, "self-test": _self_test}[args.command](args)
     except Exception as exc:  # every failure reaches the parent as one readable line
         traceback.print_exc(file=sys.stderr)
         print(json.dumps({"event": "error", "message": f"{type(exc).__name__}: {exc}"}), flush=True)

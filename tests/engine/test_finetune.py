@@ -1,6 +1,6 @@
 """Fine-tuning: the DLR graph converted to PyTorch and back, a one-epoch run on generated patches, cancel, bad input.
 
-The training environment (.venv-train, `make train-env`) holds PyTorch; the
+The training environment (`make train-env`, beside the packages folder) holds PyTorch; the
 tests that need it skip with that reason where it is absent.
 """
 
@@ -21,7 +21,6 @@ from s2cloudmask.inference.masking.engine import mask_product
 from s2cloudmask.inference.masking.model_card import METADATA_KEY, builtin_card, load_card, sidecar_path
 from s2cloudmask.inference.masking.session import create_session
 from s2cloudmask.inference.reference.patch_export import export_patches
-from s2cloudmask.inference.training import environment
 from s2cloudmask.inference.training.finetune import TrainingSettings, finetune
 from s2cloudmask.inference.training.patch_set import read_patches
 from s2cloudmask.tools.synthetic_product import truth_path, write_product
@@ -31,14 +30,6 @@ from tests.sandbox_env import REPO
 # One epoch on tiny patches; the last layer learns fast enough in those few steps for the new class to show.
 SLOW = pytest.mark.timeout(1800)  # minutes on an idle CPU; far more where many test runs share two cores
 TINY = TrainingSettings(epochs=1, batch_size=4, crop=32, head_learning_rate=1e-2, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def training_env() -> Path:
-    if not environment.is_ready():
-        pytest.skip(f"the fine-tuning environment {environment.environment_dir()} is absent or out of date: "
-                    "run `make train-env` (make test does)")
-    return environment.training_python()
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +52,7 @@ def generated(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def tuned(training_env, generated, tmp_path_factory):
+def tuned(training_python, generated, tmp_path_factory):
     product, patches = generated
     out = tmp_path_factory.mktemp("model") / "tuned.onnx"
     stages: list[str] = []
@@ -75,7 +66,7 @@ def tuned(training_env, generated, tmp_path_factory):
 
 
 @SLOW
-def test_the_dlr_graph_converts_and_exports_like_onnxruntime_runs_it(training_env, shared_data, tmp_path):
+def test_the_dlr_graph_converts_and_exports_like_onnxruntime_runs_it(training_python, shared_data, tmp_path):
     """Conversion of the real 6-band L2A graph (Resize nodes, float16 weights, computed padding) on a real tile."""
     card = builtin_card("L2A", ["B02", "B03", "B04", "B08", "B11", "B12"])
     image = np.load(shared_data / "arrays" / "labelled_6band_patch.npz")["img"][:256, :256].transpose(2, 0, 1)
@@ -83,7 +74,7 @@ def test_the_dlr_graph_converts_and_exports_like_onnxruntime_runs_it(training_en
     np.save(tmp_path / "x.npy", x)
     exported = tmp_path / "exported.onnx"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([str(training_env), "-m", "trainer", "convert", card.model_path, str(tmp_path / "x.npy"),
+    done = subprocess.run([str(training_python), "-m", "trainer", "convert", card.model_path, str(tmp_path / "x.npy"),
                            str(tmp_path / "y.npy"), "--export", str(exported)],
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
@@ -152,7 +143,7 @@ def test_the_tuned_model_masks_a_product_with_class_3_from_the_model(tuned, gene
 
 
 @SLOW
-def test_cancel_stops_the_trainer_and_leaves_nothing(training_env, generated, tmp_path):
+def test_cancel_stops_the_trainer_and_leaves_nothing(training_python, generated, tmp_path):
     _, patches = generated
 
     class CancelWhenTraining(SilentFeedback):
@@ -196,6 +187,6 @@ def test_bad_patch_folders_are_named(tmp_path, generated):
 def test_a_missing_training_environment_says_how_to_make_it(generated, tmp_path, monkeypatch):
     monkeypatch.setenv("S2CLOUDMASK_TRAIN_ENV", str(tmp_path / "no-env"))
     _, patches = generated
-    with pytest.raises(DependencyError, match=r"no-env does not exist.*make train-env"):
+    with pytest.raises(DependencyError, match=r"no-env, which does not exist.*Create the fine-tuning environment.*training_env.py create"):
         finetune(patches, tmp_path / "model.onnx", settings=TINY)
     assert not (tmp_path / "model.onnx").exists()

@@ -27,18 +27,12 @@ from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES, SCL_NAMES
 from s2cloudmask.toolbelt.preferences import PlgSettings
 from s2cloudmask.ui.dock import CloudMaskDock, default_output, guess_bands
 
+from qt_events import wait_until
+
 WINDOW = (537480.0, 5855040.0, 552480.0, 5870040.0)  # 15 km x 15 km with data, cloud, shadow and clear land
 UTM29 = QgsCoordinateReferenceSystem("EPSG:32629")
 R60 = "GRANULE/L2A_T29UNU_A038058_20221005T115407/IMG_DATA/R60m/T29UNU_20221005T115411_{}_60m.jp2"
 PRODUCT_ID = "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454"
-
-
-def wait_until(condition, timeout: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        QgsApplication.processEvents()
-        time.sleep(0.02)
-    assert condition(), f"not reached within {timeout} s"
 
 
 def messages(iface, level) -> list[str]:

@@ -60,7 +60,8 @@ def test_load_unload_load_leaves_nothing_behind(iface):
         (button,) = [call.args[0] for call in iface.addRasterToolBarIcon.call_args_list]
         assert button.objectName() == "S2CloudMaskShowDock"
         added = [call.args[1].objectName() for call in iface.addPluginToRasterMenu.call_args_list]
-        assert added == ["S2CloudMaskShowDock", "S2CloudMaskInstallDependencies", "S2CloudMaskDiagnostics"]
+        assert added == ["S2CloudMaskShowDock", "S2CloudMaskInstallDependencies", "S2CloudMaskTrainingEnvironment",
+                         "S2CloudMaskDiagnostics"]
 
         plugin.unload()
         _settle()
@@ -69,7 +70,7 @@ def test_load_unload_load_leaves_nothing_behind(iface):
         (removed,) = [call.args[0] for call in iface.removeRasterToolBarIcon.call_args_list]
         assert removed is button
         removed = [call.args[1] for call in iface.removePluginRasterMenu.call_args_list]
-        assert len(removed) == 3
+        assert len(removed) == 4
         for method in ("addPluginToRasterMenu", "removePluginRasterMenu", "addRasterToolBarIcon", "removeRasterToolBarIcon"):
             getattr(iface, method).reset_mock()
 
@@ -119,6 +120,7 @@ sys.path.insert(0, sys.argv[1])
 from qgis.core import QgsApplication
 app = QgsApplication([], False)
 app.initQgis()
+sys.path.append(QgsApplication.pkgDataPath() + '/python/plugins')  # QGIS's own plugins, as in QGIS
 import s2cloudmask, s2cloudmask.plugin
 modules = ['s2cloudmask.plugin']
 for package in ('packages', 'processing', 'ui', 'toolbelt'):

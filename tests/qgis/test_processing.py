@@ -461,12 +461,8 @@ def test_finetune_names_a_folder_that_is_not_a_patch_folder(processing, tmp_path
     assert not (tmp_path / "model.onnx").exists()
 
 
-def test_finetune_cancel_stops_training_and_leaves_nothing(processing, tmp_path):
+def test_finetune_cancel_stops_training_and_leaves_nothing(processing, training_python, tmp_path):
     """Cancel, as the dialog's button does, once the trainer has started: it is stopped, nothing is written."""
-    from s2cloudmask.inference.training import environment
-
-    if not environment.is_ready():
-        pytest.skip(f"the fine-tuning environment {environment.environment_dir()} is absent: run `make train-env`")
     from s2cloudmask.tools.scene_patches import write_scene_patches
     from s2cloudmask.tools.synthetic_product import truth_path, write_product
 

@@ -3,8 +3,6 @@ the reference and its confidence on the map, jumping to suggestions, saving the 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import rasterio
@@ -26,13 +24,7 @@ from s2cloudmask.tools import synthetic_product as sp
 from s2cloudmask.ui.dock import CloudMaskDock
 from s2cloudmask.ui.reference_panel import JUMP_PIXELS, SAMPLE_LAYER_NAME, SUGGESTION_LAYER_NAME
 
-
-def wait_until(condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        QgsApplication.processEvents()
-        time.sleep(0.02)
-    assert condition(), f"not reached within {timeout} s"
+from qt_events import wait_until
 
 
 @pytest.fixture(scope="module")
