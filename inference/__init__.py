@@ -44,6 +44,12 @@ ENTRY_POINTS = {
     "build_true_colour_view": ".reading.context_views",
     "build_scl_view": ".reading.context_views",
     "finetune": ".training.finetune",
+    "model_files": ".training.finetune",
+    "report_files": ".comparing.report",
+    "validation_report_files": ".comparing.validation_report",
+    "pair_inputs": ".comparing.validate",
+    "patch_folder_files": ".patch_format",
+    "source_inputs": ".reference.patch_export",
     "TrainingSettings": ".training.finetune",
 }
 

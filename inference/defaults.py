@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # Digital number -> reflectance for a plain raster: reflectance = DN * SCALE + OFFSET. These fit Level-2A
 # from processing baseline 04.00 on (BOA_ADD_OFFSET -1000, quantification 10000).
 DEFAULT_SCALE = 0.0001
@@ -43,3 +45,17 @@ DEFAULT_SUGGESTIONS = 20
 
 # The sets training patches are split into, whole scenes at a time.
 SPLITS = ("train", "validation", "test")
+
+# The batch runner's counts, as every door takes them (maskmany's WORKERS, make batch's --workers ...): more
+# workers or threads than this is a typing slip, not a machine.
+MAX_WORKERS = 256
+MAX_THREADS = 256
+MAX_RETRIES = 10
+
+# MODEL (and BASE_MODEL) name a model file, or this word for the built-in models of the ukis-csmask package.
+AUTO_MODEL = "auto"
+
+
+def model_file(model: str | Path) -> str | Path | None:
+    """The model file a run reads, for the checks that no output replaces it; None for the built-in models."""
+    return None if str(model).strip().lower() == AUTO_MODEL else model

@@ -25,6 +25,7 @@ import errno
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -42,6 +43,9 @@ LEGACY_PARTIAL_AGE_S = 3600.0
 LOW_SPACE_BYTES = 64 * 1024
 LOCK_PATIENCE_S = 2.0
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
+# The targets each thread is writing: a run writes in one thread, so a target met twice there is one run
+# writing one path twice (two outputs given the same name), not another run.
+_WRITING = threading.local()
 
 _CAUSES = (
     (errno.ENOSPC, "No space left on device", "the disk is full"),
@@ -144,6 +148,33 @@ def check_writable(path: str | Path) -> Path:
     return target
 
 
+GEOTIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def check_geotiff_name(path: str | Path, role: str = "OUTPUT") -> None:
+    """Refuse a raster output whose name promises another format: the engine writes GeoTIFF only.
+
+    GDAL picks no format from a name here, so mask.png would be a GeoTIFF that image viewers cannot open.
+    """
+    if Path(path).suffix.lower() not in GEOTIFF_SUFFIXES:
+        raise OutputError(
+            f"{role} {path}: rasters are written as GeoTIFF only, so the name must end in .tif or .tiff "
+            f"(such as {Path(path).with_suffix('.tif').name}); convert the GeoTIFF afterwards for another format."
+        )
+
+
+def check_raster_outputs(rasters: dict[str, str | Path | None], inputs: dict[str, str | Path | None]) -> None:
+    """check_writable, check_outputs and check_geotiff_name for a run's raster outputs (role -> path, None for
+    one not asked for), in the order that names the weightiest fault first."""
+    for path in rasters.values():
+        if path is not None:
+            check_writable(path)
+    check_outputs(rasters, inputs)
+    for role, path in rasters.items():
+        if path is not None:
+            check_geotiff_name(path, role)
+
+
 def _resolved(path: str | Path) -> Path:
     return Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
 
@@ -152,35 +183,61 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_outputs(outputs: dict[str, str | Path | None], inputs: dict[str, str | Path | None]) -> None:
-    """Refuse outputs that would replace an input, a file inside an input folder (a .SAFE product), or each other.
+def written_with(path: Path) -> list[Path]:
+    """A written path and the GDAL side-cars that are written (or removed) with it."""
+    return [path, *(Path(str(path) + suffix) for suffix in SIDECAR_SUFFIXES)]
 
-    outputs and inputs map a role a user recognises ("OUTPUT", "the product") to a
-    path; None entries are skipped. Links are resolved, so a link to an input is
-    caught too. Side-cars count: writing mask.tif also replaces mask.tif.aux.xml.
+
+def _named(paths: dict[str, str | Path | None]) -> dict[str, Path]:
+    return {role: _resolved(path) for role, path in paths.items() if path is not None and str(path).strip()}
+
+
+def check_outputs(outputs: dict[str, str | Path | None], inputs: dict[str, str | Path | None]) -> None:
+    """Refuse, before any work, outputs that would destroy an input or one another.
+
+    outputs: role -> a path the run creates or replaces (a file, or a folder it replaces whole);
+    inputs: role -> a path the run reads (a file, or a folder read as a whole, such as a .SAFE product).
+    Roles are what the user recognises ("OUTPUT", "the product (INPUT)"); None and empty entries are
+    skipped. Links are resolved, so a link to an input is caught too; side-cars count (writing mask.tif
+    also replaces mask.tif.aux.xml). Refused: two outputs on one path (named as duplicates), an output that
+    is an input, an output inside an input folder, an input inside a folder the run replaces.
     """
-    given = {role: _resolved(path) for role, path in outputs.items() if path is not None and str(path)}
-    sources = {role: _resolved(path) for role, path in inputs.items() if path is not None and str(path)}
-    seen: dict[Path, str] = {}
+    given = _named(outputs)
+    sources: dict[Path, str] = {}
+    for role, path in _named(inputs).items():
+        sources.setdefault(path, role)
+    folders = {path: role for path, role in sources.items() if path.is_dir()}
+    seen: dict[Path, tuple[str, Path]] = {}
     for role, path in given.items():
-        if path in seen:
-            raise OutputError(
-                f"{seen[path]} and {role} are the same file ({path}); one would overwrite the other. "
-                "Give each output its own file name."
-            )
-        seen[path] = role
-        written = [path, *(Path(str(path) + suffix) for suffix in SIDECAR_SUFFIXES)]
-        for source_role, source in sources.items():
-            if any(candidate == source for candidate in written):
+        for candidate in written_with(path):
+            if candidate in seen:
+                other, other_path = seen[candidate]
                 raise OutputError(
-                    f"{role} ({path}) is {source_role} itself; writing it would destroy the input. "
+                    f"{other} and {role} are the same file ({other_path if other_path == path else candidate}); "
+                    "one would overwrite the other. Give each output its own file name."
+                )
+        seen.update({candidate: (role, path) for candidate in written_with(path)})
+    for role, path in given.items():
+        for candidate in written_with(path):
+            if candidate in sources:
+                raise OutputError(
+                    f"{role} ({path}) is {sources[candidate]} itself; writing it would destroy the input. "
                     "Choose another output file name."
                 )
-            if source.is_dir() and _inside(path, source):
-                raise OutputError(
-                    f"{role} ({path}) lies inside {source_role} ({source}); writing there would change the input "
-                    "and later runs would read the output as part of it. Choose a folder outside the input."
-                )
+        container = next((folder for folder in path.parents if folder in folders), None)
+        if container is not None:
+            raise OutputError(
+                f"{role} ({path}) lies inside {folders[container]} ({container}); writing there would change the "
+                "input and later runs would read the output as part of it. Choose a folder outside the input."
+            )
+    replaced = {path: role for role, path in given.items() if path.is_dir()}
+    for path, source_role in sources.items():
+        container = next((folder for folder in path.parents if folder in replaced), None)
+        if container is not None:
+            raise OutputError(
+                f"{source_role} ({path}) lies inside {replaced[container]} ({container}), which this run replaces; "
+                "it would be deleted. Move the input elsewhere or choose another output folder."
+            )
 
 
 # --------------------------------------------------------------------------- the lock and stale partials
@@ -356,6 +413,23 @@ def _empty_sidecar(path: Path) -> bool:
 
 
 @contextlib.contextmanager
+def _written_once(target: Path) -> Iterator[None]:
+    """Refuse a target this thread is already writing, naming the cause: two outputs of one run share a path."""
+    writing: set[Path] = _WRITING.__dict__.setdefault("targets", set())
+    key = _resolved(target)
+    if key in writing:
+        raise OutputError(
+            f"This run writes {target} twice: two of its outputs were given the same file name, and one would "
+            "overwrite the other. Give each output its own file name."
+        )
+    writing.add(key)
+    try:
+        yield
+    finally:
+        writing.discard(key)
+
+
+@contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; move it (and its side-cars) into place once all is safely written.
 
@@ -363,7 +437,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     as a full disk included); the target stays as it was.
     """
     target = check_writable(path)
-    with output_lock(target):
+    with _written_once(target), output_lock(target):
         remove_stale_partials(target.parent, locked=target)
         temporary = partial_path(target)
         try:
@@ -399,3 +473,53 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
             _remove(temporary)
             raise OutputError(f"Could not move the finished output into place at {target}: {exc}") from exc
         _sync_folder(target.parent)
+
+
+# --------------------------------------------------------------------------- is a finished output still whole
+
+
+def _raster_facts(path: Path) -> dict | None:
+    """Width, height and a checksum of what GDAL writes last (the smallest overview, else the last row of
+    blocks); None when GDAL cannot open or read the file. Correct with GDAL exceptions on and off."""
+    from osgeo import gdal  # the engine's GDAL; this module itself stays importable without it
+
+    messages: list[str] = []
+    gdal.PushErrorHandler(lambda err_class, err_no, message: messages.append(str(message)))
+    try:
+        dataset = gdal.Open(str(path))
+        if dataset is None or dataset.RasterCount < 1:
+            return None
+        band = dataset.GetRasterBand(1)
+        if band.GetOverviewCount():
+            checksum = band.GetOverview(band.GetOverviewCount() - 1).Checksum()
+        else:
+            rows = min(band.GetBlockSize()[1], band.YSize)
+            checksum = band.Checksum(0, band.YSize - rows, band.XSize, rows)
+        facts = {"width": dataset.RasterXSize, "height": dataset.RasterYSize, "checksum": checksum}
+        dataset = None
+    except RuntimeError:  # gdal.UseExceptions() where enabled
+        return None
+    finally:
+        gdal.PopErrorHandler()
+    return None if messages else facts
+
+
+def fingerprint(path: str | Path) -> dict:
+    """What a finished output is, to tell later whether it is still whole: its size in bytes and, for a
+    GeoTIFF, its width, height and the checksum of the part GDAL writes last."""
+    path = Path(path)
+    facts: dict = {"bytes": path.stat().st_size}
+    if path.suffix.lower() in GEOTIFF_SUFFIXES:
+        facts.update(_raster_facts(path) or {})
+    return facts
+
+
+def is_whole(path: str | Path, expected: dict | None) -> bool:
+    """Whether the file at path is still the finished output `fingerprint` described (same size, and for a
+    raster it opens, has the same width and height, and its last part reads back the same)."""
+    if not expected:
+        return False
+    try:
+        return fingerprint(path) == expected
+    except OSError:
+        return False

@@ -79,6 +79,12 @@ def write_patch(folder: Path, split: str, scene: dict[str, str], row: int, col: 
             "valid_fraction": valid}
 
 
+def patch_folder_files(folder: str | Path, role: str = "OUTPUT_FOLDER") -> dict[str, Path]:
+    """The split folders and manifests of a patch folder, by role: what an export replaces, what fine-tuning
+    reads (anything else in the folder is neither)."""
+    return {f"{role}/{name}": Path(folder) / name for name in (*SPLITS, MANIFEST_JSON, MANIFEST_CSV)}
+
+
 def make_split_folders(folder: Path) -> None:
     for name in SPLITS:
         (folder / name).mkdir(parents=True, exist_ok=True)

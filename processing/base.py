@@ -1,5 +1,5 @@
-"""What every algorithm of the provider shares: the feedback adapter, error translation, styling on load, help text,
-the common parameters, and the base classes of the toolbox groups.
+"""What every algorithm of the provider shares: the output guard, the feedback adapter, error translation, styling
+on load, help text, the common parameters, and the base classes of the toolbox groups.
 
 The algorithms are thin wrappers over inference/: they read their parameters,
 call one engine function and report its result. Everything that would
@@ -10,20 +10,31 @@ from __future__ import annotations
 
 import contextlib
 import html
+import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from qgis.core import (
+    QgsMapLayer,
+    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingOutputLayerDefinition,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
+    QgsProviderRegistry,
     QgsRasterLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
@@ -32,6 +43,8 @@ from qgis.PyQt.QtGui import QIcon
 from ..__about__ import ICON_PATH
 from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK, DEVICES, MAX_BUFFER
 from ..inference.errors import CloudMaskError
+from ..inference.outputs import check_geotiff_name, check_outputs
+from ..inference.reading.paths import is_product_path, product_container
 from ..inference.masking.model_card import UKIS_CITATION
 
 
@@ -198,7 +211,31 @@ MODEL_HELP = (
 
 
 class CloudMaskAlgorithm(QgsProcessingAlgorithm):
-    """Provider-wide bits of every algorithm: icon, a fresh instance per run, readable parameter checks."""
+    """Provider-wide bits of every algorithm: icon, a fresh instance per run, readable parameter checks, and the
+    output guard.
+
+    The output guard: before any work, every path an algorithm writes is checked against every path it reads
+    and against each other (inference.outputs.check_outputs): no output may be an input (links resolved, GDAL
+    side-cars counted), lie inside an input product, replace a folder that holds an input, or share a path with
+    another output; a raster destination must be a GeoTIFF name. It runs in checkParameterValues, so the
+    dialog, processing.run and qgis_process refuse before starting, and again in processAlgorithm, which this
+    class owns: an algorithm implements `process` instead (defining processAlgorithm is refused at import), so
+    no algorithm can skip it.
+
+    The one way to declare paths: the parameters say most of it. Every file, layer and feature-source parameter
+    is read (a path inside a .SAFE product stands for the whole product; values that name no existing file, such
+    as MODEL=auto, are left out); every destination parameter is written. An algorithm overrides `paths_read`
+    or `paths_written`, extending what super() returns, only for what its parameters cannot say: inputs that a
+    file names (the pairs of a CSV, the products of a folder) and the files its engine writes beside a
+    destination (a report's .json). Those names come from the engine function that writes or reads them, so each
+    has one home.
+    """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "processAlgorithm" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} defines processAlgorithm; define process() instead, so that "
+                            "CloudMaskAlgorithm.processAlgorithm checks its outputs against its inputs first.")
 
     def icon(self) -> QIcon:
         return QIcon(str(ICON_PATH))
@@ -214,6 +251,10 @@ class CloudMaskAlgorithm(QgsProcessingAlgorithm):
         """QGIS only says "Incorrect parameter value" for a raster it cannot open; say which file and why."""
         ok, message = super().checkParameterValues(parameters, context)
         if ok:
+            try:
+                self.check_paths(parameters, context)
+            except CloudMaskError as exc:
+                return False, str(exc)
             return ok, message
         for definition in self.parameterDefinitions():
             value = parameters.get(definition.name())
@@ -225,6 +266,79 @@ class CloudMaskAlgorithm(QgsProcessingAlgorithm):
             ):
                 return False, unreadable_raster_message(definition.name(), value)
         return ok, message
+
+    def processAlgorithm(  # noqa: N802 (QGIS's name)
+        self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> dict:
+        with engine_errors():
+            self.check_paths(parameters, context)
+        return self.process(parameters, context, feedback)
+
+    def process(self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> dict:
+        """The algorithm's own work, after the output guard; returns its results."""
+        raise NotImplementedError(f"{type(self).__name__} must define process()")
+
+    def check_paths(self, parameters: dict, context: QgsProcessingContext) -> None:
+        """The output guard (see the class text); an OutputError names the path refused and why."""
+        written = self.paths_written(parameters, context)
+        check_outputs(written, self.paths_read(parameters, context))
+        for definition in self.destinationParameterDefinitions():
+            if isinstance(definition, QgsProcessingParameterRasterDestination) and definition.name() in written:
+                check_geotiff_name(written[definition.name()], definition.name())
+
+    def paths_read(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        """Parameter name -> the existing file or folder it reads (a product's .SAFE folder for any path in it)."""
+        read: dict[str, str] = {}
+        for definition in self.parameterDefinitions():
+            name = definition.name()
+            if isinstance(definition, QgsProcessingParameterFile):
+                paths = [self.parameterAsFile(parameters, name, context)]
+            elif isinstance(definition, LAYER_PARAMETERS):
+                paths = [layer_file(layer) for layer in self._layers(definition, parameters, context)]
+            else:
+                continue
+            existing = [product_container(path) for path in paths if path and os.path.exists(path)]
+            for number, path in enumerate(existing, start=1):
+                role = name if len(existing) == 1 else f"{name} {number}"
+                read[f"the product ({role})" if is_product_path(path) else role] = str(path)
+        return read
+
+    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        """Parameter name -> the file or folder each destination writes (temporary outputs and layers in a
+        database left out: they replace nothing a user has)."""
+        written: dict[str, str] = {}
+        for definition in self.destinationParameterDefinitions():
+            path = destination_path(parameters.get(definition.name(), definition.defaultValue()), context)
+            if path:
+                written[definition.name()] = path
+        return written
+
+    def _layers(self, definition, parameters: dict, context: QgsProcessingContext) -> list:
+        if isinstance(definition, QgsProcessingParameterMultipleLayers):
+            return self.parameterAsLayerList(parameters, definition.name(), context) or []
+        layer = self.parameterAsLayer(parameters, definition.name(), context)
+        return [layer] if layer is not None else []
+
+
+LAYER_PARAMETERS = (QgsProcessingParameterRasterLayer, QgsProcessingParameterVectorLayer,
+                    QgsProcessingParameterFeatureSource, QgsProcessingParameterMapLayer,
+                    QgsProcessingParameterMultipleLayers)
+
+
+def layer_file(layer: QgsMapLayer) -> str | None:
+    """The file a layer is read from (None for a database, a web service or a memory layer)."""
+    path = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source()).get("path")
+    return str(path) if path else None
+
+
+def destination_path(value, context: QgsProcessingContext) -> str | None:
+    """The path a destination parameter's value names; None for temporary outputs and database layers."""
+    if isinstance(value, QgsProcessingOutputLayerDefinition):
+        value, _ = value.sink.valueAsString(context.expressionContext())
+    text = str(value or "").strip()
+    if not text or text == QgsProcessing.TEMPORARY_OUTPUT or re.match(r"^[a-z][a-z0-9_]+:(?![/\\])", text, re.I):
+        return None  # memory:, ogr:, postgres: ... and empty; a Windows drive (C:/) is a path
+    return text
 
 
 class MaskingAlgorithm(CloudMaskAlgorithm):

@@ -123,7 +123,13 @@ class CompareSclAlgorithm(CloudMaskAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("F1_CLOUD_SHADOW", "F1 score of cloud shadow"))
         self.addOutput(QgsProcessingOutputString("PER_CLASS", "Per-class figures (JSON)"))
 
-    def processAlgorithm(  # noqa: N802 (QGIS's name)
+    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        written = super().paths_written(parameters, context)
+        if "REPORT" in written:
+            written.update(inference.report_files(written["REPORT"]))
+        return written
+
+    def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         mask_layer = self.parameterAsRasterLayer(parameters, "MASK", context)

@@ -79,7 +79,20 @@ class ExportPatchesAlgorithm(ReferenceAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(f"PATCHES_{name.upper()}", f"Patches in {name}"))
         self.addOutput(QgsProcessingOutputFile("MANIFEST", "Manifest (JSON)"))
 
-    def processAlgorithm(  # noqa: N802 (QGIS's name)
+    def paths_read(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        read = super().paths_read(parameters, context)
+        if Path(read.get("INPUT", "")).suffix.lower() == ".csv":
+            read.update(inference.source_inputs(inference.read_sources(read["INPUT"])))
+        return read
+
+    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        """The folder itself is not replaced, only the splits and manifests in it."""
+        written = super().paths_written(parameters, context)
+        if "OUTPUT_FOLDER" in written:
+            written.update(inference.patch_folder_files(written.pop("OUTPUT_FOLDER")))
+        return written
+
+    def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         source = self.parameterAsFile(parameters, "INPUT", context)

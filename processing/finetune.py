@@ -98,7 +98,20 @@ class FinetuneAlgorithm(CloudMaskAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("BEST_EPOCH", "Best epoch (the one exported)"))
         self.addOutput(QgsProcessingOutputString("HISTORY", "Losses and validation scores per epoch (JSON)"))
 
-    def processAlgorithm(  # noqa: N802 (QGIS's name)
+    def paths_read(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        """The patch folder is read through its manifest and splits: a model may go beside them."""
+        read = super().paths_read(parameters, context)
+        if "PATCHES" in read:
+            read.update(inference.patch_folder_files(read.pop("PATCHES"), "PATCHES"))
+        return read
+
+    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        written = super().paths_written(parameters, context)
+        if "OUTPUT_MODEL" in written:
+            written.update(inference.model_files(written["OUTPUT_MODEL"]))
+        return written
+
+    def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         patches = self.parameterAsFile(parameters, "PATCHES", context)

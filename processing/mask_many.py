@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from qgis.core import (
     QgsFeature,
     QgsFeatureSink,
@@ -9,6 +12,7 @@ from qgis.core import (
     QgsFields,
     QgsProcessing,
     QgsProcessingContext,
+    QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
@@ -26,8 +30,8 @@ from qgis.PyQt.QtCore import QVariant
 from ..inference.batch.cluster import LOCAL
 from ..inference.batch.inputs import find_products
 from ..inference.batch.records import COLUMNS, DONE, FAILED, NOT_RUN, SKIPPED, Settings
-from ..inference.batch.runner import run_batch
-from ..inference.defaults import DEFAULT_RESOLUTION, RESOLUTIONS
+from ..inference.batch.runner import batch_outputs, product_inputs, run_batch
+from ..inference.defaults import DEFAULT_RESOLUTION, MAX_WORKERS, RESOLUTIONS
 from .base import (
     BUFFER_HELP,
     CHOICES_HELP,
@@ -120,7 +124,8 @@ class MaskManyAlgorithm(MaskingAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean("COMPARE_SCL", "Compare Level-2A masks with SCL",
                                                         defaultValue=True))
         workers = QgsProcessingParameterNumber("WORKERS", "Worker processes (0: automatic)",
-                                               QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0)
+                                               QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
+                                               maxValue=MAX_WORKERS)
         workers.setFlags(workers.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(workers)
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
@@ -129,7 +134,26 @@ class MaskManyAlgorithm(MaskingAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, f"Products {status}"))
         self.addOutput(QgsProcessingOutputFile("SUMMARY_CSV", "Summary CSV"))
 
-    def processAlgorithm(  # noqa: N802 (QGIS's name)
+    def paths_read(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        """Each product; the folder holding them is not itself read (masks may go beside them), a list file is."""
+        read = super().paths_read(parameters, context)
+        if read.get("PRODUCTS") and Path(read["PRODUCTS"]).is_dir():
+            del read["PRODUCTS"]
+        read.update(product_inputs(self._sources(parameters, context)))
+        return read
+
+    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        """What the runner writes in OUTPUT_FOLDER (the folder itself may hold anything else)."""
+        written = super().paths_written(parameters, context)
+        out = written.pop("OUTPUT_FOLDER", None)
+        if out:
+            written.update(batch_outputs(Path(os.path.abspath(out)), self._sources(parameters, context)))
+        return written
+
+    def _sources(self, parameters: dict, context: QgsProcessingContext) -> list[str]:
+        return find_products(self.parameterAsFile(parameters, "PRODUCTS", context))
+
+    def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         products = self.parameterAsFile(parameters, "PRODUCTS", context)
@@ -158,6 +182,9 @@ class MaskManyAlgorithm(MaskingAlgorithm):
             feature = QgsFeature(summary_fields())
             feature.setAttributes([row.get(column) for column in COLUMNS])
             sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        unfinished = result.unfinished()
+        if unfinished:  # a failed product fails the algorithm, as it fails make batch: scripts see it in $?
+            raise QgsProcessingException(unfinished)
         values = {name: result.counts[status] for name, status in COUNT_OUTPUTS.items()}
         values.update(OUTPUT_FOLDER=out, SUMMARY=sink_id, SUMMARY_CSV=str(result.summary_csv))
         return values

@@ -131,7 +131,7 @@ class MaskProductAlgorithm(MaskingAlgorithm):
         crs = self.parameterAsExtentCrs(parameters, "EXTENT", context)
         return (*bounds, crs.toWkt()) if crs.isValid() else bounds
 
-    def processAlgorithm(  # noqa: N802 (QGIS's name)
+    def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         product = self.parameterAsFile(parameters, "INPUT", context)

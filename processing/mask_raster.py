@@ -148,7 +148,7 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
                 filled[name] = default
         return super().checkParameterValues(filled, context)
 
-    def processAlgorithm(  # noqa: N802 (QGIS's name)
+    def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         layer = self.parameterAsRasterLayer(parameters, "INPUT", context)

@@ -120,7 +120,7 @@ class ReferenceMaskAlgorithm(ReferenceAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, text))
         self.addOutput(QgsProcessingOutputString("CV_PER_CLASS", "Cross-validated per-class figures (JSON)"))
 
-    def processAlgorithm(  # noqa: N802 (QGIS's name)
+    def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         source_path = self.parameterAsFile(parameters, "INPUT", context)

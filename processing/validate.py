@@ -85,7 +85,20 @@ class ValidateAlgorithm(ReferenceAlgorithm):
         self.addOutput(QgsProcessingOutputString("PER_CLASS", "Per-class figures (JSON)"))
         self.addOutput(QgsProcessingOutputString("MASK_TYPE_USED", "How the mask's codes were read"))
 
-    def processAlgorithm(  # noqa: N802 (QGIS's name)
+    def paths_read(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        read = super().paths_read(parameters, context)
+        if "PAIRS" in read:
+            read.update(inference.pair_inputs(inference.read_pairs(read["PAIRS"])))
+        return read
+
+    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+        written = super().paths_written(parameters, context)
+        if "REPORT" in written:
+            written.update(inference.validation_report_files(
+                written["REPORT"], batch=bool(self.parameterAsFile(parameters, "PAIRS", context))))
+        return written
+
+    def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         pairs_file = self.parameterAsFile(parameters, "PAIRS", context)
@@ -94,7 +107,7 @@ class ValidateAlgorithm(ReferenceAlgorithm):
         adapter = ProcessingFeedbackAdapter(feedback)
         with engine_errors():
             if report:
-                inference.check_validation_report(report, batch=bool(pairs_file))
+                inference.check_validation_report(report, batch=bool(pairs_file), inputs={"PAIRS": pairs_file})
             if pairs_file:
                 pairs = inference.read_pairs(pairs_file)
                 result = inference.validate_many(pairs, tolerance=tolerance, feedback=adapter)

@@ -19,3 +19,10 @@ def fill_disk(folder: Path, leave_bytes: int) -> Path:
 def listing(folder: Path) -> dict[str, str]:
     """Every file in folder (hidden ones included) with a digest of its content."""
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+def tree_digests(*roots: Path) -> dict[str, str]:
+    """Every file under each root (a folder, searched with hidden files, or a file) with a digest of its content:
+    equal before and after a run means nothing was changed, added or removed there."""
+    files = [path for root in roots for path in ([root] if root.is_file() else sorted(root.rglob("*")))]
+    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in files if path.is_file()}

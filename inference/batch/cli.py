@@ -75,6 +75,6 @@ def main(argv: list[str] | None = None) -> int:
         if row["status"] == FAILED:
             print(f"FAILED  {row['product_id']}: {row['error']}", file=sys.stderr)
     counts = result.counts
-    print(f"{counts[DONE]} done, {counts[SKIPPED]} skipped (done before), {counts[FAILED]} failed, "
+    print(f"{counts[DONE]} done, {counts[SKIPPED]} skipped (done before, or given twice), {counts[FAILED]} failed, "
           f"{counts[NOT_RUN]} not run in {result.seconds:.1f} s; summary: {result.summary_csv}", file=sys.stderr)
     return 0 if counts[FAILED] + counts[NOT_RUN] == 0 else 1

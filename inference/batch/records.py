@@ -1,8 +1,13 @@
 """One JSON record per product in OUT/records/: what a rerun resumes from and the summary's row.
 
 A record is written (atomically) only after every output of its product is in
-place, so a record saying "done" whose outputs still exist, made with the same
-settings, means the product is finished and a rerun skips it. A failed
+place, with a fingerprint of each (size, and for a raster its width, height and
+a checksum of what GDAL writes last). A record saying "done", made with the
+same settings, whose outputs in OUT still match their fingerprints, means the
+product is finished and a rerun skips it; a truncated or replaced output is
+made again. Records are found by product id, and outputs are looked for in OUT
+as it is named now, so a rerun from another folder, with absolute or relative
+paths, or with the product moved, resumes all the same. A failed
 product's record holds the message. A product that failed on its own input (a
 corrupt or incomplete product: ProductError, BandError) fails again until the
 input changes, so a rerun skips it while its files are unchanged; any other
@@ -19,7 +24,8 @@ from pathlib import Path
 from ..classes import CLASS_NAMES, MASK_CODES
 from ..defaults import DEFAULT_BUFFER, DEFAULT_RESOLUTION, DEFAULT_SHADOW_CHECK
 from ..errors import OutputError
-from ..outputs import atomic_output
+from ..outputs import atomic_output, fingerprint, is_whole
+from ..reading.paths import product_id_from_name
 
 RECORDS_FOLDER = "records"
 DONE, FAILED, SKIPPED, NOT_RUN = "done", "failed", "skipped", "not run"
@@ -57,6 +63,9 @@ class Settings:
                 "shadow_check": self.shadow_check, "buffer": float(self.buffer)}
 
 
+OUTPUT_COLUMNS = ("mask", "difference", "report")
+
+
 def output_paths(out: str | Path, product_id: str) -> dict[str, Path]:
     """Every output of a product, named by its id."""
     out = Path(out)
@@ -73,7 +82,7 @@ def record_path(out: str | Path, product_id: str) -> Path:
 
 def empty_row(source: str) -> dict:
     row = dict.fromkeys(COLUMNS, None)
-    row.update(source=source, product_id=Path(source.rstrip("/\\")).stem, attempts=0, error="")
+    row.update(source=source, product_id=product_id_from_name(source.rstrip("/\\")), attempts=0, error="")
     return row
 
 
@@ -95,7 +104,9 @@ def write_record(out: str | Path, row: dict, settings: Settings, input_failure: 
     """
     path = record_path(out, row["product_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"settings": asdict(settings), "row": row,
+    finished = {name: fingerprint(row[name]) for name in OUTPUT_COLUMNS if row.get(name)} \
+        if row.get("status") == DONE else {}
+    record = {"settings": asdict(settings), "row": row, "outputs": finished,
               "input_stamp": input_stamp(row["source"]) if input_failure else None}
     with atomic_output(path) as temporary:
         try:
@@ -107,17 +118,23 @@ def write_record(out: str | Path, row: dict, settings: Settings, input_failure: 
 
 
 def load_records(out: str | Path, since: float = 0.0) -> dict[str, dict]:
-    """source path -> {"settings", "row"} of every readable record in OUT written at or after `since`
-    (seconds since the epoch); an unreadable record is ignored."""
+    """product id -> {"settings", "row", "outputs", "input_stamp"} of every readable record in OUT written at
+    or after `since` (seconds since the epoch); an unreadable record is ignored."""
     records: dict[str, dict] = {}
     folder = Path(out) / RECORDS_FOLDER
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
             if path.stat().st_mtime < since:
                 continue
             record = json.loads(path.read_text(encoding="utf-8"))
-            records[record["row"]["source"]] = record
+            records[str(record["row"]["product_id"])] = record
     return records
+
+
+def find_record(records: dict[str, dict], source: str) -> dict | None:
+    """A product's record: by the id its name gives, else by its path (a product whose name is not its id)."""
+    found = records.get(product_id_from_name(source))
+    return found or next((record for record in records.values() if record["row"].get("source") == source), None)
 
 
 def _same_settings(record: dict, settings: Settings) -> bool:
@@ -127,16 +144,28 @@ def _same_settings(record: dict, settings: Settings) -> bool:
         return False
 
 
-def is_complete(record: dict | None, settings: Settings) -> bool:
-    """Whether a product's record says done, with these settings, and all its outputs still exist."""
+def is_complete(record: dict | None, settings: Settings, out: str | Path) -> bool:
+    """Whether a product's record says done, with these settings, and each of its outputs is in OUT, whole."""
     if not record or record["row"].get("status") != DONE or not _same_settings(record, settings):
         return False
-    row = record["row"]
-    return all(Path(row[name]).is_file() for name in ("mask", "difference", "report") if row.get(name))
+    row, finished = record["row"], record.get("outputs") or {}
+    paths = output_paths(out, row["product_id"])
+    named = [name for name in OUTPUT_COLUMNS if row.get(name)]
+    return bool(named) and all(is_whole(paths[name], finished.get(name)) for name in named)
 
 
-def failed_on_unchanged_input(record: dict | None, settings: Settings) -> bool:
-    """Whether a product failed on its own input, with these settings, and its files have not changed since."""
+def skipped_row(record: dict, source: str, out: str | Path) -> dict:
+    """The summary row of a product finished before: its record's row, with its outputs where they are now."""
+    row = dict(record["row"], status=SKIPPED, source=source)
+    paths = output_paths(out, row["product_id"])
+    row.update({name: str(paths[name]) for name in OUTPUT_COLUMNS if row.get(name)})
+    return row
+
+
+def failed_on_unchanged_input(record: dict | None, settings: Settings, source: str) -> bool:
+    """Whether a product failed on its own input, with these settings, and its files at `source` are the ones
+    that failed, unchanged since."""
     if not record or record["row"].get("status") != FAILED or record.get("input_stamp") is None:
         return False
-    return _same_settings(record, settings) and input_stamp(record["row"]["source"]) == record["input_stamp"]
+    return (_same_settings(record, settings) and record["row"].get("source") == source
+            and input_stamp(source) == record["input_stamp"])

@@ -9,32 +9,39 @@ are marked "not run" in the summary, and a rerun resumes with them.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import Cancelled, CloudMaskError
+from ..defaults import model_file
+from ..errors import Cancelled, CloudMaskError, OutputError
 from ..feedback import Feedback, SilentFeedback
 from ..masking.session import gpu_providers
-from ..outputs import check_writable
+from ..outputs import check_outputs, check_writable, failure_cause, remove_stale_partials
+from ..reading.paths import product_container, product_id_from_name
 from .cluster import connect, scheduler_address
 from .records import (
     DONE,
     FAILED,
     NOT_RUN,
+    RECORDS_FOLDER,
     SKIPPED,
     Settings,
     empty_row,
     failed_on_unchanged_input,
+    find_record,
     is_complete,
     load_records,
+    output_paths,
+    skipped_row,
     write_record,
 )
-from .summary import write_summary
+from .summary import SUMMARY_CSV, SUMMARY_JSON, write_summary
 from .task import process_product
-from .workers import WorkerPlan, machine_resources, plan_workers
+from .workers import WorkerPlan, check_counts, machine_resources, plan_workers
 
 POLL_SECONDS = 0.2
 # How dask reports a task whose worker died (scheduler side and client side).
@@ -49,6 +56,18 @@ class BatchResult:
     seconds: float
     plan: WorkerPlan | None = None  # None when every product was already done or a cluster was given
     counts: dict[str, int] = field(default_factory=dict)
+
+    def unfinished(self) -> str | None:
+        """What a caller reports as the run's failure when some product failed or did not run; None when all
+        are done (now or before)."""
+        left = [row for row in self.rows if row["status"] in (FAILED, NOT_RUN)]
+        if not left:
+            return None
+        named = ", ".join(row["product_id"] for row in left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+        return (f"{self.counts[FAILED]} of {len(self.rows)} product(s) failed and {self.counts[NOT_RUN]} did not run "
+                f"({named}); {self.counts[DONE] + self.counts[SKIPPED]} are done. The summary {self.summary_csv} "
+                "gives each one's error; correct or remove those products and run again into the same folder: "
+                "the finished ones are skipped.")
 
 
 def run_batch(
@@ -70,18 +89,27 @@ def run_batch(
     """
     feedback = feedback or SilentFeedback()
     started, since = time.perf_counter(), time.time()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_writable(out / "summary.csv")
+    check_counts(workers=workers, threads=settings.threads, retries=retries)
+    out = Path(os.path.abspath(out))
+    sources = list(dict.fromkeys(os.path.abspath(source) for source in sources))
+    twins = _twins(sources)
+    check_outputs(batch_outputs(out, [source for source in sources if source not in twins]),
+                  {**product_inputs(sources), "the model": model_file(settings.model)})
+    _make_folder(out)
+    check_writable(out / SUMMARY_CSV)
     _remove_partials(out)
     records = load_records(out)
     rows: dict[str, dict] = {}
     todo: list[str] = []
     for source in sources:
-        if is_complete(records.get(source), settings):
-            rows[source] = dict(records[source]["row"], status=SKIPPED)
-        elif failed_on_unchanged_input(records.get(source), settings):
-            rows[source] = dict(records[source]["row"])  # failed, with its message: it would fail again
+        record = find_record(records, source)
+        if source in twins:
+            rows[source] = dict(empty_row(source), status=SKIPPED, error=twins[source])
+            feedback.warn(f"{Path(source).name}: {twins[source]}")
+        elif is_complete(record, settings, out):
+            rows[source] = skipped_row(record, source, out)
+        elif failed_on_unchanged_input(record, settings, source):
+            rows[source] = dict(record["row"])  # failed, with its message: it would fail again
         else:
             rows[source] = dict(empty_row(source), status=NOT_RUN)
             todo.append(source)
@@ -149,9 +177,54 @@ def _catch_up(rows: dict[str, dict], out: Path, since: float) -> None:
     """Products a worker finished (or failed) while the run was being stopped: their records are on disk."""
     if not any(row["status"] == NOT_RUN for row in rows.values()):
         return
-    for source, record in load_records(out, since=since).items():
-        if source in rows and rows[source]["status"] == NOT_RUN:
+    records = load_records(out, since=since)
+    for source, row in rows.items():
+        record = find_record(records, source) if row["status"] == NOT_RUN else None
+        if record is not None:
             rows[source] = record["row"]
+
+
+def _twins(sources: list[str]) -> dict[str, str]:
+    """Sources that are the same product as an earlier one (X.SAFE and X.zip), each with why it is not run."""
+    first: dict[str, str] = {}
+    twins: dict[str, str] = {}
+    for source in sources:
+        product_id = product_id_from_name(source)
+        if product_id in first:
+            twins[source] = (f"the same product as {first[product_id]} (product id {product_id}), which is masked "
+                             "instead; remove one of the two to silence this note.")
+        else:
+            first[product_id] = source
+    return twins
+
+
+def batch_outputs(out: Path, sources: list[str]) -> dict[str, Path]:
+    """Every path a batch into `out` writes, by role: the summary, the records, each product's outputs."""
+    written: dict[str, Path] = {"the summary": out / SUMMARY_CSV, "the summary's JSON": out / SUMMARY_JSON,
+                                "the records": out / RECORDS_FOLDER}
+    for source in sources:
+        product_id = product_id_from_name(source)
+        written.update({f"the {name} of {product_id}": path for name, path in output_paths(out, product_id).items()})
+    return written
+
+
+def product_inputs(sources: list[str]) -> dict[str, Path]:
+    """Each product (its .SAFE folder or zip) by a role that names it."""
+    inputs: dict[str, Path] = {}
+    for source in sources:
+        role = f"the product {Path(source).name}"
+        inputs[role if role not in inputs else f"the product {source}"] = product_container(source)
+    return inputs
+
+
+def _make_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"The output folder {out} is a file; give a folder (it is made where missing).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"Cannot make the output folder {out}: {failure_cause(out.parent, error=exc)}; "
+                          "choose another folder.") from None
 
 
 def _submit(client: Any, source: str, out: Path, settings: Settings, attempt: int) -> Any:
@@ -187,8 +260,6 @@ def _client(client: Any, scheduler: str | None, plan: WorkerPlan | None) -> Iter
 
 
 def _remove_partials(out: Path) -> None:
-    """Temporary outputs a killed run left behind (a finished output never has this name)."""
-    for folder in (out, out / "records"):
-        for leftover in folder.glob(".*.partial-*"):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+    """Temporary outputs a killed run left behind (no live writer holds their lock)."""
+    for folder in (out, out / RECORDS_FOLDER):
+        remove_stale_partials(folder)

@@ -14,6 +14,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ..defaults import MAX_RETRIES, MAX_THREADS, MAX_WORKERS
+from ..errors import ParameterError
+
 # Peak resident memory of one full-tile product, with headroom (measured peak 1.0-1.4 GB).
 PRODUCT_MEMORY = 2 * 1024**3
 # The share of the machine's available memory the workers may take together.
@@ -30,6 +33,19 @@ class WorkerPlan:
 
     def describe(self) -> str:
         return f"{self.workers} worker(s) x {self.threads} onnxruntime thread(s) ({self.reason})"
+
+
+def check_counts(*, workers: int | None, threads: int, retries: int) -> None:
+    """Refuse worker, thread and retry counts no run can mean, naming the one that is wrong."""
+    for name, value, low, high, meaning in (
+        ("workers", workers, 1, MAX_WORKERS, "worker processes, or leave it out to choose from the machine"),
+        ("threads", threads, 0, MAX_THREADS, "onnxruntime threads per worker, 0 to choose from the machine"),
+        ("retries", retries, 0, MAX_RETRIES, "more tries of a product whose worker died"),
+    ):
+        if value is None and name == "workers":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ParameterError(f"{name} {value!r} is out of range; give {low} to {high} ({meaning}).")
 
 
 def plan_workers(

@@ -31,11 +31,13 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from ..about import software_version
 from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
-from ..outputs import atomic_output, check_outputs, check_writable
-from ..reading.paths import is_product_path
+from ..masking.writer import written_here
+from ..outputs import atomic_output, check_geotiff_name, check_outputs, check_writable
+from ..reading.paths import is_product_path, product_container
 from ..reading.product import Product
 from .difference import MASK_CODE_TEXT, MASK_COLUMNS, SCL_COLUMNS, difference_lut
 from .metrics import Comparison, PairCounter
@@ -53,7 +55,7 @@ from .rasters import (
     row_areas_m2,
     sensing_year,
 )
-from .report import check_report_path, write_report
+from .report import check_report_path, report_files, write_report
 
 
 def _open_reference(
@@ -66,6 +68,12 @@ def _open_reference(
         read, year = product_scl_on_grid(reference, grid, mask, info, stack, opened)
         return read, "l2a_product", info, year
     dataset = open_raster(reference, _role(against_scl), stack)
+    if against_scl and written_here(dataset.tags()):
+        raise ProductError(
+            f"{reference} was written by this plugin (its SOFTWARE tag says so); it is not Sen2Cor's Scene "
+            "Classification Layer. Give SCL the product's SCL_20m.jp2 or the Level-2A product itself; to score one "
+            "mask against another, use validate."
+        )
     check_overlap(grid, tuple(dataset.bounds), dataset.crs, mask, reference)
     info.update({"resolution": dataset.res[0], "crs": dataset.crs.to_string()})
     return raster_on_grid(dataset, grid, stack), "scl_raster" if against_scl else "mask", info, None
@@ -104,13 +112,14 @@ def _stream(
 
 
 def _check_paths(mask: Path, reference: Path, output: Path, report: str | Path | None, role: str) -> None:
-    """Fail before any work when an output cannot be written or would replace an input."""
+    """Fail before any work when an output cannot be written or would replace an input (anything in its product)."""
     check_writable(output)
     outputs: dict[str, str | Path | None] = {"OUTPUT": output}
     if report is not None:
-        html_path, json_path = check_report_path(report)
-        outputs.update({"REPORT": html_path, "the report's JSON": json_path})
-    check_outputs(outputs, {"MASK": mask, "the " + role: reference})
+        check_report_path(report)
+        outputs.update(report_files(report))
+    check_outputs(outputs, {"MASK": mask, "the " + role: product_container(reference)})
+    check_geotiff_name(output, "OUTPUT")
 
 
 def _compare(
@@ -169,6 +178,7 @@ def _difference_tags(comparison: Comparison) -> dict[str, str]:
         return "" if value is None else f"{value:.6f}"
 
     return {
+        "SOFTWARE": software_version(),
         "MASK": comparison.mask,
         "REFERENCE": comparison.reference,
         "REFERENCE_KIND": comparison.reference_kind,

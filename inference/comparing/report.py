@@ -27,12 +27,19 @@ from .quicklook import difference_quicklook
 REPORT_SUFFIXES = (".html", ".htm")
 
 
+def report_files(path: str | Path, role: str = "REPORT") -> dict[str, Path]:
+    """What writing a report at `path` writes: the HTML and the JSON beside it (same stem), by role."""
+    report = Path(path)
+    return {role: report, f"the JSON beside {role}": report.with_suffix(".json")}
+
+
 def check_report_path(path: str | Path) -> tuple[Path, Path]:
     """Fail before any work when the report or the JSON beside it cannot be written."""
     report = Path(path)
     if report.suffix.lower() not in REPORT_SUFFIXES:
         raise OutputError(f"The report {report} must be an HTML file; give a name ending in .html.")
-    return check_writable(report), check_writable(report.with_suffix(".json"))
+    html_path, json_path = report_files(report).values()
+    return check_writable(html_path), check_writable(json_path)
 
 
 def _share(codes: tuple[int, ...], figures: dict[str, Any]) -> tuple[float, float]:

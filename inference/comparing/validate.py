@@ -25,11 +25,11 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 from scipy import ndimage
 
-from ..about import PLUGIN_SLUG
 from ..classes import FMASK_TO_MASK, KAPPAMASK_TO_MASK, MASK_CODES, NODATA, SCL_TO_MASK, code_lut
 from ..defaults import MASK_TYPE_NAMES, MASK_TYPES
 from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
+from ..masking.writer import written_here
 from ..reading.lists import read_path_rows
 from .difference import MASK_CODE_TEXT, MASK_COLUMNS
 from .metrics import Comparison, PairCounter, scores
@@ -61,7 +61,7 @@ def detect_mask_type(path: Path, tags: dict[str, str], description: str) -> tupl
     name = path.name.lower()
     if "kappamask" in text or "kappamask" in name:
         return "kappamask", "KappaMask named in its tags or file name"
-    if tags.get("SOFTWARE", "").startswith(PLUGIN_SLUG):
+    if written_here(tags):
         return "plugin", "written by this plugin (its SOFTWARE tag)"
     if "fmask" in text or "fmask" in name:
         return "fmask", "Fmask named in its tags or file name"
@@ -218,6 +218,14 @@ def read_pairs(path: str | Path) -> list[tuple[str, str, str]]:
     """
     rows = read_path_rows(path, ("mask", "reference"), "pairs", extra=("mask_type",))
     return [(row["mask"], row["reference"], row["mask_type"] or "auto") for row in rows]
+
+
+def pair_inputs(pairs: list[tuple[str, str, str]]) -> dict[str, str]:
+    """The masks and references of a list of pairs, by role, for the check that no output replaces one."""
+    inputs: dict[str, str] = {}
+    for number, (mask, reference, _) in enumerate(pairs, start=1):
+        inputs.update({f"the mask of pair {number}": mask, f"the reference of pair {number}": reference})
+    return inputs
 
 
 def validate_many(pairs: list[tuple[str, str, str]], *, tolerance: int = 0,

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ..classes import CLASS_NAMES, MASK_CODES
-from ..outputs import atomic_output, check_writable
+from ..outputs import atomic_output, check_outputs, check_writable
 from ..report_pages import render, write_page_and_json
 from .difference import MASK_CLASS_KEYS
-from .report import check_report_path
-from .validate import VARIANTS, BatchValidation, Validation
+from .report import check_report_path, report_files
+from .validate import VARIANTS, BatchValidation, Validation, pair_inputs
 
 VARIANT_TITLES = {
     "four_classes": "Four classes",
@@ -29,11 +29,32 @@ CSV_COLUMNS = ["scene", "mask", "reference", "mask_type", "pixels", "overall_acc
                "overall_accuracy_thin_as_cloud", "balanced_accuracy_thin_as_cloud", "kappa_thin_as_cloud"]
 
 
-def check_validation_report(path: str | Path, batch: bool) -> None:
-    """Fail before any work when the report, its JSON (or, for many pairs, its CSV) cannot be written."""
-    html_path, _ = check_report_path(path)
+def validation_report_files(path: str | Path, batch: bool, role: str = "REPORT") -> dict[str, Path]:
+    """What writing a validation report at `path` writes: the HTML, the JSON and, for many pairs, the CSV."""
+    files = report_files(path, role)
     if batch:
-        check_writable(html_path.with_suffix(".csv"))
+        files[f"the CSV beside {role}"] = _table_path(path)
+    return files
+
+
+def _table_path(path: str | Path) -> Path:
+    return Path(path).with_suffix(".csv")
+
+
+def check_validation_report(path: str | Path, batch: bool, inputs: dict[str, str | Path | None]) -> None:
+    """Fail before any work when the report, its JSON (or, for many pairs, its CSV) cannot be written, or would
+    replace one of `inputs` (role -> path: the list of pairs, the masks, the references)."""
+    check_report_path(path)
+    files = validation_report_files(path, batch)
+    for file in files.values():
+        check_writable(file)
+    check_outputs(files, inputs)
+
+
+def result_inputs(result: Validation | BatchValidation) -> dict[str, str]:
+    """The masks and references a validation read, by role, for the check that no report file replaces one."""
+    scenes = [result] if isinstance(result, Validation) else result.scenes
+    return pair_inputs([(scene.comparison.mask, scene.comparison.reference, scene.mask_type) for scene in scenes])
 
 
 def _csv_row(scene: str, figures: dict[str, Any], mask: str = "", reference: str = "", mask_type: str = "") -> list:
@@ -69,12 +90,13 @@ def render_html(figures: dict[str, Any], batch: bool) -> str:
 
 def write_validation_report(result: Validation | BatchValidation, path: str | Path) -> Path:
     """Write the HTML report at `path`, the JSON beside it (and the CSV table for many pairs)."""
-    html_path, json_path = check_report_path(path)
-    figures = result.to_dict()
     batch = isinstance(result, BatchValidation)
+    check_validation_report(path, batch, result_inputs(result))
+    html_path, json_path = report_files(path).values()
+    figures = result.to_dict()
     page = render_html(figures, batch)
     if batch:
-        with atomic_output(html_path.with_suffix(".csv")) as temporary:
+        with atomic_output(_table_path(html_path)) as temporary:
             temporary.write_text(_csv_table(figures), encoding="utf-8")
     write_page_and_json(html_path, page, json_path, figures)
     result.report = str(html_path)

@@ -33,11 +33,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..classes import CLEAR, CLOUD, SEMI_TRANSPARENT
+from ..reading.metadata import baseline_tuple
 
 THIN_CIRRUS = 0.012  # B10 TOA reflectance: cirrus present (Sen2Cor ATBD)
 OPAQUE_CIRRUS = 0.035  # B10 TOA reflectance: cirrus thick enough to be cloud (Sen2Cor ATBD)
 BRIGHT_RED = 0.25  # B04 reflectance: Sen2Cor's T2_B04, opaque-cloud brightness
 CIRRUS_FLAG = "cirrus_flag"  # band name of the MSK_CLASSI_B00 cirrus layer (0/1) in a band source
+CIRRUS_LAYER_BASELINE = (4, 0)  # L2A products carry MSK_CLASSI_B00 from this processing baseline on
 
 
 def l1c_semi_transparent(codes: np.ndarray, b10: np.ndarray, red: np.ndarray) -> np.ndarray:
@@ -96,14 +98,27 @@ class Class3Plan:
     layers: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
+def _why_no_layer(baseline: str | None) -> str:
+    """Why an L2A product has no MSK_CLASSI_B00: its baseline is older than the layer, or the file is missing."""
+    if baseline_tuple(baseline) >= CIRRUS_LAYER_BASELINE:
+        return (f"baseline {baseline} products carry it, so this one is incomplete; download it again to get "
+                "semi-transparent cloud")
+    if baseline_tuple(baseline) == (0, 0):
+        return "its processing baseline is unknown; products carry the layer from baseline 04.00 on"
+    return f"baseline {baseline}, before 04.00, which introduced the layer"
+
+
 def plan_class3(model_classes: Iterable[int], level: str, *, b10: bool, cirrus_layer: bool,
-                product_id: str | None = None) -> Class3Plan:
+                product_id: str | None = None, baseline: str | None = None) -> Class3Plan:
     """The one place that decides where class 3 comes from.
 
     model_classes: the mask codes the model's outputs vote for; b10: the input
     has the B10 cirrus band (a product's B10 file, or a raster's band mapped
     as "cirrus"); cirrus_layer: the product has MSK_CLASSI_B00; product_id:
-    the product's id, None for a plain raster (the messages say which).
+    the product's id, None for a plain raster (the messages say which);
+    baseline: the product's processing baseline, which tells why an L2A
+    product lacks MSK_CLASSI_B00 (before 04.00 none has it; from 04.00 on it
+    is missing from an incomplete product).
     """
     if SEMI_TRANSPARENT in set(model_classes):
         return Class3Plan(None, "model")
@@ -118,5 +133,5 @@ def plan_class3(model_classes: Iterable[int], level: str, *, b10: bool, cirrus_l
                   "absent: a plain L2A raster carries no MSK_CLASSI_B00 cirrus layer")
         return Class3Plan(None, source, "No cirrus information: class 3 (semi-transparent cloud) is absent.")
     source = (f"absent: product {product_id} has no B10 cirrus band" if level == "L1C" else
-              f"absent: product {product_id} has no MSK_CLASSI_B00 cirrus layer (baseline before 04.00)")
+              f"absent: product {product_id} has no MSK_CLASSI_B00 cirrus layer ({_why_no_layer(baseline)})")
     return Class3Plan(None, source, f"No cirrus information: class 3 (semi-transparent cloud) is absent ({source}).")

@@ -36,11 +36,13 @@ from ..defaults import (
     DEFAULT_SCALE,
     DEFAULT_SHADOW_CHECK,
     RESOLUTIONS,
+    model_file,
 )
 from ..errors import BandError, ModelError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
-from ..outputs import atomic_output, check_outputs, check_writable
+from ..outputs import atomic_output, check_outputs, check_raster_outputs, check_writable
+from ..reading.paths import product_container
 from ..reading.product import as_product, product_grid, product_on_disk
 from ..reading.sources import BandSource, ProductSource, RasterSource, check_scaling, is_metric
 from .blending import StripInput, TileLayout, blend_strips
@@ -271,11 +273,11 @@ class Preparation:
 
 def prepare(model: str | Path, level: str, bands: list[str], where: str, *, b10: bool, cirrus_layer: bool,
             product_id: str | None, device: str, threads: int, notices: _Notices,
-            open_session: SessionFactory = create_session) -> Preparation:
+            open_session: SessionFactory = create_session, baseline: str | None = None) -> Preparation:
     """Card (for the level and the bands present), class-3 plan, and one session on the device asked for.
 
     bands: Sentinel-2 ids or model band names the input offers; where: how
-    errors name the input. b10, cirrus_layer, product_id: see plan_class3.
+    errors name the input. b10, cirrus_layer, product_id, baseline: see plan_class3.
     open_session: how the session is obtained (the batch runner keeps one per worker process).
     """
     card = _choose_card(model, level, bands)
@@ -287,7 +289,8 @@ def prepare(model: str | Path, level: str, bands: list[str], where: str, *, b10:
             f"{' or '.join(swir)} (short-wave infrared), which the 6-band model also reads. The mask may differ from "
             "the 6-band model's; give a product or band mapping with B11 and B12 to use it."
         )
-    plan = plan_class3(card.class_codes(), level, b10=b10, cirrus_layer=cirrus_layer, product_id=product_id)
+    plan = plan_class3(card.class_codes(), level, b10=b10, cirrus_layer=cirrus_layer, product_id=product_id,
+                       baseline=baseline)
     if plan.warning:
         notices.warn(plan.warning)
     session, device_used = open_session(card.model_path, device, threads, notices,
@@ -346,11 +349,8 @@ def mask_raster(
     elif shadow_check and (sun_azimuth is not None or sun_zenith is not None):
         raise BandError(f"Give both SUN_AZIMUTH and SUN_ZENITH for the shadow check of {raster_path}, or neither.")
     steps = [*refinement_steps(geometry, buffer), *post_steps]
-    check_writable(output)
-    if probabilities is not None:
-        check_writable(probabilities)
-    check_outputs({"OUTPUT": output, "OUTPUT_PROBABILITIES": probabilities},
-                  {"INPUT": raster_path, "MODEL": None if str(model).lower() == "auto" else model})
+    check_raster_outputs({"OUTPUT": output, "OUTPUT_PROBABILITIES": probabilities},
+                         {"INPUT": raster_path, "MODEL": model_file(model)})
     check_scaling(scale, offset, str(raster_path))
     level = level.upper()
     prep = prepare(model, level, list(bands), f"the raster {raster_path} (LEVEL)", b10="cirrus" in bands,
@@ -445,13 +445,10 @@ def mask_product(
     """
     started = time.perf_counter()
     notices = _Notices(feedback or SilentFeedback())
-    check_writable(output)
-    if probabilities is not None:
-        check_writable(probabilities)
+    model_input = model_file(model)
+    given = product_container(product_path) if isinstance(product_path, (str, Path)) else None
     outputs = {"OUTPUT": output, "OUTPUT_PROBABILITIES": probabilities}
-    model_input = None if str(model).lower() == "auto" else model
-    check_outputs(outputs, {"the product (INPUT)": product_path if isinstance(product_path, (str, Path)) else None,
-                            "MODEL": model_input})
+    check_raster_outputs(outputs, {"the product (INPUT)": given, "MODEL": model_input})
     notices.progress(0.0, "Reading bands")
     product = as_product(product_path)
     check_outputs(outputs, {"the product (INPUT)": product_on_disk(product), "MODEL": model_input})
@@ -472,7 +469,7 @@ def mask_product(
     prep = prepare(model, product.level, product.bands, f"product {product.product_id}",
                    b10="B10" in product.band_files, cirrus_layer="MSK_CLASSI_B00" in product.mask_files,
                    product_id=product.product_id, device=device, threads=threads, notices=notices,
-                   open_session=open_session)
+                   open_session=open_session, baseline=product.processing_baseline)
     card, class3 = prep.card, prep.class3
     model_bands = _product_bands(card, product, notices)
     bands = {**model_bands, **{name: band for name, band in class3.bands.items() if name not in model_bands}}

@@ -22,7 +22,7 @@ import numpy as np
 from osgeo import gdal
 from rasterio.crs import CRS
 
-from ..about import software_version
+from ..about import PLUGIN_SLUG, software_version
 from ..classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, NODATA
 from ..errors import OutputError
 from ..grid import Grid
@@ -58,11 +58,14 @@ def mask_tags(model: str, model_version: str, product_id: str, device: str, clas
     return tags
 
 
+def written_here(tags: dict[str, str]) -> bool:
+    """Whether a raster's SOFTWARE tag says this plugin wrote it (a mask, a reference, a difference raster)."""
+    return tags.get("SOFTWARE", "").startswith(PLUGIN_SLUG)
+
+
 def is_cloud_mask(tags: dict[str, str]) -> bool:
     """Tags that mask_tags wrote: the raster is one of this plugin's masks, not Sentinel-2 bands."""
-    return tags.get("SOFTWARE", "").startswith(software_version().split()[0]) and all(
-        f"CLASS_{code}" in tags for code in MASK_CODES
-    )
+    return written_here(tags) and all(f"CLASS_{code}" in tags for code in MASK_CODES)
 
 
 class _BlockRows:

@@ -357,16 +357,25 @@ def _offsets(root: ET.Element, level: str, baseline: tuple[int, int], source: st
     return {band: 0.0 for band in BAND_IDS}, False, warnings
 
 
-def _granules(root: ET.Element) -> tuple[GranuleEntry, ...]:
+def inside_product(path: str, source: str, tag: str) -> str:
+    """A path the metadata gives relative to the product, refused when it climbs out of it ('..'): a band read
+    from outside the product would be masked as if it were the product's own."""
+    if ".." in re.split(r"[/\\]", path):
+        raise ProductError(f"{source} gives the {tag} {path!r}, which lies outside the product ('..'); the metadata "
+                           "was edited or damaged. Download the product again.")
+    return path
+
+
+def _granules(root: ET.Element, source: str) -> tuple[GranuleEntry, ...]:
     entries = []
     for granule in _iter(root, "Granule", "Granules"):
         files = [
-            (node.text or "").strip()
+            inside_product((node.text or "").strip(), source, _local(node.tag))
             for node in granule
             if _local(node.tag) in ("IMAGE_FILE", "IMAGE_FILE_2A", "IMAGE_ID", "IMAGE_ID_2A") and (node.text or "").strip()
         ]
         entries.append(GranuleEntry(
-            identifier=granule.get("granuleIdentifier", ""),
+            identifier=inside_product(granule.get("granuleIdentifier", ""), source, "granuleIdentifier"),
             image_format=granule.get("imageFormat", "JPEG2000"),
             image_files=tuple(files),
         ))
@@ -426,7 +435,7 @@ def _product_from_root(root: ET.Element, source: str) -> ProductMetadata:
     if sensing is None:
         raise ProductError(f"The metadata file {source} gives no sensing time; the product is of an unknown format.")
 
-    granules = _granules(root)
+    granules = _granules(root, source)
     tile_id = None
     for granule in granules:
         tile_id = tile_from_name(granule.identifier)
@@ -553,7 +562,7 @@ def _tile_from_root(root: ET.Element, source: str) -> TileMetadata:
         band_id = node.get("bandId")
         band = BAND_IDS[int(band_id)] if band_id is not None and re.fullmatch(r"[0-9]{1,2}", band_id) \
             and int(band_id) < len(BAND_IDS) else None
-        masks.append(MaskEntry(type=node.get("type", ""), band=band, path=path))
+        masks.append(MaskEntry(type=node.get("type", ""), band=band, path=inside_product(path, source, "MASK_FILENAME")))
     return TileMetadata(
         angles=_angles(root, source),
         source=source,

@@ -19,3 +19,21 @@ def is_product_path(path: str | Path) -> bool:
     if candidate.is_dir():
         return name.endswith(".SAFE") or any(candidate.glob("MTD_MSIL*.xml"))
     return name.endswith(".ZIP") or name in PRODUCT_FILE_NAMES
+
+
+def product_container(path: str | Path) -> Path:
+    """What a run must leave whole when it reads `path`: the .SAFE folder a path lies in (an MTD xml, a band,
+    the folder itself), else the path as given (a .zip, a folder holding a product, any raster)."""
+    candidate = Path(path)
+    return next((folder for folder in (candidate, *candidate.parents) if folder.name.upper().endswith(".SAFE")),
+                candidate)
+
+
+def product_id_from_name(path: str | Path) -> str:
+    """A product's id as its name gives it: X for X.SAFE, X.zip, X.SAFE.zip, and for the MTD xml inside X.SAFE."""
+    container = product_container(path)
+    name = container.name
+    for suffix in (".zip", ".safe"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return name

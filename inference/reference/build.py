@@ -25,7 +25,8 @@ from ..errors import SampleError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
 from ..masking.writer import MaskWriter, mask_tags
-from ..outputs import atomic_output, check_writable
+from ..outputs import atomic_output, check_raster_outputs
+from ..reading.paths import product_container
 from .classifier import classify, cross_validate, sklearn_version, spatial_groups, train
 from .features import FeatureStack, row_blocks
 from .samples import Sample, SamplePixels, check_counts, sample_pixels
@@ -180,9 +181,8 @@ def build_reference(
     """
     started = time.perf_counter()
     feedback = feedback or SilentFeedback()
-    check_writable(output)
-    if confidence is not None:
-        check_writable(confidence)
+    check_raster_outputs({"OUTPUT": output, "OUTPUT_CONFIDENCE": confidence},
+                         {"INPUT": product_container(source), "PROBABILITIES": probabilities})
     warnings: list[str] = []
     with FeatureStack(source, resolution, probabilities) as stack:
         warnings.extend(stack.warnings)

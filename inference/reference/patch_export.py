@@ -31,16 +31,18 @@ from ..defaults import SPLITS
 from ..errors import OutputError, ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
+from ..outputs import check_outputs
 from ..patch_format import (
     FORMAT,
-    MANIFEST_CSV,
     MANIFEST_JSON,
     label_fractions,
     make_split_folders,
+    patch_folder_files,
     write_manifest,
     write_patch,
 )
 from ..reading.lists import read_path_rows
+from ..reading.paths import product_container
 from ..reading.product import Product, open_product
 from ..reading.reader import ProductReader
 from ..reading.sources import raster_grid
@@ -212,10 +214,17 @@ def read_sources(path: str | Path) -> list[tuple[str, str]]:
     return [(row["product"], row["reference"]) for row in read_path_rows(path, ("product", "reference"), "products")]
 
 
+def source_inputs(sources: Sequence[tuple[str, str]]) -> dict[str, Path]:
+    """The products (their .SAFE folders or zips) and references an export reads, by role."""
+    inputs: dict[str, Path] = {}
+    for number, (product, reference) in enumerate(sources, start=1):
+        which = "" if len(sources) == 1 else f" {number}"
+        inputs.update({f"the product{which}": product_container(product), f"the reference{which}": Path(reference)})
+    return inputs
+
+
 def _prepare_folder(folder: Path) -> None:
     """An empty or new folder, or one holding an earlier export (replaced); anything else is refused."""
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"OUTPUT_FOLDER {folder} is a file; give a folder.")
     folder.mkdir(parents=True, exist_ok=True)
     entries = list(folder.iterdir())
     if not entries:
@@ -228,8 +237,7 @@ def _prepare_folder(folder: Path) -> None:
     if not earlier:
         raise OutputError(f"OUTPUT_FOLDER {folder} is not empty and holds no earlier patch export; choose an empty "
                           "folder.")
-    for name in (*SPLITS, MANIFEST_JSON, MANIFEST_CSV):
-        target = folder / name
+    for target in patch_folder_files(folder).values():
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
@@ -274,6 +282,9 @@ def export_patches(
     if not sources:
         raise ProductError("No product was given; give a product and its reference mask.")
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"OUTPUT_FOLDER {folder} is a file; give a folder.")
+    check_outputs(patch_folder_files(folder), source_inputs(sources))
     scenes = open_scenes(sources, patch_size, feedback)
     warnings = assign_splits(scenes, shares, seed, min_per_class)
     _prepare_folder(folder)

@@ -33,11 +33,12 @@ from typing import Any
 
 from ..about import PLUGIN_DIR, software_version
 from ..classes import CLASS_NAMES, CLOUD, SEMI_TRANSPARENT
-from ..defaults import SPLITS
+from ..defaults import SPLITS, model_file
 from ..errors import Cancelled, ModelError, OutputError, TrainingError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..masking.model_card import METADATA_KEY, ClassSpec, ModelCard, builtin_card, load_card, sidecar_path
-from ..outputs import atomic_output, check_writable
+from ..outputs import atomic_output, check_outputs, check_writable
+from ..patch_format import patch_folder_files
 from .dataset import IGNORE, model_bands, prepare_split, write_dataset
 from .environment import training_python
 from .finetune_report import finetune_report, finetune_report_paths
@@ -228,17 +229,27 @@ def finetuned_card(card: ModelCard, classes: tuple[ClassSpec, ...], patches: Pat
     )
 
 
-def _check_request(output: Path, settings: TrainingSettings) -> tuple[Path, Path]:
-    """Fail before any work on a bad output name or setting; the report's two paths."""
+def model_files(output: str | Path, role: str = "OUTPUT_MODEL") -> dict[str, Path]:
+    """What publishing a model at `output` writes, by role: the model, its card and its validation report."""
+    output = Path(output)
+    report_json, report_html = finetune_report_paths(output)
+    return {role: output, f"the card beside {role}": sidecar_path(output),
+            f"the report beside {role}": report_html, f"the report's JSON beside {role}": report_json}
+
+
+def _check_request(output: Path, settings: TrainingSettings, patches: str | Path,
+                   base_model: str | Path) -> tuple[Path, Path]:
+    """Fail before any work on a bad output name or setting, or an output over an input; the report's two paths."""
     if output.suffix.lower() != ".onnx":
         raise OutputError(f"The output model {output} must be an .onnx file; give a name such as "
                           f"{output.with_suffix('.onnx').name}.")
     if settings.epochs < 1:
         raise TrainingError(f"EPOCHS must be at least 1, not {settings.epochs}.")
-    report_json, report_html = finetune_report_paths(output)
-    for path in (output, sidecar_path(output), report_json, report_html):
+    written = model_files(output)
+    for path in written.values():
         check_writable(path)
-    return report_json, report_html
+    check_outputs(written, {**patch_folder_files(patches, "PATCHES"), "BASE_MODEL": model_file(base_model)})
+    return finetune_report_paths(output)
 
 
 def _complete_patches(folder: str | Path) -> PatchSet:
@@ -338,7 +349,7 @@ def finetune(patches: str | Path, output: str | Path, *, base_model: str | Path 
     settings = settings or TrainingSettings()
     feedback = feedback or SilentFeedback()
     output = Path(output)
-    report_json, report_html = _check_request(output, settings)
+    report_json, report_html = _check_request(output, settings, patches, base_model)
     patch_set = _complete_patches(patches)
     python = training_python()
     card = base_card(base_model, patch_set)

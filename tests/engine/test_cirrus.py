@@ -77,7 +77,8 @@ def test_cirrus_rule_on_real_l1c(l1c_toa, tmp_path):
          {"cirrus_flag": ("MSK_CLASSI_B00", 2)}),
         ((1, 4, 2), "L1C", False, False, "P", None, "absent: product P has no B10 cirrus band", {}, {}),
         ((1, 4, 2), "L2A", False, False, "P", None,
-         "absent: product P has no MSK_CLASSI_B00 cirrus layer (baseline before 04.00)", {}, {}),
+         "absent: product P has no MSK_CLASSI_B00 cirrus layer (its processing baseline is unknown; products "
+         "carry the layer from baseline 04.00 on)", {}, {}),
         ((1, 4, 2), "L1C", False, False, None, None, "absent: no cirrus band mapped (L1C B10 needed)", {}, {}),
         ((1, 4, 2), "L2A", True, False, None, None,
          "absent: a plain L2A raster carries no MSK_CLASSI_B00 cirrus layer", {}, {}),
@@ -89,3 +90,15 @@ def test_the_class3_plan_says_what_to_read_and_why(classes, level, b10, layer, p
     assert (plan.warning is not None) == source.startswith("absent")
     if plan.warning:
         assert plan.warning.startswith("No cirrus information: class 3 (semi-transparent cloud) is absent")
+
+
+@pytest.mark.parametrize(("baseline", "cause"), [
+    ("02.09", "(baseline 02.09, before 04.00, which introduced the layer)"),
+    ("04.00", "(baseline 04.00 products carry it, so this one is incomplete; download it again"),
+    ("05.10", "(baseline 05.10 products carry it, so this one is incomplete; download it again"),
+])
+def test_a_missing_cirrus_layer_is_blamed_on_its_real_cause(baseline, cause):
+    """A 04.00 product without MSK_CLASSI_B00 used to be told its baseline was before 04.00."""
+    plan = plan_class3((1, 4, 2), "L2A", b10=False, cirrus_layer=False, product_id="P", baseline=baseline)
+    assert cause in plan.source and cause in plan.warning
+    assert ("before 04.00" in plan.warning) == (baseline < "04.00")

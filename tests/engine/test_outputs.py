@@ -7,10 +7,12 @@ as root). Killed runs are real child processes killed with SIGKILL and SIGTERM.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -151,16 +153,38 @@ def test_two_outputs_on_one_path_are_refused(tmp_path: Path):
 
 
 def test_a_second_writer_of_the_same_file_is_refused_while_the_first_writes(tmp_path: Path):
+    """Another run in the same process (QGIS runs each toolbox run in a thread of its own)."""
     target = tmp_path / "mask.tif"
-    with atomic_output(target) as first:
-        first.write_bytes(b"first")
-        with pytest.raises(OutputError, match=r"Another run is writing .*mask\.tif right now"):
+    refused: list[str] = []
+
+    def second_run() -> None:
+        try:
             with atomic_output(target):
                 pass
+        except OutputError as exc:
+            refused.append(str(exc))
+
+    with atomic_output(target) as first:
+        first.write_bytes(b"first")
+        other_thread = threading.Thread(target=second_run)
+        other_thread.start()
+        other_thread.join()
         with atomic_output(tmp_path / "other.tif") as other:  # another file is no conflict
             other.write_bytes(b"other")
+    assert len(refused) == 1 and re.search(r"Another run is writing .*mask\.tif right now", refused[0])
     assert target.read_bytes() == b"first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mask.tif", "other.tif"]
+
+
+def test_one_run_writing_one_path_twice_is_named_a_duplicate_not_another_run(tmp_path: Path):
+    target = tmp_path / "ref.tif"
+    with atomic_output(target) as first:
+        first.write_bytes(b"first")
+        with pytest.raises(OutputError, match=r"This run writes .*ref\.tif twice: two of its outputs"):
+            with atomic_output(tmp_path / "." / "ref.tif"):
+                pass
+    assert target.read_bytes() == b"first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref.tif"]
 
 
 def test_a_writer_in_another_process_is_detected(tmp_path: Path):

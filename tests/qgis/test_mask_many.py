@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from qgis.core import (
     QgsApplication,
     QgsProcessingAlgRunnerTask,
     QgsProcessingContext,
+    QgsProcessingException,
     QgsVectorLayer,
     QgsWkbTypes,
 )
@@ -36,28 +38,36 @@ def test_parameter_and_output_names_are_the_designed_ones(processing):
         assert name in alg.shortHelpString()
 
 
-def test_masks_a_folder_on_local_workers_with_the_summary_as_a_table(processing, products, tmp_path):
+def test_masks_a_folder_on_local_workers_and_fails_as_a_product_failed(processing, products, tmp_path):
+    """A failed product fails the algorithm (qgis_process exits 1, as make batch does), with the summary written;
+    a rerun over the good products skips them and returns the summary as a table."""
     feedback = RecordingFeedback()
-    context = QgsProcessingContext()
     out = tmp_path / "out"
     parameters = {"PRODUCTS": str(products), "RESOLUTION": "60", "WORKERS": 2, "OUTPUT_FOLDER": str(out),
                   "SUMMARY": "TEMPORARY_OUTPUT"}
-    result = processing.run("s2cloudmask:maskmany", parameters, context=context, feedback=feedback)
-
-    assert (result["PRODUCTS_DONE"], result["PRODUCTS_FAILED"], result["PRODUCTS_SKIPPED"]) == (2, 1, 0)
-    assert len(list(out.glob("*_cloudmask.tif"))) == 2 and Path(result["SUMMARY_CSV"]).is_file()
-    table = result["SUMMARY"] if isinstance(result["SUMMARY"], QgsVectorLayer) else \
-        context.getMapLayer(result["SUMMARY"])
-    assert table.wkbType() == QgsWkbTypes.NoGeometry and table.fields().names() == list(COLUMNS)
-    rows = {f["product_id"]: f for f in table.getFeatures()}
-    assert rows[corrupt_name(products)]["status"] == "failed" and "B02.jp2" in rows[corrupt_name(products)]["error"]
-    assert sorted(f["status"] for f in rows.values()) == ["done", "done", "failed"]
+    with pytest.raises(QgsProcessingException) as raised:
+        processing.run("s2cloudmask:maskmany", parameters, context=QgsProcessingContext(), feedback=feedback)
+    message = str(raised.value)
+    assert "1 of 3 product(s) failed" in message and corrupt_name(products) in message
+    assert str(out / "summary.csv") in message and "Traceback" not in message
+    with (out / "summary.csv").open(encoding="utf-8") as stream:
+        statuses = {row["product_id"]: row["status"] for row in csv.DictReader(stream)}
+    assert statuses.pop(corrupt_name(products)) == "failed" and sorted(statuses.values()) == ["done", "done"]
+    assert len(list(out.glob("*_cloudmask.tif"))) == 2
     assert "3 product(s) in" in feedback.infos[0]
     assert feedback.progress_values and max(feedback.progress_values) == 100
 
-    again = processing.run("s2cloudmask:maskmany", parameters, context=QgsProcessingContext(),
+    good = tmp_path / "good.txt"
+    good.write_text("\n".join(str(p) for p in sorted(products.iterdir()) if p.name != corrupt_name(products) + ".SAFE"))
+    context = QgsProcessingContext()
+    again = processing.run("s2cloudmask:maskmany", dict(parameters, PRODUCTS=str(good)), context=context,
                            feedback=RecordingFeedback())
-    assert (again["PRODUCTS_DONE"], again["PRODUCTS_SKIPPED"]) == (0, 2)
+    assert (again["PRODUCTS_DONE"], again["PRODUCTS_SKIPPED"], again["PRODUCTS_FAILED"]) == (0, 2, 0)
+    assert Path(again["SUMMARY_CSV"]).is_file()
+    table = again["SUMMARY"] if isinstance(again["SUMMARY"], QgsVectorLayer) else \
+        context.getMapLayer(again["SUMMARY"])
+    assert table.wkbType() == QgsWkbTypes.NoGeometry and table.fields().names() == list(COLUMNS)
+    assert sorted(f["status"] for f in table.getFeatures()) == ["skipped", "skipped"]
 
 
 def test_in_a_background_task_cancel_stops_the_run_and_a_rerun_finishes_it(processing, products, tmp_path):
@@ -79,7 +89,9 @@ def test_in_a_background_task_cancel_stops_the_run_and_a_rerun_finishes_it(proce
         time.sleep(0.02)
     assert finished == [False] and (tmp_path / "summary.csv").is_file()
 
-    again = processing.run("s2cloudmask:maskmany", parameters, context=QgsProcessingContext(),
-                           feedback=RecordingFeedback())
-    assert again["PRODUCTS_SKIPPED"] >= 1 and again["PRODUCTS_NOT_RUN"] == 0
-    assert again["PRODUCTS_DONE"] + again["PRODUCTS_SKIPPED"] == 2
+    with pytest.raises(QgsProcessingException, match=r"1 of 3 product\(s\) failed and 0 did not run"):
+        processing.run("s2cloudmask:maskmany", parameters, context=QgsProcessingContext(),
+                       feedback=RecordingFeedback())  # the corrupt product fails again
+    with (tmp_path / "summary.csv").open(encoding="utf-8") as stream:
+        statuses = [row["status"] for row in csv.DictReader(stream)]
+    assert statuses.count("skipped") >= 1 and statuses.count("done") + statuses.count("skipped") == 2
