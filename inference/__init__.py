@@ -28,6 +28,7 @@ ENTRY_POINTS = {
     "mask_product": ".masking.engine",
     "mask_raster": ".masking.engine",
     "compare_with_scl": ".comparing.compare",
+    "write_report": ".comparing.report",
     "open_product": ".reading.product",
     "as_product": ".reading.product",
     "build_reference": ".reference.build",

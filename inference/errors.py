@@ -22,6 +22,14 @@ class SampleError(CloudMaskError):
     """Training samples for a reference mask are unusable (empty, too few, outside the product, unknown class)."""
 
 
+class SamplesOutside(SampleError):
+    """Samples lie outside the scene; `feature_ids` names them, so a dock can offer to drop them."""
+
+    def __init__(self, message: str, feature_ids: tuple = ()) -> None:
+        super().__init__(message)
+        self.feature_ids = tuple(feature_ids)
+
+
 class ModelError(CloudMaskError):
     """The model file or its card is unusable."""
 

@@ -124,25 +124,29 @@ def raster_file(layer: QgsRasterLayer, parameter: str) -> str:
     return layer.dataProvider().dataSourceUri()
 
 
+MODEL_PARAMETER_HELP = (
+    "'auto' picks the pretrained DLR U-Net of ukis-csmask that fits the product level and the bands "
+    "present; otherwise the path of an ONNX model with a model card."
+)
+
+
 def optional_output(value: str) -> str | None:
     """An optional destination left empty arrives as "": the engine wants None."""
     return value or None
 
 
-def model_parameter() -> QgsProcessingParameterFile:
-    """MODEL as a file picker for .onnx files that also takes the word 'auto' (no extension is enforced).
+def model_parameter(name: str = "MODEL", description: str = "Model ('auto' or an .onnx file)",
+                    help_text: str = MODEL_PARAMETER_HELP) -> QgsProcessingParameterFile:
+    """An .onnx file picker that also takes the word 'auto' (no extension is enforced): MODEL, BASE_MODEL.
 
     Optional because QGIS 3.22 refuses a file parameter left out even when it has a default; left out or
     empty, it means 'auto'.
     """
     parameter = QgsProcessingParameterFile(
-        "MODEL", "Model ('auto' or an .onnx file)", behavior=QgsProcessingParameterFile.File,
+        name, description, behavior=QgsProcessingParameterFile.File,
         fileFilter="ONNX models (*.onnx);;All files (*)", defaultValue="auto", optional=True,
     )
-    parameter.setHelp(
-        "'auto' picks the pretrained DLR U-Net of ukis-csmask that fits the product level and the bands "
-        "present; otherwise the path of an ONNX model with a model card."
-    )
+    parameter.setHelp(help_text)
     return parameter
 
 
@@ -177,8 +181,9 @@ def refinement_parameters(shadow_help: str = SHADOW_CHECK_HELP) -> list:
     return [check, buffer]
 
 
-def model_value(algorithm: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> str:
-    return algorithm.parameterAsString(parameters, "MODEL", context).strip() or "auto"
+def model_value(algorithm: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext,
+                name: str = "MODEL") -> str:
+    return algorithm.parameterAsString(parameters, name, context).strip() or "auto"
 
 
 def help_html(summary: str, parameters: list[tuple[str, str]], notes: list[str]) -> str:

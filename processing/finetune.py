@@ -13,11 +13,10 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
-    QgsProcessingParameterString,
 )
 
 from .. import inference
-from .base import CloudMaskAlgorithm, ProcessingFeedbackAdapter, engine_errors, help_html
+from .base import CloudMaskAlgorithm, ProcessingFeedbackAdapter, engine_errors, help_html, model_parameter, model_value
 
 
 def _score(scores: dict, key: str) -> float | None:
@@ -79,9 +78,10 @@ class FinetuneAlgorithm(CloudMaskAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
         self.addParameter(QgsProcessingParameterFile("PATCHES", "Patch folder (from exportpatches)",
                                                      behavior=QgsProcessingParameterFile.Folder))
-        self.addParameter(QgsProcessingParameterString(
-            "BASE_MODEL", "Base model ('auto' for the built-in DLR U-Net, or the path of an .onnx file)",
-            defaultValue="auto"))
+        self.addParameter(model_parameter(
+            "BASE_MODEL", "Base model ('auto' for the built-in DLR U-Net, or an .onnx file)",
+            "'auto' starts from the built-in DLR U-Net that fits the patches' level and bands; otherwise the "
+            "path of an ONNX model with a model card."))
         self.addParameter(QgsProcessingParameterNumber("EPOCHS", "Epochs (at most)",
                                                        type=QgsProcessingParameterNumber.Integer, defaultValue=20,
                                                        minValue=1, maxValue=1000))
@@ -115,7 +115,7 @@ class FinetuneAlgorithm(CloudMaskAlgorithm):
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         patches = self.parameterAsFile(parameters, "PATCHES", context)
-        base = self.parameterAsString(parameters, "BASE_MODEL", context).strip() or "auto"
+        base = model_value(self, parameters, context, "BASE_MODEL")
         epochs = self.parameterAsInt(parameters, "EPOCHS", context)
         output = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
         with engine_errors():

@@ -7,6 +7,7 @@ missing or broken, so a failing import is reported, never raised.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 import platform
 import sys
@@ -25,6 +26,14 @@ def _version(module_name: str, attribute: str = "__version__") -> str:
     except Exception as exc:  # noqa: BLE001 - any import failure is what we report
         return f"not available ({type(exc).__name__}: {exc})"
     return str(getattr(module, attribute, "unknown"))
+
+
+def _installed_version(distribution: str) -> str:
+    """A package's version from its metadata, without importing it (scikit-learn takes a second to import)."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _onnxruntime_providers() -> str:
@@ -98,7 +107,7 @@ def report() -> str:
         f"onnxruntime: {_version('onnxruntime')}",
         f"onnxruntime execution providers: {_onnxruntime_providers()}",
         f"ukis-csmask: {_version('ukis_csmask')}",
-        f"scikit-learn: {_version('sklearn')}",
+        f"scikit-learn: {_installed_version('scikit-learn')}",
         f"jinja2 (QGIS's, for the HTML reports): {_version('jinja2')}",
         f"Dependency folder: {dependency_dir()}"
         + ("" if dependency_dir().is_dir() else " (missing)"),

@@ -15,6 +15,7 @@ Options: --product PATH, --out FOLDER (default docs/images), --points N per clas
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from tools.screenshots import DEFAULT_PRODUCT, REPO, close_host, docked_host, sandbox, wait_until
@@ -29,17 +30,20 @@ def main() -> None:
     root = sandbox()
 
     import numpy as np
-    from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsPointXY, QgsProject
+    from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsPointXY, QgsProject, QgsRasterLayer
     from s2cloudmask.inference.classes import MASK_CODES, scl_to_mask
     from s2cloudmask.inference.reading.product import open_product, product_grid
     from s2cloudmask.inference.reading.reader import read_scl
 
     app = QgsApplication([], True)
     app.initQgis()
+    from s2cloudmask.toolbelt.preferences import DockSettings, PlgSettings
 
+    # as after a masking run that saved here: the rounds go to this folder where the product's is read-only
+    PlgSettings.set(DockSettings(output_folder=tempfile.mkdtemp(prefix="reference-", dir=root)))
     host, dock = docked_host("QGIS: Sentinel-2 Cloud Mask, reference by active learning")
     dock.set_product(str(args.product))
-    dock.mainTabs.setCurrentWidget(dock.reference)
+    dock.mainTabs.setCurrentWidget(dock.referenceScroll)
     panel = dock.reference
 
     product = open_product(args.product)
@@ -68,7 +72,9 @@ def main() -> None:
     if panel.result is None:
         raise SystemExit("the round failed: " + panel.statusLabel.text())
     args.out.mkdir(parents=True, exist_ok=True)
-    host.canvas.setExtent(host.canvas.fullExtent())
+    for _ in range(20):  # the layer tree hands the new layers to the canvas first, which may zoom to them
+        app.processEvents()
+    host.canvas.setExtent(QgsRasterLayer(panel.result.output, "extent").extent())  # the whole scene, in its CRS
     render("reference-round.png")
 
     project = QgsProject.instance()
@@ -77,6 +83,10 @@ def main() -> None:
             shown = layer.name().startswith("Reference confidence")
             project.layerTreeRoot().findLayer(layer.id()).setItemVisibilityChecked(shown)
     panel.suggestionList.setCurrentRow(0)
+    for _ in range(20):
+        app.processEvents()
+    scroll = dock.referenceScroll.verticalScrollBar()
+    scroll.setValue(scroll.maximum())  # the tab scrolled down to the list, as after clicking in it
     render("reference-suggestion.png")
     print(f"wrote {args.out / 'reference-round.png'} and {args.out / 'reference-suggestion.png'}")
 

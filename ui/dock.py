@@ -13,9 +13,7 @@ separators instead of widening the panel.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +22,6 @@ from qgis.core import (
     Qgis,
     QgsApplication,
     QgsCoordinateTransform,
-    QgsLayerTreeGroup,
     QgsMapLayerProxyModel,
     QgsProject,
     QgsRasterLayer,
@@ -33,7 +30,7 @@ from qgis.core import (
 from qgis.gui import QgsDockWidget, QgsExtentWidget, QgsFileWidget
 from qgis.PyQt import uic
 from qgis.PyQt.QtCore import QSize, Qt, QTimer
-from qgis.PyQt.QtWidgets import QAction, QComboBox, QFileDialog, QMenu, QMessageBox, QScrollArea, QSizePolicy, QWidget
+from qgis.PyQt.QtWidgets import QAction, QFileDialog, QLabel, QMenu, QMessageBox, QScrollArea, QSizePolicy, QWidget
 
 from .. import inference
 from ..inference.classes import CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
@@ -42,17 +39,21 @@ from ..inference.defaults import RASTER_BAND_ROLES as BAND_ROLES
 from ..inference.errors import BandError, CloudMaskError, DependencyError, OutputError, ProductError
 from ..inference.masking.model_card import SENTINEL2_BANDS, load_card
 from ..inference.masking.session import DEVICE_NAMES, gpu_providers
-from ..inference.outputs import check_writable
+from ..inference.outputs import check_outputs, check_writable
 from ..inference.reading.paths import is_product_path
 from ..toolbelt import layers as layer_styles
 from ..toolbelt.crs import qgis_crs
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.preferences import DockSettings, PlgSettings
 from .context_layers import style_true_colour
+from .folders import first_writable, folder_holding_product
 from .model_list import ModelList
+from .narrow import breakable, keep_narrow, narrow
 from .reference_panel import ReferencePanel
-from .results import ResultsPanel, breakable, describe_seconds
-from .task import CloudMaskTask, CompanionPaths, RunOutcome, RunRequest
+from .released_layers import ReleasedLayers
+from .results import ResultsPanel, describe_seconds, run_settings
+from .run_files import CompanionPaths
+from .task import CloudMaskTask, RunOutcome, RunRequest, publish
 
 if TYPE_CHECKING:  # the reader needs rasterio; this module must load without it
     from ..inference.reading.product import Product
@@ -78,17 +79,6 @@ RUNNING_TIP = "A mask is being made. Wait for it to finish, or press Cancel, bef
 RUN_TIP = "Mask the input in the background; QGIS stays usable, and the task manager shows the progress."
 
 
-def accepts_output(folder: Path | None) -> bool:
-    """A folder we may write into: writable, and not marked read-only (which root would otherwise ignore)."""
-    if folder is None or not str(folder):
-        return False
-    try:
-        mode = folder.stat().st_mode
-    except OSError:
-        return False
-    return stat.S_ISDIR(mode) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(folder, os.W_OK | os.X_OK)
-
-
 def free_output(folder: Path, stem: str) -> Path:
     """<stem>_cloudmask.tif in folder, numbered (_2, _3 …) while that name or a file of its run already exists."""
     number = 1
@@ -106,17 +96,8 @@ def default_output(stem: str, beside: Path | None = None, remembered: str = "", 
     they vanish with it. "" when none of the folders is writable; Run then asks
     for a file.
     """
-    candidates = (beside, Path(remembered) if remembered else None, Path(project_home) if project_home else None)
-    folder = next((candidate for candidate in candidates if accepts_output(candidate)), None)
+    folder = first_writable(beside, remembered, project_home)
     return str(free_output(folder, stem)) if folder is not None else ""
-
-
-def folder_holding_product(path: str | Path) -> Path:
-    """The folder holding the product: the .SAFE's parent (also for an MTD xml inside it) or the .zip's folder."""
-    candidate = Path(path).resolve()
-    if candidate.is_file() and candidate.name.upper().startswith(("MTD_MSIL", "MANIFEST")):
-        candidate = candidate.parent
-    return candidate.parent
 
 
 def finest_resolution(product: Product) -> int:
@@ -158,12 +139,6 @@ def guess_bands(layer: QgsRasterLayer) -> dict[str, int]:
     return dict(STACK_ORDERS.get(count, {}))
 
 
-def narrow(combo: QComboBox) -> None:
-    """A combo box that may shrink below its longest entry (the popup still shows it whole): the panel stays narrow."""
-    combo.setSizePolicy(QSizePolicy.Ignored, combo.sizePolicy().verticalPolicy())
-    combo.setMinimumWidth(combo.fontMetrics().horizontalAdvance("x" * 8))
-
-
 class CloudMaskDock(QgsDockWidget, FORM_CLASS):
     """Sentinel-2 Cloud Mask's dock widget; plugin.py adds it to the right dock area."""
 
@@ -180,25 +155,30 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.last_outcome: RunOutcome | None = None
         self.auto_output = ""  # the output name the dock chose itself (moved on after each run)
         self._output_stem = ""  # what the dock names outputs after: the product id or the layer name
-        self._replace_at: tuple[QgsLayerTreeGroup, int] | None = None  # where the group of a replaced run stood
 
         self.results = ResultsPanel()
-        self.resultsScroll = QScrollArea(self.resultsTab)
-        self.resultsScroll.setObjectName("resultsScroll")
-        self.resultsScroll.setFrameShape(QScrollArea.NoFrame)
-        self.resultsScroll.setWidgetResizable(True)  # the panel scrolls as a whole, downwards only
-        self.resultsScroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
-        self.resultsScroll.setWidget(self.results)
+        self.resultsScroll = self._scrolling(self.results, "resultsScroll")
         self.resultsTab.layout().addWidget(self.resultsScroll)
         # The Reference tab labels the chosen scene by active learning (ui/reference_panel.py).
         self.reference = ReferencePanel(iface, self.reference_input)
-        self.mainTabs.addTab(self.reference, "Reference")
+        self.referenceScroll = self._scrolling(self.reference, "referenceScroll")
+        self.mainTabs.addTab(self.referenceScroll, "Reference")
         self.mainTabs.currentChanged.connect(lambda _index: self.reference.refresh())
         self._setup_widgets()
         self._connect()
         self._restore_settings()
         self._show_source_page()
         self._update_input_state()
+
+    @staticmethod
+    def _scrolling(panel: QWidget, name: str) -> QScrollArea:
+        """A tab's panel in a scroll area without a frame: it scrolls as a whole, downwards only."""
+        area = QScrollArea()
+        area.setObjectName(name)
+        area.setFrameShape(QScrollArea.NoFrame)
+        area.setWidgetResizable(True)
+        area.setWidget(panel)
+        return area
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
         """Docked, the panel starts at DOCKED_WIDTH, the width of QGIS's own panels; the form fits it (and less)."""
@@ -245,6 +225,8 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             widget.fileChanged.connect(lambda path, shown=widget: shown.setToolTip(path or shown.toolTip()))
         self.runButton.setToolTip(RUN_TIP)
         self.progressBar.setRange(0, 100)
+        for label in (self.productInfoLabel, self.stageLabel):
+            keep_narrow(label)
         self.setAcceptDrops(True)
 
     def refresh_devices(self) -> None:
@@ -295,11 +277,18 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
                 self.product = inference.open_product(path)
             except CloudMaskError as exc:
                 self.product_error = str(exc)
+        self._ready()
         self._show_product()
         self._update_input_state()
         if self.product is not None:
             self.resolutionCombo.setCurrentIndex(self.resolutionCombo.findData(finest_resolution(self.product)))
             self._set_default_output(self.product.product_id, folder_holding_product(path))
+
+    def _ready(self) -> None:
+        """Another input: the progress and the stage of the last run no longer describe it (unless one runs)."""
+        if self.task is None:
+            self.progressBar.setValue(0)
+            self.stageLabel.setText("Ready.")
 
     def _set_default_output(self, stem: str, beside: Path | None) -> None:
         self._output_stem = stem
@@ -377,6 +366,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             self._layer_changed(self.rasterLayerCombo.currentLayer())
 
     def _layer_changed(self, layer: Any) -> None:
+        self._ready()
         for role in BAND_ROLES:
             self.band_combo(role).setLayer(layer)
         if isinstance(layer, QgsRasterLayer):
@@ -483,8 +473,23 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         if Path(output).suffix.lower() not in (".tif", ".tiff"):
             output += ".tif"
         check_writable(output)
+        self._check_against_inputs(output, request, model, scl)
         return replace(request, output=output, model=model, device=self.deviceCombo.currentData() or "auto", scl=scl,
                        shadow_check=self.shadowCheckBox.isChecked(), buffer=self.bufferSpin.value())
+
+    def _check_against_inputs(self, output: str, request: RunRequest, model: str, scl: str | Product | None) -> None:
+        """No file of the run may replace an input or lie inside the product: checked on the final names, which
+        the engine never sees (it writes into the run's hidden folder)."""
+        companions = CompanionPaths.beside(output)
+        outputs = {"The mask": output, "The SCL difference": companions.difference, "The report": companions.report,
+                   "The true-colour view": companions.true_colour, "The SCL view": companions.scl_view}
+        root = request.product.root if request.product is not None else ""
+        check_outputs(outputs, {
+            "the product": root if root and not root.startswith("/vsi") else None,
+            "the product file": self.product_path if self.uses_product else None,
+            "the raster layer": request.raster, "the model": None if model == "auto" else model,
+            "the SCL source": scl if isinstance(scl, str) else None,
+        })
 
     def _extent(self) -> tuple[float, float, float, float, str] | None:
         if not self.extentGroupBox.isChecked():
@@ -517,7 +522,11 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         return None
 
     def run(self) -> None:
-        """Start a run in QGIS's task manager; refused (politely) while another one runs."""
+        """Start a run in QGIS's task manager; refused (politely) while another one runs.
+
+        The files of an earlier run under the same names, and their layers,
+        stay as they are until this run is complete (ui/run_files.py).
+        """
         if self.task is not None:
             self.log.log(RUNNING_TIP, Qgis.Info, push=True)
             return
@@ -529,11 +538,10 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         existing = [path for path in CompanionPaths.beside(request.output).all_files(request.output) if path.exists()]
         if existing and not self.confirm_replace(request.output, existing):
             return
-        self._replace_at = self._release(existing) if existing else None
         self._save_settings(request)
         task = CloudMaskTask(request)
         task.progressChanged.connect(lambda value: self.progressBar.setValue(round(value)))
-        task.stageChanged.connect(self.stageLabel.setText)
+        task.stageChanged.connect(lambda stage: self.stageLabel.setText(breakable(stage)))
         task.succeeded.connect(self._succeeded)
         task.failed.connect(self._failed)
         task.cancelledRun.connect(self._cancelled)
@@ -543,41 +551,27 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         QgsApplication.taskManager().addTask(task)
 
     def confirm_replace(self, output: str, existing: list[Path]) -> bool:
-        """Ask before a run writes over files of an earlier run; No is the default."""
-        names = "\n".join(f"  {path.name}" for path in existing)
-        answer = QMessageBox.question(
-            self,
-            "Replace the earlier results?",
-            f"These files in {Path(output).parent} exist and would be replaced:\n{names}\n\n"
-            "Their layers leave the map. Choose another output name to keep them.",
-            QMessageBox.Yes | QMessageBox.No,
-            QMessageBox.No,
+        """Ask before a run writes over files of an earlier run; No is the default. Whole names, wrapped."""
+        box = QMessageBox(QMessageBox.Question, "Replace the earlier results?",
+                          breakable(f"These files in {Path(output).parent} exist and will be replaced:"),
+                          QMessageBox.Yes | QMessageBox.No, self)
+        box.setObjectName("replaceQuestion")
+        box.setDefaultButton(QMessageBox.No)
+        box.setInformativeText(
+            "\n".join(breakable(f"• {path.name}") for path in existing)
+            + "\n\nTheir layers stay on the map until the new results are complete, then give way to them. "
+            "Choose another output name to keep them."
         )
-        return answer == QMessageBox.Yes
-
-    def _release(self, files: list[Path]) -> tuple[QgsLayerTreeGroup, int] | None:
-        """Take the layers that read these files off the map, so the new run's group takes their group's place."""
-        project = QgsProject.instance()
-        wanted = {str(path.resolve()) for path in files}
-        place: tuple[QgsLayerTreeGroup, int] | None = None
-        for layer in list(project.mapLayers().values()):
-            source = Path(layer.source().split("|")[0])
-            if not source.is_absolute() or str(source.resolve()) not in wanted:
-                continue
-            node = project.layerTreeRoot().findLayer(layer.id())
-            group = node.parent() if node is not None else None
-            project.removeMapLayer(layer.id())
-            if isinstance(group, QgsLayerTreeGroup) and group is not project.layerTreeRoot() and not group.children():
-                parent = group.parent()
-                index = parent.children().index(group)
-                parent.removeChildNode(group)
-                place = place or (parent, index)
-        return place
+        for label in box.findChildren(QLabel):
+            label.setWordWrap(True)
+        return box.exec() == QMessageBox.Yes
 
     def reference_input(self) -> str:
-        """The scene the Reference tab labels: the chosen product, or the raster layer's file."""
+        """The scene the Reference tab labels: the chosen product once it opened, or the raster layer's file."""
+        if self.uses_product:
+            return self.product_path if self.product is not None else ""
         layer = self.rasterLayerCombo.currentLayer()
-        return self.product_path if self.uses_product else (layer.source() if layer is not None else "")
+        return layer.source() if layer is not None else ""
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -596,13 +590,24 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self._set_running(False)
 
     def _succeeded(self, outcome: RunOutcome) -> None:
+        """The earlier run's layers give way, the new files take their names, the new group takes their place."""
         self._finish()
+        self.iface.mapCanvas().stopRendering()  # a drawing in progress still reads the files to be replaced
+        released = ReleasedLayers(CompanionPaths.beside(outcome.request.output).all_files(outcome.request.output))
+        try:
+            publish(outcome)
+        except OutputError as exc:
+            released.restore()
+            self._failed(str(exc), str(exc))
+            return
+        place = released.tidy()
         self.last_outcome = outcome
         self.progressBar.setValue(100)
         mask = outcome.mask
         self.stageLabel.setText(f"Done in {describe_seconds(outcome.seconds)} on {mask.device_used}.")
-        self._add_layers(outcome)
-        self.results.show_run(outcome.request.label, mask, outcome.seconds, outcome.comparison, outcome.warnings)
+        self._add_layers(outcome, place)
+        self.results.show_run(outcome.request.label, mask, outcome.seconds, outcome.comparison, outcome.warnings,
+                              run_settings(outcome.request, mask))
         self.mainTabs.setCurrentWidget(self.resultsTab)
         if self.auto_output == outcome.request.output:  # the next run gets fresh names, not these
             self._set_default_output(self._output_stem, Path(outcome.request.output).parent)
@@ -621,14 +626,18 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
     def _failed(self, message: str, details: str) -> None:
         self._finish()
         self.progressBar.setValue(0)
-        self.stageLabel.setText("Stopped: see the message bar.")
+        self.stageLabel.setText(self._kept("Stopped: see the message bar."))
         QTimer.singleShot(0, lambda: self.log.log(message, Qgis.Critical, push=True, details=details))
 
     def _cancelled(self) -> None:
         self._finish()
         self.progressBar.setValue(0)
-        self.stageLabel.setText("Cancelled; nothing was written.")
+        self.stageLabel.setText(self._kept("Cancelled; nothing was written."))
         QTimer.singleShot(0, lambda: self.log.log("The run was cancelled; no output was written.", Qgis.Info, push=True))
+
+    def _kept(self, stopped: str) -> str:
+        """A stopped run's stage line; it says so when the map and the Results tab still show an earlier run."""
+        return f"{stopped} The earlier results are kept." if self.last_outcome is not None else stopped
 
     # --- results on the map --------------------------------------------------------------------
 
@@ -641,14 +650,13 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             name = f"{label} ({number})"
         return name
 
-    def _add_layers(self, outcome: RunOutcome) -> None:
+    def _add_layers(self, outcome: RunOutcome, place: tuple[Any, int] | None) -> None:
         """A group named after the product: mask on top, then the SCL views, the true colour underneath.
 
-        A run that replaced an earlier one's files puts its group where that one's stood.
+        A run that replaced an earlier one's files puts its group at `place`, where that one's stood.
         """
         project = QgsProject.instance()
-        parent, index = self._replace_at or (project.layerTreeRoot(), 0)
-        self._replace_at = None
+        parent, index = place or (project.layerTreeRoot(), 0)
         group = parent.insertGroup(index, self._group_name(outcome.request.label))
         entries = [("mask", outcome.mask.output, layer_styles.MASK_LAYER_NAME, layer_styles.style_mask_layer, True)]
         if outcome.difference:

@@ -9,13 +9,19 @@ live in an ordinary memory layer ("Reference samples", field "class" with
 codes 1-4) that "Save samples" writes to a GeoPackage, ready for the
 Processing algorithm.
 
+Each round's reference and confidence are written beside the saved samples,
+else beside the scene, else in the folder the dock saved to last, else in the
+project's home, else in a folder the analyst is asked for once; never in the
+temp folder, where a saved project would lose them. "Save reference…" copies
+the latest round where the analyst wants it, and the map then reads that copy.
+
 The dock owns the choice of product; this panel asks it through a callable,
 so the two share one product and the dock's layout stays its own.
 """
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +33,7 @@ from qgis.core import (
     QgsCategorizedSymbolRenderer,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsDataProvider,
     QgsFeature,
     QgsField,
     QgsGeometry,
@@ -48,11 +55,9 @@ from qgis.PyQt.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -60,14 +65,18 @@ from qgis.PyQt.QtWidgets import (
 from .. import inference
 from ..inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES
 from ..inference.defaults import DEFAULT_REFERENCE_RESOLUTION, DEFAULT_SUGGESTIONS, MIN_SAMPLES_PER_CLASS, RESOLUTIONS
-from ..inference.errors import Cancelled, CloudMaskError
+from ..inference.errors import Cancelled, CloudMaskError, OutputError, SamplesOutside
+from ..inference.outputs import atomic_output, check_outputs
 from ..inference.reading.paths import is_product_path
 from ..toolbelt import layers as layer_styles
-from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.crs import qgis_crs
+from ..toolbelt.log_handler import PlgLogger
+from ..toolbelt.preferences import PlgSettings
 from ..toolbelt.sample_features import samples_from_layer
 from .context_layers import style_true_colour
-from .results import breakable
+from .folders import first_writable, folder_holding_product
+from .narrow import breakable, narrow, wrapping_label
+from .results import percent, plain
 from .task import TaskFeedback
 
 if TYPE_CHECKING:  # the reference builder needs rasterio and scikit-learn; this module must load without them
@@ -77,6 +86,7 @@ SAMPLE_LAYER_NAME = "Reference samples"
 SUGGESTION_LAYER_NAME = "Suggested places for samples"
 CLASS_FIELD = "class"
 JUMP_PIXELS = 60  # a jump shows this many pixels of the reference around the suggested place
+LISTED_OUTSIDE = 10  # samples outside the scene named one by one; more are counted
 
 
 def class_colour(code: int) -> tuple[int, int, int, int]:
@@ -90,6 +100,22 @@ def class_icon(code: int) -> QIcon:
     return QIcon(pixmap)
 
 
+def scene_stem(source: str) -> str:
+    """What a scene's files are named after: the product id, or the raster file's name."""
+    return inference.open_product(source).product_id if is_product_path(source) else Path(source).stem
+
+
+def round_files(folder: Path, stem: str, first: int) -> tuple[int, Path, Path]:
+    """The round number from `first` on whose reference and confidence names are both free, and those names."""
+    number = first
+    while True:
+        reference = folder / f"{stem}_reference_round{number}.tif"
+        confidence = folder / f"{stem}_reference_round{number}_confidence.tif"
+        if not reference.exists() and not confidence.exists():
+            return number, reference, confidence
+        number += 1
+
+
 class ReferenceTask(QgsTask):
     """One round of training and classifying, off the main thread; reports back through its signals."""
 
@@ -97,12 +123,12 @@ class ReferenceTask(QgsTask):
     succeeded = pyqtSignal(object)  # ReferenceResult
     failed = pyqtSignal(str, str)
 
-    def __init__(self, source: str, samples: list, folder: Path, round_number: int, resolution: int) -> None:
+    def __init__(self, source: str, samples: list, output: Path, confidence: Path, round_number: int,
+                 resolution: int) -> None:
         super().__init__(f"Reference mask, round {round_number}", QgsTask.CanCancel)
         self.arguments = {
-            "source": source, "samples": samples, "output": folder / f"reference_round{round_number}.tif",
-            "confidence": folder / f"confidence_round{round_number}.tif", "resolution": resolution,
-            "suggestions": DEFAULT_SUGGESTIONS, "layer": SAMPLE_LAYER_NAME,
+            "source": source, "samples": samples, "output": output, "confidence": confidence,
+            "resolution": resolution, "suggestions": DEFAULT_SUGGESTIONS, "layer": SAMPLE_LAYER_NAME,
         }
         self.result: ReferenceResult | None = None
         self.error: BaseException | None = None
@@ -150,8 +176,10 @@ class ReferencePanel(QWidget):
         self.result: ReferenceResult | None = None
         self.task: ReferenceTask | None = None
         self.round = 0
-        self.folder = Path(tempfile.mkdtemp(prefix="s2cloudmask-reference-"))
-        self._result_layers: list[str] = []
+        self.samples_file: Path | None = None  # where "Save samples" wrote them: the rounds go beside them
+        self.saved_to: Path | None = None  # where "Save reference" wrote last: the rounds go there from then on
+        self.outside: tuple = ()  # feature ids of samples outside the scene, from the last refused round
+        self._result_layers: dict[str, str] = {}  # "reference", "confidence", "suggestions" -> layer id
         self._crs = ""
         self._build()
         self.tool = QgsMapToolEmitPoint(self.canvas)
@@ -163,24 +191,19 @@ class ReferencePanel(QWidget):
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
-        intro = QLabel("Mark points of each class on the map, then train: a random forest classifies the scene, "
-                       "and the suggestions show where it is least sure. Add points there and train again.")
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
+        layout.addWidget(wrapping_label(
+            "Mark points of each class on the map, then train: a random forest classifies the scene, and the "
+            "suggestions show where it is least sure. Add points there and train again."))
+        self.sceneLabel = wrapping_label(name="referenceScene")
+        layout.addWidget(self.sceneLabel)
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.WrapLongRows)
-        self.inputLabel = QLabel()
-        self.inputLabel.setWordWrap(True)
-        form.addRow("Scene", self.inputLabel)
-        self.classCombo = QComboBox()
+        self.classCombo = narrow(QComboBox())
         self.classCombo.setObjectName("referenceClassCombo")
         for code in MASK_CODES:
             self.classCombo.addItem(class_icon(code), CLASS_NAMES[code], code)
         form.addRow("Class", self.classCombo)
-        self.resolutionCombo = QComboBox()
-        for combo in (self.classCombo, self.resolutionCombo):  # narrower than their longest entry if need be
-            combo.setSizePolicy(QSizePolicy.Ignored, combo.sizePolicy().verticalPolicy())
-            combo.setMinimumWidth(combo.fontMetrics().horizontalAdvance("x" * 8))
+        self.resolutionCombo = narrow(QComboBox())
         for resolution in sorted(RESOLUTIONS, reverse=True):
             self.resolutionCombo.addItem(f"{resolution} m", resolution)
         self.resolutionCombo.setCurrentIndex(self.resolutionCombo.findData(DEFAULT_REFERENCE_RESOLUTION))
@@ -194,29 +217,35 @@ class ReferencePanel(QWidget):
         buttons.addWidget(self.markButton)
         buttons.addWidget(self.undoButton)
         layout.addLayout(buttons)
-        self.countsLabel = QLabel()
-        self.countsLabel.setWordWrap(True)
+        self.countsLabel = wrapping_label()
         layout.addWidget(self.countsLabel)
-        actions = QVBoxLayout()  # one above the other: side by side they would widen a docked panel
+        # one above the other: side by side, with a larger font, they would widen a docked panel
         self.trainButton = QPushButton("Train and classify")
         self.saveButton = QPushButton("Save samples…")
-        actions.addWidget(self.trainButton)
-        actions.addWidget(self.saveButton)
-        layout.addLayout(actions)
-        self.statusLabel = QLabel()
-        self.statusLabel.setWordWrap(True)
-        self.statusLabel.setObjectName("referenceStatus")
+        self.saveReferenceButton = QPushButton("Save reference…")
+        self.saveReferenceButton.setToolTip("Save the latest round's reference mask, and its confidence beside it, "
+                                            "under a name of your choice; the map then shows the saved files.")
+        for button in (self.trainButton, self.saveButton, self.saveReferenceButton):
+            layout.addWidget(button)
+        self.statusLabel = wrapping_label(name="referenceStatus")
         layout.addWidget(self.statusLabel)
-        suggestions = QLabel("Suggested places (least confident first; click to go there):")
-        suggestions.setWordWrap(True)  # the dock is about 300 px wide
-        layout.addWidget(suggestions)
+        self.outsideLabel = wrapping_label(name="referenceOutside")
+        self.outsideLabel.setStyleSheet("color: #9a5b00;")
+        self.dropButton = QPushButton()
+        self.dropButton.setObjectName("referenceDropOutside")
+        layout.addWidget(self.outsideLabel)
+        layout.addWidget(self.dropButton)
+        layout.addWidget(wrapping_label("Suggested places (least confident first; click to go there):"))
         self.suggestionList = QListWidget()
         self.suggestionList.setObjectName("referenceSuggestions")
+        self.suggestionList.setMinimumHeight(self.suggestionList.fontMetrics().height() * 6)
         layout.addWidget(self.suggestionList, 1)
         self.markButton.toggled.connect(self._mark)
         self.undoButton.clicked.connect(self.remove_last)
         self.trainButton.clicked.connect(self.train)
         self.saveButton.clicked.connect(self._save_clicked)
+        self.saveReferenceButton.clicked.connect(self._save_reference_clicked)
+        self.dropButton.clicked.connect(self.drop_outside)
         self.suggestionList.currentRowChanged.connect(self.jump_to)
 
     # --- samples ---------------------------------------------------------------------------------
@@ -224,7 +253,8 @@ class ReferencePanel(QWidget):
     def refresh(self) -> None:
         """Say which scene the samples belong to and how many each class has."""
         path = self.input_path()
-        self.inputLabel.setText(breakable(Path(path).name) if path else "Choose a product on the Mask tab first.")
+        self.sceneLabel.setText(breakable(f"Scene: {Path(path).name}") if path
+                                else "Scene: none yet. Choose a product on the Mask tab first.")
         counts = self.counts()
         self.countsLabel.setText("Samples: " + ", ".join(f"{CLASS_NAMES[c].lower()} {counts[c]}" for c in MASK_CODES)
                                  + f" (at least {MIN_SAMPLES_PER_CLASS} in each class you use)")
@@ -233,6 +263,8 @@ class ReferencePanel(QWidget):
         self.markButton.setEnabled(bool(path))
         self.undoButton.setEnabled(any(counts.values()))
         self.saveButton.setEnabled(any(counts.values()))
+        self.saveReferenceButton.setEnabled(self.result is not None and not running)
+        self._show_outside()
 
     def counts(self) -> dict[int, int]:
         counts = {code: 0 for code in MASK_CODES}
@@ -244,6 +276,27 @@ class ReferencePanel(QWidget):
     @staticmethod
     def _alive(layer: QgsVectorLayer) -> bool:
         return QgsProject.instance().mapLayer(layer.id()) is not None
+
+    def output_folder(self) -> Path | None:
+        """Where this scene's rounds go: where the reference was saved last, beside the saved samples, beside the
+        scene, the folder the dock saved to last, the project's home; None when none of them is writable."""
+        source = self.input_path()
+        return first_writable(self.saved_to, self.samples_file.parent if self.samples_file else None,
+                              folder_holding_product(source) if source else None, PlgSettings.get().output_folder,
+                              QgsProject.instance().homePath())
+
+    def chosen_folder(self) -> Path:
+        """output_folder(), else a folder the analyst chooses now (once: the rounds then go there)."""
+        folder = self.output_folder()
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(
+                self, "The scene's folder is read-only: choose a folder for the reference masks")
+            folder = first_writable(chosen)
+            if folder is None:
+                raise OutputError("The reference masks need a writable folder, and none beside the scene, the folder "
+                                  "the dock saved to last or the project's home is; choose one.")
+            self.saved_to = folder
+        return folder
 
     def sample_layer(self) -> QgsVectorLayer:
         """The memory layer of samples, in the scene's CRS, created (and styled by class) on first use."""
@@ -271,8 +324,12 @@ class ReferencePanel(QWidget):
         if not is_product_path(source):
             return
         try:
+            folder = self.chosen_folder()
             product = inference.open_product(source)
-            view = inference.build_true_colour_view(product, product.band_path("B04"), str(self.folder / "true_colour.vrt"))
+            target = folder / f"{product.product_id}_reference_truecolour.vrt"
+            if any(Path(layer.source()) == target for layer in QgsProject.instance().mapLayers().values()):
+                return  # already under the samples: shown once
+            view = inference.build_true_colour_view(product, product.band_path("B04"), str(target))
         except CloudMaskError as exc:
             self.log.log(f"The scene is shown without its true-colour view: {exc}", Qgis.Warning)
             return
@@ -304,6 +361,34 @@ class ReferencePanel(QWidget):
             self.samples.triggerRepaint()
         self.refresh()
 
+    def _show_outside(self) -> None:
+        """The samples the last round found outside the scene, by feature, class and place, and one button to drop
+        them all."""
+        layer = self.samples if self.samples is not None and self._alive(self.samples) else None
+        features = [layer.getFeature(fid) for fid in self.outside] if layer is not None else []
+        features = [feature for feature in features if feature.isValid()]
+        self.outsideLabel.setVisible(bool(features))
+        self.dropButton.setVisible(bool(features))
+        if not features:
+            return
+        named = []
+        for feature in features[:LISTED_OUTSIDE]:
+            point = feature.geometry().centroid().asPoint()
+            named.append(f"feature {feature.id()} ({CLASS_NAMES[int(feature[CLASS_FIELD])].lower()}) "
+                         f"at x {point.x():.0f}, y {point.y():.0f}")
+        more = f"; and {len(features) - LISTED_OUTSIDE} more" if len(features) > LISTED_OUTSIDE else ""
+        self.outsideLabel.setText(breakable(f"Outside the scene: {'; '.join(named)}{more}."))
+        self.dropButton.setText(f"Drop these {len(features)} samples" if len(features) > 1 else "Drop this sample")
+
+    def drop_outside(self) -> None:
+        """Delete the samples the last round found outside the scene; the next round can start at once."""
+        if self.samples is not None and self._alive(self.samples) and self.outside:
+            self.samples.dataProvider().deleteFeatures(list(self.outside))
+            self.samples.triggerRepaint()
+            self.statusLabel.setText(f"Dropped {len(self.outside)} sample(s) outside the scene; train again.")
+        self.outside = ()
+        self.refresh()
+
     def _mark(self, on: bool) -> None:  # noqa: FBT001 (Qt's signal)
         if on:
             self.sample_layer()
@@ -315,7 +400,8 @@ class ReferencePanel(QWidget):
         self.add_sample(point, self.canvas.mapSettings().destinationCrs())
 
     def save_samples(self, path: str) -> str:
-        """Write the samples to a GeoPackage (or any OGR format by suffix); returns the written path."""
+        """Write the samples to a GeoPackage (or any OGR format by suffix); returns the written path. The next
+        rounds go beside it."""
         options = QgsVectorFileWriter.SaveVectorOptions()
         options.driverName = "GPKG" if path.lower().endswith(".gpkg") else QgsVectorFileWriter.driverForExtension(
             Path(path).suffix)
@@ -324,15 +410,64 @@ class ReferencePanel(QWidget):
             self.sample_layer(), path, QgsProject.instance().transformContext(), options)
         if error != QgsVectorFileWriter.NoError:
             raise CloudMaskError(f"Could not save the samples to {path}: {message}")
+        self.samples_file = Path(written)
         self.log.log(f"Samples saved to {written}.", Qgis.Success, push=True)
         return written
 
+    def _default_name(self, suffix: str) -> str:
+        """A name for a save dialog to start from: the scene's name and `suffix` in the rounds' folder."""
+        source = self.input_path()
+        try:
+            stem = scene_stem(source) if source else "reference"
+        except CloudMaskError:
+            stem = "reference"
+        return str((self.output_folder() or Path.home()) / f"{stem}{suffix}")
+
     def _save_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the samples", str(Path.home() / "reference_samples.gpkg"),
+        path, _ = QFileDialog.getSaveFileName(self, "Save the samples", self._default_name("_reference_samples.gpkg"),
                                               "GeoPackage (*.gpkg)")
         if path:
             try:
                 self.save_samples(path)
+            except CloudMaskError as exc:
+                self.log.log(str(exc), Qgis.Critical, push=True)
+
+    def save_reference(self, path: str) -> tuple[str, str | None]:
+        """Copy the latest round's reference to `path` and its confidence beside it (<name>_confidence.tif); the
+        map's layers then read the copies, so a saved project keeps them. Returns both paths."""
+        result = self.result
+        if result is None:
+            raise CloudMaskError("Train a round first; then its reference can be saved.")
+        target = Path(path) if Path(path).suffix.lower() in (".tif", ".tiff") else Path(f"{path}.tif")
+        confidence = target.with_name(f"{target.stem}_confidence.tif") if result.confidence else None
+        source = self.input_path()
+        check_outputs({"The reference": target, "Its confidence": confidence},
+                      {"the scene": source, "the scene's folder": Path(source).parent if Path(source).is_file()
+                       and is_product_path(source) else None,
+                       "this round's reference": result.output, "this round's confidence": result.confidence})
+        for copy, original in ((target, result.output), (confidence, result.confidence)):
+            if copy is not None:
+                with atomic_output(copy) as temporary:
+                    try:
+                        shutil.copyfile(original, temporary)
+                    except OSError as exc:
+                        raise OutputError(f"Could not save {copy}: {exc.strerror or exc}.") from exc
+        project = QgsProject.instance()
+        for key, copy in (("reference", target), ("confidence", confidence)):
+            layer = project.mapLayer(self._result_layers.get(key, ""))
+            if layer is not None and copy is not None:
+                layer.setDataSource(str(copy), layer.name(), "gdal", QgsDataProvider.ProviderOptions())
+        self.saved_to = target.parent
+        self.log.log(f"Reference saved to {target}" + (f", its confidence to {confidence}." if confidence else "."),
+                     Qgis.Success, push=True)
+        return str(target), str(confidence) if confidence else None
+
+    def _save_reference_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the reference mask", self._default_name("_reference.tif"),
+                                              "GeoTIFF (*.tif *.tiff)")
+        if path:
+            try:
+                self.save_reference(path)
             except CloudMaskError as exc:
                 self.log.log(str(exc), Qgis.Critical, push=True)
 
@@ -345,16 +480,19 @@ class ReferencePanel(QWidget):
             if not source:
                 raise CloudMaskError("Choose a product on the Mask tab first; the samples are marked on it.")
             samples = samples_from_layer(self.sample_layer(), CLASS_FIELD, inference.input_crs(source))
+            folder = self.chosen_folder()
+            number, output, confidence = round_files(folder, scene_stem(source), self.round + 1)
         except CloudMaskError as exc:
             self._failed(str(exc), str(exc))
             return
-        self.round += 1
-        self.task = ReferenceTask(source, samples, self.folder, self.round, self.resolutionCombo.currentData())
+        self.round = number
+        self.outside = ()
+        self.task = ReferenceTask(source, samples, output, confidence, number, self.resolutionCombo.currentData())
         self.task.succeeded.connect(self._succeeded)
         self.task.failed.connect(self._failed)
-        self.task.stageChanged.connect(lambda stage: self.statusLabel.setText(f"Round {self.round}: {stage}…"))
+        self.task.stageChanged.connect(lambda stage: self.statusLabel.setText(f"Round {number}: {stage}…"))
         self.task.taskTerminated.connect(self._ended)
-        self.statusLabel.setText(f"Round {self.round}: starting…")
+        self.statusLabel.setText(f"Round {number}: starting…")
         QgsApplication.taskManager().addTask(self.task)
         self.refresh()
 
@@ -363,8 +501,10 @@ class ReferencePanel(QWidget):
         self.refresh()
 
     def _failed(self, message: str, details: str) -> None:
+        error = self.task.error if self.task is not None else None
         self.task = None
-        self.statusLabel.setText(message)
+        self.outside = error.feature_ids if isinstance(error, SamplesOutside) else ()
+        self.statusLabel.setText(breakable(message))
         self.log.log(message, Qgis.Warning, push=True, details=details)
         self.refresh()
         self.roundFailed.emit(message)
@@ -375,13 +515,14 @@ class ReferencePanel(QWidget):
         self._show_layers(result)
         cv = result.cross_validation
         figures = ("no cross-validation (spread the samples over the scene)" if cv is None else
-                   f"cross-validated overall accuracy {cv['overall_accuracy']:.2f}, kappa {cv['kappa']:.2f}")
-        self.statusLabel.setText(f"Round {self.round}: {figures}. " + "; ".join(result.warnings))
+                   f"cross-validated overall accuracy {percent(cv['overall_accuracy'])}, balanced accuracy "
+                   f"{percent(cv.get('balanced_accuracy'))}, Cohen's kappa {plain(cv['kappa'], 2)}")
+        notes = "".join(f"\n⚠ {warning}" for warning in result.warnings)
+        self.statusLabel.setText(breakable(f"Round {self.round}: {figures}.{notes}"))
         self.suggestionList.blockSignals(True)
         self.suggestionList.clear()
         for rank, suggestion in enumerate(result.suggestions, start=1):
-            item = QListWidgetItem(f"{rank}. confidence {suggestion.confidence:.0%}")
-            self.suggestionList.addItem(item)
+            self.suggestionList.addItem(QListWidgetItem(f"{rank}. confidence {percent(suggestion.confidence, 0)}"))
         self.suggestionList.blockSignals(False)
         self.refresh()
         self.roundFinished.emit(result)
@@ -389,18 +530,19 @@ class ReferencePanel(QWidget):
     def _show_layers(self, result: ReferenceResult) -> None:
         """This round's reference, confidence and suggestions replace the last round's, under the samples."""
         project = QgsProject.instance()
-        for layer_id in self._result_layers:
+        for layer_id in self._result_layers.values():
             if project.mapLayer(layer_id) is not None:
                 project.removeMapLayer(layer_id)
-        added: list[str] = []
-        for path, name, style in ((result.confidence, layer_styles.CONFIDENCE_LAYER_NAME,
-                                   layer_styles.CONFIDENCE_STYLE),
-                                  (result.output, layer_styles.REFERENCE_LAYER_NAME, layer_styles.MASK_STYLE)):
+        added: dict[str, str] = {}
+        for key, path, name, style in (
+            ("confidence", result.confidence, layer_styles.CONFIDENCE_LAYER_NAME, layer_styles.CONFIDENCE_STYLE),
+            ("reference", result.output, layer_styles.REFERENCE_LAYER_NAME, layer_styles.MASK_STYLE),
+        ):
             layer = QgsRasterLayer(path, f"{name} (round {self.round})", "gdal")
             layer_styles.apply_style(layer, style)
             project.addMapLayer(layer)
-            added.append(layer.id())
-            if path == result.confidence:  # shown on request: the reference over the scene is what one reads first
+            added[key] = layer.id()
+            if key == "confidence":  # shown on request: the reference over the scene is what one reads first
                 project.layerTreeRoot().findLayer(layer.id()).setItemVisibilityChecked(False)
         suggestions = QgsVectorLayer("Point?field=rank:integer&field=confidence:double", SUGGESTION_LAYER_NAME,
                                      "memory")
@@ -416,7 +558,7 @@ class ReferencePanel(QWidget):
             {"name": "star", "size": "4.5", "color": "255,210,0,255", "outline_color": "0,0,0,255"}))
         project.addMapLayer(suggestions)
         self.suggestion_layer = suggestions
-        added.append(suggestions.id())
+        added["suggestions"] = suggestions.id()
         self._result_layers = added
         if self.samples is not None and self._alive(self.samples):  # keep the samples on top of the new layers
             root = project.layerTreeRoot()
@@ -445,4 +587,3 @@ class ReferencePanel(QWidget):
             self.canvas.unsetMapTool(self.tool)
         if self.task is not None:
             self.task.cancel()
-

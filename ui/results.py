@@ -1,13 +1,14 @@
 """The dock's results panel: what a finished run found, in figures a person can read at a glance.
 
 It shows what the mask says (the share of each class), how it was made (model,
-device, time) and, when the run compared with Sen2Cor's SCL, where the two
-agree: overall agreement and kappa, the areas where SCL lets clouds through or
-throws clear pixels away, per-class precision and recall, and the confusion
-matrix. Everything comes from the engine's MaskResult and Comparison, so these
-figures are the same ones the Processing algorithms and the HTML report give,
-in the same units (percent) and the same matrix orientation (rows: the mask;
-columns: the reference).
+model file, device, resolution, extent, buffer, shadow check, time) and, when
+the run compared with Sen2Cor's SCL, where the two agree: overall agreement and
+kappa, the areas where SCL lets clouds through or throws clear pixels away,
+per-class precision, recall, F1 and IoU, and the confusion matrix. Everything
+comes from the engine's MaskResult and Comparison, so these figures are the
+same ones the Processing algorithms and the HTML report give, in the same
+units (percent) and the same matrix orientation (rows: the mask; columns: the
+reference).
 
 The panel lives in a docked panel about 300 px wide: tables wrap their text
 and grow downwards, and the confusion matrix, too wide for one row of
@@ -17,9 +18,8 @@ needs; the panel then scrolls vertically only.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qgis.PyQt.QtCore import QSize, Qt, QUrl
 from qgis.PyQt.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QIcon, QPainter, QPixmap
@@ -38,6 +38,10 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..inference.classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES
+from .narrow import breakable, wrapping_label
+
+if TYPE_CHECKING:
+    from .task import RunRequest
 
 # Short class names for the confusion matrix's rows (mask classes) and column headers (reference classes), so
 # four columns fit side by side in a docked panel; tooltips carry the full names and SCL codes.
@@ -52,13 +56,7 @@ MATRIX_HEADERS = {
     "snow_or_ice": "Snow, ice",
 }
 EMPTY_TEXT = "No results yet. Choose a product on the Mask tab and press Run; the figures appear here."
-ZERO_WIDTH_SPACE = "\u200b"
-PATH_SEPARATORS = re.compile(r"([/\\_])")
-
-
-def breakable(text: str) -> str:
-    """Plain text whose long paths and product ids may wrap after / \\ and _, so they never widen the panel."""
-    return PATH_SEPARATORS.sub(r"\1" + ZERO_WIDTH_SPACE, text)
+DEVICE_CHOICES = {"auto": "automatic", "cpu": "CPU", "gpu": "GPU"}
 
 
 def swatch(rgba: tuple[int, int, int, int] | str, size: int = 12) -> QIcon:
@@ -88,6 +86,26 @@ def plain(value: float | None, digits: int = 3) -> str:
 def describe_seconds(seconds: float) -> str:
     minutes, rest = divmod(seconds, 60.0)
     return f"{int(minutes)} min {rest:.0f} s" if minutes else f"{rest:.1f} s"
+
+
+def run_settings(request: RunRequest, mask: Any) -> list[tuple[str, str]]:
+    """What a run was asked to do, in words, one (label, value) a row: two runs with other options look different."""
+    product = request.product is not None
+    if request.extent is None:
+        extent = "the whole product" if product else "the whole raster"
+    else:
+        xmin, ymin, xmax, ymax, crs = request.extent
+        crs_name = crs if len(crs) < 20 else "the extent's CRS"
+        extent = f"x {xmin:,.0f} to {xmax:,.0f}, y {ymin:,.0f} to {ymax:,.0f} ({crs_name})"
+    return [
+        ("Model file", "the built-in U-Net for the level (auto)" if request.model == "auto" else request.model),
+        ("Device", f"{mask.device_used} (asked: {DEVICE_CHOICES.get(request.device, request.device)})"),
+        ("Resolution", f"{request.resolution} m" if product else "the raster's own grid"),
+        ("Extent", extent),
+        ("Buffer", f"{request.buffer:g} m" if request.buffer else "none"),
+        ("Shadow check", ("on" if request.shadow_check else "off") if product
+         else "off (a raster layer has no sun angles here)"),
+    ]
 
 
 def _item(text: str, align_right: bool = False) -> QTableWidgetItem:
@@ -148,30 +166,23 @@ class ResultsPanel(QWidget):
         super().__init__(parent)
         self.report_path: str | None = None
 
-        self.emptyLabel = QLabel(EMPTY_TEXT)
-        self.emptyLabel.setWordWrap(True)
-        self.emptyLabel.setObjectName("emptyLabel")
+        self.emptyLabel = wrapping_label(EMPTY_TEXT, "emptyLabel")
 
-        self.titleLabel = QLabel()
-        self.titleLabel.setObjectName("titleLabel")
-        self.titleLabel.setWordWrap(True)
+        self.titleLabel = wrapping_label(name="titleLabel")
         self.titleLabel.setTextInteractionFlags(Qt.TextSelectableByMouse)
         title_font = QFont(self.titleLabel.font())
         title_font.setBold(True)
         self.titleLabel.setFont(title_font)
 
         self.runGroup = QGroupBox("Mask")
-        form = QFormLayout(self.runGroup)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
-        self.modelLabel, self.deviceLabel, self.timeLabel, self.outputLabel, self.class3Label = (
-            self._value_label(name) for name in ("modelValue", "deviceValue", "timeValue", "outputValue", "class3Value")
+        form = self._form(self.runGroup)
+        self.modelLabel, self.timeLabel, self.outputLabel, self.class3Label = (
+            self._value_label(name) for name in ("modelValue", "timeValue", "outputValue", "class3Value")
         )
         self.outputLabel.setTextInteractionFlags(Qt.TextBrowserInteraction)
         self.outputLabel.setOpenExternalLinks(False)
         self.outputLabel.linkActivated.connect(lambda link: QDesktopServices.openUrl(QUrl(link)))
         form.addRow("Model", self.modelLabel)
-        form.addRow("Device", self.deviceLabel)
         form.addRow("Time", self.timeLabel)
         form.addRow("File", self.outputLabel)
         form.addRow("Thin cloud", self.class3Label)
@@ -181,10 +192,14 @@ class ResultsPanel(QWidget):
         self.warningsLabel.setStyleSheet("color: #9a5b00;")
         form.addRow(self.warningsLabel)
 
+        # How the run was made: filled by show_run() from run_settings(), one row each.
+        self.settingsGroup = QGroupBox("Settings")
+        self.settingsGroup.setObjectName("settingsGroup")
+        self.settingsForm = self._form(self.settingsGroup)
+        self.settings: dict[str, QLabel] = {}
+
         self.sclGroup = QGroupBox("Agreement with SCL")
-        scl_layout = QFormLayout(self.sclGroup)
-        scl_layout.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        scl_layout.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        scl_layout = self._form(self.sclGroup)
         self.agreementLabel = self._value_label("agreementValue")
         self.kappaLabel = self._value_label("kappaValue")
         self.comparedLabel = self._value_label("comparedValue")
@@ -192,17 +207,17 @@ class ResultsPanel(QWidget):
         scl_layout.addRow("Cohen's kappa", self.kappaLabel)
         scl_layout.addRow("Compared", self.comparedLabel)
         self.differenceTable = FitTable("differenceTable", ["Where", "km²", "%"])
-        scl_layout.addRow(self._caption("Where the mask and SCL differ:"))
+        scl_layout.addRow(wrapping_label("Where the mask and SCL differ:"))
         scl_layout.addRow(self.differenceTable)
-        self.perClassTable = FitTable("perClassTable", ["Class", "Prec.", "Recall", "F1"])
+        self.perClassTable = FitTable("perClassTable", ["Class", "Prec.", "Recall", "F1", "IoU"])
         self.perClassTable.setToolTip(
             "With SCL as the truth. Precision: of what the mask calls the class, the share SCL agrees with. "
-            "Recall: of what SCL calls the class, the share the mask finds."
+            "Recall: of what SCL calls the class, the share the mask finds. F1: their harmonic mean. "
+            "IoU: the pixels both call the class, of those either calls it."
         )
-        scl_layout.addRow(self._caption("Per class, with SCL as the truth (percent):"))
+        scl_layout.addRow(wrapping_label("Per class, with SCL as the truth (percent):"))
         scl_layout.addRow(self.perClassTable)
-        self.matrixCaption = QLabel()
-        self.matrixCaption.setWordWrap(True)
+        self.matrixCaption = wrapping_label()
         self.matrixView = MatrixView()
         scl_layout.addRow(self.matrixCaption)
         scl_layout.addRow(self.matrixView)
@@ -213,38 +228,39 @@ class ResultsPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        for widget in (self.emptyLabel, self.titleLabel, self.runGroup, self.sclGroup):
+        for widget in (self.emptyLabel, self.titleLabel, self.runGroup, self.settingsGroup, self.sclGroup):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.clear()
 
     @staticmethod
-    def _caption(text: str) -> QLabel:
-        label = QLabel(text)
-        label.setWordWrap(True)
-        return label
+    def _form(group: QGroupBox) -> QFormLayout:
+        form = QFormLayout(group)
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        return form
 
     @staticmethod
     def _value_label(name: str) -> QLabel:
-        label = QLabel()
-        label.setObjectName(name)
-        label.setWordWrap(True)
+        label = wrapping_label(name=name)
         label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         return label
 
     def clear(self) -> None:
         self.report_path = None
         self.emptyLabel.show()
-        for widget in (self.titleLabel, self.runGroup, self.sclGroup):
+        for widget in (self.titleLabel, self.runGroup, self.settingsGroup, self.sclGroup):
             widget.hide()
 
-    def show_run(self, title: str, mask: Any, seconds: float, comparison: Any | None = None, warnings: list[str] | None = None) -> None:
-        """Fill the panel from a MaskResult and, when there was one, a Comparison."""
+    def show_run(self, title: str, mask: Any, seconds: float, comparison: Any | None = None,
+                 warnings: list[str] | None = None, settings: list[tuple[str, str]] | None = None) -> None:
+        """Fill the panel from a MaskResult, the run's settings and, when there was one, a Comparison."""
         self.emptyLabel.hide()
         self.titleLabel.setText(breakable(title))
         self.titleLabel.show()
         self._show_mask(mask, seconds, warnings if warnings is not None else list(mask.warnings))
         self.runGroup.show()
+        self._show_settings(settings or [])
         if comparison is None:
             self.report_path = None
             self.sclGroup.hide()
@@ -252,9 +268,20 @@ class ResultsPanel(QWidget):
             self._show_comparison(comparison)
             self.sclGroup.show()
 
+    def _show_settings(self, settings: list[tuple[str, str]]) -> None:
+        while self.settingsForm.rowCount():
+            self.settingsForm.removeRow(0)
+        self.settings = {}
+        for name, value in settings:
+            label = self._value_label(f"setting {name}")
+            label.setText(breakable(value))
+            label.setToolTip(value)
+            self.settingsForm.addRow(name, label)
+            self.settings[name] = label
+        self.settingsGroup.setVisible(bool(settings))
+
     def _show_mask(self, mask: Any, seconds: float, warnings: list[str]) -> None:
-        self.modelLabel.setText(mask.model_used)
-        self.deviceLabel.setText(mask.device_used)
+        self.modelLabel.setText(breakable(mask.model_used))
         self.timeLabel.setText(describe_seconds(seconds))
         output = Path(mask.output)
         self.outputLabel.setText(f'<a href="{QUrl.fromLocalFile(str(output.parent)).toString()}">{breakable(output.name)}</a>')
@@ -301,7 +328,7 @@ class ResultsPanel(QWidget):
             name = _item(entry["name"])
             name.setIcon(swatch(CLASS_COLOURS[entry["code"]]))
             rows.append([name, *(_item(plain(None if entry[key] is None else 100.0 * entry[key], 1), True)
-                               for key in ("precision", "recall", "f1"))])
+                               for key in ("precision", "recall", "f1", "iou"))])
         _fill(self.perClassTable, rows)
 
         self._show_matrix(figures["matrix"], reference)

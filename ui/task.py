@@ -5,14 +5,17 @@ dock and the toolbox give the same mask for the same input. QGIS's task
 manager shows it (with its own progress bar and cancel button) and QGIS stays
 responsive because nothing here touches the GUI or the project: the dock turns
 the outcome into layers once the task reports back on the main thread.
+
+The task writes into a hidden folder beside the mask (ui/run_files.py); the
+outcome already carries the names the files will have, and publish() gives
+them those names once the dock has taken the earlier run's layers off them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +34,7 @@ from ..inference.defaults import (
 from ..inference.errors import Cancelled, CloudMaskError
 from ..inference.feedback import check_cancelled
 from ..toolbelt.log_handler import PlgLogger
+from .run_files import CompanionPaths, discard, make_staging_folder, replace_together, staged
 
 if TYPE_CHECKING:  # the reader needs rasterio; this module must load without it
     from ..inference.reading.context_views import ContextView
@@ -60,45 +64,48 @@ class RunRequest:
     scl: str | Product | None = None  # an L2A product (opened, or its path) or an SCL raster; None: no comparison
 
 
-@dataclass(frozen=True)
-class CompanionPaths:
-    """The files a run writes beside the mask, named after it so they sort together."""
-
-    difference: str
-    report: str
-    true_colour: str
-    scl_view: str
-
-    def all_files(self, mask: str) -> list[Path]:
-        """Every file a run with this mask may write, the mask first (the report's JSON included)."""
-        report = Path(self.report)
-        return [Path(p) for p in (mask, self.difference, self.report, report.with_suffix(".json"), self.true_colour, self.scl_view)]
-
-    @classmethod
-    def beside(cls, output: str) -> "CompanionPaths":
-        mask = Path(output)
-        stem = mask.with_suffix("")
-        return cls(
-            difference=f"{stem}_scl_difference.tif",
-            report=f"{stem}_scl_report.html",
-            true_colour=f"{stem}_truecolour.vrt",
-            scl_view=f"{stem}_scl.vrt",
-        )
-
-
 @dataclass
 class RunOutcome:
-    """What a finished run produced, for the dock to show."""
+    """What a finished run produced, for the dock to show: every path is the file's final name."""
 
     request: RunRequest
     mask: object  # inference.masking.engine.MaskResult
     comparison: object | None = None  # inference.comparing.compare.Comparison
     difference: str | None = None
-    report: str | None = None
+    report: str | None = None  # written by publish(), once the difference raster has its name
     true_colour: ContextView | None = None
     scl_view: str | None = None
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    staging: Path | None = None  # the hidden folder holding the files until publish()
+
+    def written(self) -> list[str]:
+        """The files the run wrote, by their final names, the mask first."""
+        views = [self.true_colour.path if self.true_colour else None, self.scl_view]
+        return [path for path in (self.mask.output, self.difference, *views) if path]
+
+
+def publish(outcome: RunOutcome) -> None:
+    """Give a finished run's files their names, replacing the earlier run's files there, then write its report.
+
+    The earlier run's layers must be off the map before (ReleasedLayers). An
+    OutputError means nothing changed: the earlier files are as they were and
+    the new ones are gone. A report that cannot be written only becomes a note.
+    """
+    request = outcome.request
+    try:
+        replace_together([(staged(outcome.staging, path), Path(path)) for path in outcome.written()],
+                         retire=CompanionPaths.beside(request.output).all_files(request.output))
+    finally:
+        discard(outcome.staging)
+        outcome.staging = None
+    if outcome.comparison is not None and outcome.report:
+        try:
+            inference.write_report(outcome.comparison, outcome.report, difference_raster=outcome.difference)
+            outcome.comparison = replace(outcome.comparison, report=outcome.report)
+        except CloudMaskError as exc:
+            outcome.warnings.append(f"The run's report could not be written: {exc}")
+            outcome.report = None
 
 
 class TaskFeedback:
@@ -150,7 +157,7 @@ class CloudMaskTask(QgsTask):
         self.outcome: RunOutcome | None = None
         self.error: BaseException | None = None
         self.details = ""
-        self._written: list[str] = []
+        self.staging: Path | None = None  # the hidden folder the run writes into (ui/run_files.py)
 
     def run(self) -> bool:
         """True also for a cancelled run: cancelling is the user's choice, not a failure for the task manager."""
@@ -159,7 +166,7 @@ class CloudMaskTask(QgsTask):
             return True
         except Cancelled as exc:
             self.error = exc
-            self._remove_written()
+            self._discard()
             self.setDescription(f"{self.description()} (cancelled)")
             return True
         except CloudMaskError as exc:
@@ -168,7 +175,7 @@ class CloudMaskTask(QgsTask):
         except Exception as exc:  # noqa: BLE001 - a bug must reach the log, not kill QGIS
             self.error = exc
             self.details = traceback.format_exc()
-        self._remove_written()
+        self._discard()
         return False
 
     def _run(self) -> RunOutcome:
@@ -177,12 +184,14 @@ class CloudMaskTask(QgsTask):
         feedback = TaskFeedback(self)
         companions = CompanionPaths.beside(request.output)
         mask_share = 80.0 if request.scl else 95.0
+        self.staging = make_staging_folder(request.output)
+        mask_file = str(staged(self.staging, request.output))
 
         feedback.step(0.0, mask_share)
         if request.product is not None:
             mask = inference.mask_product(
                 request.product,
-                request.output,
+                mask_file,
                 model=request.model,
                 device=request.device,
                 resolution=request.resolution,
@@ -194,7 +203,7 @@ class CloudMaskTask(QgsTask):
         else:
             mask = inference.mask_raster(
                 request.raster,
-                request.output,
+                mask_file,
                 bands=request.bands,
                 scale=request.scale,
                 offset=request.offset,
@@ -204,15 +213,14 @@ class CloudMaskTask(QgsTask):
                 feedback=feedback,
                 buffer=request.buffer,
             )
-        self._written.append(mask.output)
-        outcome = RunOutcome(request=request, mask=mask)
+        outcome = RunOutcome(request=request, mask=replace(mask, output=request.output), staging=self.staging)
 
         if request.scl:
             feedback.step(mask_share, 95.0)
-            outcome.comparison = inference.compare_with_scl(
-                mask.output, request.scl, companions.difference, report=companions.report, feedback=feedback
+            comparison = inference.compare_with_scl(
+                mask_file, request.scl, str(staged(self.staging, companions.difference)), feedback=feedback
             )
-            self._written += [companions.difference, companions.report, str(Path(companions.report).with_suffix(".json"))]
+            outcome.comparison = replace(comparison, mask=request.output, output=companions.difference)
             outcome.difference, outcome.report = companions.difference, companions.report
 
         feedback.step(95.0, 100.0)
@@ -220,11 +228,12 @@ class CloudMaskTask(QgsTask):
         check_cancelled(feedback)
         try:
             if request.product is not None:
-                outcome.true_colour = inference.build_true_colour_view(request.product, mask.output, companions.true_colour)
-                self._written.append(companions.true_colour)
+                view = inference.build_true_colour_view(request.product, mask_file,
+                                                        str(staged(self.staging, companions.true_colour)))
+                outcome.true_colour = view and replace(view, path=companions.true_colour)
             if request.scl:
-                outcome.scl_view = inference.build_scl_view(request.scl, mask.output, companions.scl_view)
-                self._written.append(companions.scl_view)
+                inference.build_scl_view(request.scl, mask_file, str(staged(self.staging, companions.scl_view)))
+                outcome.scl_view = companions.scl_view
         except CloudMaskError as exc:  # context views help reading the mask; their absence must not cost it
             feedback.warn(f"The map shows the mask without its context view: {exc}")
         check_cancelled(feedback)
@@ -234,18 +243,16 @@ class CloudMaskTask(QgsTask):
         outcome.warnings = list(dict.fromkeys([*getattr(mask, "warnings", []), *feedback.warnings]))
         return outcome
 
-    def _remove_written(self) -> None:
+    def _discard(self) -> None:
         """A cancelled or failed run leaves none of its files behind, finished or not."""
-        for path in self._written:
-            for candidate in (Path(path), Path(f"{path}.aux.xml")):
-                with contextlib.suppress(OSError):
-                    candidate.unlink()
+        discard(self.staging)
+        self.staging = None
 
     def finished(self, result: bool) -> None:  # noqa: FBT001 (QgsTask's signature)
         if result and self.outcome is not None:
             self.succeeded.emit(self.outcome)
         elif self.isCanceled() or isinstance(self.error, Cancelled):
-            self._remove_written()  # the task manager may cancel before run() looked at the flag
+            self._discard()  # the task manager may cancel before run() looked at the flag
             self.cancelledRun.emit()
         else:
             message = str(self.error) if isinstance(self.error, CloudMaskError) else (

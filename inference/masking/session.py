@@ -10,6 +10,7 @@ because the user expects a GPU run.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -67,11 +68,36 @@ def _open(path: Path, providers: list[str], threads: int, free_spatial: bool) ->
     return ort.InferenceSession(model, sess_options=_options(threads), providers=providers)
 
 
+ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ")
+WHAT_TO_CHOOSE = ("Choose an .onnx file exported for ONNX Runtime (download it again if it came from the web), or "
+                  "'auto' for the built-in models.")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """The first bytes of a file read as text (an ONNX file is binary protobuf from its first byte on)."""
+    if not head or b"\x00" in head:
+        return False
+    decoded = head.decode("utf-8", errors="replace")
+    return sum(char.isprintable() or char in "\r\n\t" for char in decoded) >= 0.95 * len(decoded)
+
+
 def _not_onnx(path: Path, exc: Exception) -> ModelError:
-    return ModelError(
-        f"The model file {path} is not a usable ONNX model ({str(exc).splitlines()[0][:200]}); "
-        "choose an .onnx file exported for ONNX Runtime, or 'auto' for the built-in models."
-    )
+    """What to tell when onnxruntime cannot load a model file: what the file is, in words, and what to do."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        head = b""
+    reason = ORT_PREFIX.sub("", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:200]
+    if not head:
+        what = "is empty, not an ONNX model"
+    elif _looks_like_text(head):
+        what = "is a text file (a web page or a note saved under a model's name, for example), not an ONNX model"
+    elif "INVALID_PROTOBUF" in str(exc) or isinstance(exc, ModelError):
+        what = "is not an ONNX model: its content does not read as one (damaged, cut short, or another kind of file)"
+    else:
+        what = f"is an ONNX file that ONNX Runtime cannot load ({reason})"
+    return ModelError(f"The model file {path} {what}. {WHAT_TO_CHOOSE}")
 
 
 def open_for_metadata(model_path: str | Path) -> Any:

@@ -39,6 +39,11 @@ NATIVE_RESOLUTION: dict[str, int] = {
 # products: new radiometric offset", 2022); used only where such a product's XML lacks the list.
 BASELINE_04_OFFSET = -1000.0
 
+# Where other imagery goes: by the names both doors show (the dock's input choice, the Processing algorithm).
+MASK_AS_RASTER = ("To mask a raster file with Sentinel-2 bands instead, add it as a layer and choose 'Raster layer of "
+                  "the project' in the dock, or run 'Mask raster' (s2cloudmask:maskraster) in Processing, with its "
+                  "band numbers.")
+
 _PRODUCT_ROOTS = {"Level-1C_User_Product": "L1C", "Level-2A_User_Product": "L2A"}
 _TILE_ROOTS = {"Level-1C_Tile_ID": "L1C", "Level-2A_Tile_ID": "L2A"}
 _TILE_RE = re.compile(r"_T(\d{2}[A-Z]{3})(?:_|$)")
@@ -244,7 +249,7 @@ def _foreign(root: ET.Element, source: str) -> ProductError:
     if "DataStrip" in name or "Datastrip" in name:
         return ProductError(f"{source} is datastrip metadata, not the product's. Open the MTD_MSIL1C.xml / MTD_MSIL2A.xml at the top of the .SAFE folder instead, or the folder itself.")
     if name.upper().startswith("LANDSAT") or "LANDSAT" in blob[:2000].upper():
-        return ProductError(f"{source} is a Landsat metadata file. This tool masks Sentinel-2 products; for other imagery use 'Mask raster' with the band numbers. {what}")
+        return ProductError(f"{source} is a Landsat metadata file. This tool masks Sentinel-2 products. {MASK_AS_RASTER}")
     lowered = blob.lower()
     if "sentinel-1" in lowered or (name == "product" and "adsHeader" in blob):
         return ProductError(f"{source} belongs to a Sentinel-1 (radar) product, which has no optical bands to mask. {what}")

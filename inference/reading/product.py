@@ -33,6 +33,7 @@ from ..errors import BandError, ProductError
 from ..grid import Grid
 from .metadata import (
     BAND_IDS,
+    MASK_AS_RASTER,
     NATIVE_RESOLUTION,
     ProductMetadata,
     TileMetadata,
@@ -433,10 +434,7 @@ def _locate_file(path: str, name: str, source: str) -> tuple[str, str]:
     foreign = _foreign_name(name)
     if foreign:
         raise ProductError(f"{display_path(source)} is {foreign}, not a Sentinel-2 Level-1C or Level-2A product. {WHAT_TO_OPEN}")
-    raise ProductError(
-        f"{display_path(source)} is not a Sentinel-2 product. {WHAT_TO_OPEN} "
-        "(To mask a single raster file, use 'Mask raster' with its band numbers.)"
-    )
+    raise ProductError(f"{display_path(source)} is not a Sentinel-2 product. {WHAT_TO_OPEN} {MASK_AS_RASTER}")
 
 
 # --------------------------------------------------------------------------- files of the product

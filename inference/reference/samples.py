@@ -21,7 +21,7 @@ from rasterio.windows import Window
 
 from ..classes import CLASS_ALIASES, CLASS_NAMES, MASK_CODES
 from ..defaults import MIN_SAMPLES_PER_CLASS
-from ..errors import SampleError
+from ..errors import SampleError, SamplesOutside
 from ..grid import Grid
 
 MIN_CLASSES = 2
@@ -121,21 +121,22 @@ def sample_pixels(samples: Sequence[Sample], grid: Grid, product: str, layer: st
     rows, cols, codes, owners = [], [], [], []
     outside = []
     for index, sample in enumerate(samples):
-        name = f"Feature {sample.feature_id if sample.feature_id is not None else index + 1} of {layer}"
+        feature = sample.feature_id if sample.feature_id is not None else index + 1
+        name = f"Feature {feature} of {layer}"
         code = class_code(sample.label, name)
         kind = sample.geometry.get("type", "")
         if kind == "Point":
             x, y = sample.geometry["coordinates"][:2]
             row, col = _point_pixel(x, y, grid)
             if not (0 <= row < grid.height and 0 <= col < grid.width):
-                outside.append((name, x, y))
+                outside.append((feature, name, x, y))
                 continue
             pixel_rows, pixel_cols = np.array([row]), np.array([col])
         elif kind in ("Polygon", "MultiPolygon"):
             found = _polygon_pixels(sample.geometry, grid)
             if found is None:
                 xs, ys = _coordinates(sample.geometry)
-                outside.append((name, xs[0], ys[0]))
+                outside.append((feature, name, xs[0], ys[0]))
                 continue
             pixel_rows, pixel_cols = found
         else:
@@ -145,12 +146,13 @@ def sample_pixels(samples: Sequence[Sample], grid: Grid, product: str, layer: st
         codes.append(np.full(pixel_rows.size, code, np.uint8))
         owners.append(np.full(pixel_rows.size, index, np.int64))
     if outside:
-        first, x, y = outside[0]
+        _, first, x, y = outside[0]
         xmin, ymin, xmax, ymax = grid.bounds
-        raise SampleError(
+        raise SamplesOutside(
             f"{len(outside)} of {len(samples)} samples lie outside {product} ({first} at x={x:.1f}, y={y:.1f}; "
             f"the product covers x {xmin:.0f} to {xmax:.0f}, y {ymin:.0f} to {ymax:.0f} in its CRS). "
-            "Delete them or choose the product they were marked on."
+            "Delete them or choose the product they were marked on.",
+            feature_ids=tuple(dict.fromkeys(feature for feature, *_ in outside)),
         )
     return SamplePixels(np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64),
                         np.concatenate(codes), np.concatenate(owners))

@@ -244,13 +244,23 @@ def test_progress_stages_and_cancel_leave_no_file(patch, tmp_path):
 
 # --- bad input ----------------------------------------------------------------------------------------------------
 
-def test_a_file_that_is_not_onnx_is_a_model_error(tmp_path):
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [(b"<!DOCTYPE html><html><body>Not found</body></html>\n" * 5, "is a text file"),
+     (b"\xff\xfe\x10" * 40, "is not an ONNX model: its content does not read as one"),
+     (b"", "is empty")],
+    ids=["text", "binary", "empty"],
+)
+def test_a_file_that_is_not_onnx_is_a_model_error_that_says_what_it_is(tmp_path, content, what):
     model = tmp_path / "model.onnx"
-    model.write_bytes(b"this is not a protobuf" * 10)
+    model.write_bytes(content)
     write_card(model, card_dict(["blue", "green", "red", "nir"]))
     raster = write_raster(tmp_path / "r.tif", np.ones((4, 40, 40), np.uint16), utm_grid(40, 40))
-    with pytest.raises(ModelError, match="model.onnx is not a usable ONNX model"):
+    with pytest.raises(ModelError) as caught:
         mask_raster(raster, tmp_path / "mask.tif", bands={"blue": 1, "green": 2, "red": 3, "nir": 4}, model=model)
+    message = str(caught.value)
+    assert f"The model file {model} {what}" in message and "exported for ONNX Runtime" in message
+    assert "ONNXRuntimeError" not in message and "INVALID_PROTOBUF" not in message
     assert not (tmp_path / "mask.tif").exists()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,30 +12,36 @@ from osgeo import gdal
 from qgis.core import (
     Qgis,
     QgsApplication,
-    QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
 )
-from qgis.PyQt.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
+from qgis.PyQt.QtCore import QMimeData, QPoint, Qt, QUrl
 from qgis.PyQt.QtGui import QDragEnterEvent, QDropEvent
-from qgis.PyQt.QtWidgets import QApplication, QMessageBox, QScrollArea
+from qgis.PyQt.QtWidgets import QApplication, QLabel, QMessageBox
 from s2cloudmask.__about__ import PLUGIN_NAME
 from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES, SCL_NAMES
 from s2cloudmask.toolbelt.preferences import PlgSettings
-from s2cloudmask.ui.dock import CloudMaskDock, default_output, guess_bands
+from s2cloudmask.ui.dock import SOURCES, CloudMaskDock, default_output, guess_bands
+from s2cloudmask.ui.narrow import unbroken
+from s2cloudmask.ui.results import run_settings
+from s2cloudmask.ui.task import RunRequest
 
+from dock_helpers import (
+    UTM29,
+    WINDOW,
+    answer_next_question,
+    choose_window,
+    clipped_labels,
+    messages,
+    scrolls_sideways,
+    settle,
+)
 from qt_events import wait_until
 
-WINDOW = (537480.0, 5855040.0, 552480.0, 5870040.0)  # 15 km x 15 km with data, cloud, shadow and clear land
-UTM29 = QgsCoordinateReferenceSystem("EPSG:32629")
 R60 = "GRANULE/L2A_T29UNU_A038058_20221005T115407/IMG_DATA/R60m/T29UNU_20221005T115411_{}_60m.jp2"
 PRODUCT_ID = "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454"
-
-
-def messages(iface, level) -> list[str]:
-    return iface.messageBar().get_messages(level)
 
 
 @pytest.fixture
@@ -51,28 +56,6 @@ def dock(qgis_iface, qgis_new_project):
     PlgSettings.clear()
 
 
-def settle() -> None:
-    for _ in range(5):
-        QgsApplication.processEvents()
-
-
-def scrolls_sideways(area: QScrollArea) -> bool:
-    settle()
-    return area.horizontalScrollBar().maximum() > 0
-
-
-def answer_next_question(button: int) -> None:
-    """Press `button` in the next question box the dock opens (as a user would)."""
-    def press() -> None:
-        box = QApplication.activeModalWidget()
-        if isinstance(box, QMessageBox):
-            box.button(button).click()
-        else:
-            QTimer.singleShot(20, press)
-
-    QTimer.singleShot(20, press)
-
-
 @pytest.fixture
 def log_messages():
     received: list[tuple[str, str, int]] = []
@@ -83,16 +66,6 @@ def log_messages():
     QgsApplication.messageLog().messageReceived.connect(record)
     yield received
     QgsApplication.messageLog().messageReceived.disconnect(record)
-
-
-def choose_window(dock: CloudMaskDock, real_l2a: Path, output: Path | None, resolution: int = 60) -> None:
-    """The T29UNU window at `resolution`; output None keeps the name the dock chose."""
-    dock.set_product(str(real_l2a))
-    dock.resolutionCombo.setCurrentIndex(dock.resolutionCombo.findData(resolution))
-    dock.extentGroupBox.setChecked(True)
-    dock.extentWidget.setOutputExtentFromUser(QgsRectangle(*WINDOW), UTM29)
-    if output is not None:
-        dock.outputFileWidget.setFilePath(str(output))
 
 
 def palette_labels(layer: QgsRasterLayer) -> dict[int, str]:
@@ -210,6 +183,28 @@ def test_slips_are_told_in_the_order_of_the_form_as_information_not_alarms(
     assert list(tmp_path.iterdir()) == [not_a_product]
 
 
+def test_messages_name_what_the_dock_offers_and_what_a_file_is(
+    dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path
+) -> None:
+    band_stack = tmp_path / "stack.txt"  # any file that is not a product: the message points to the raster door
+    band_stack.write_text("B02 B03 B04 B08\n")
+    dock.set_product(str(band_stack))
+    raster_door = dict(SOURCES)["raster"]
+    assert f"'{raster_door}' in the dock" in unbroken(dock.productInfoLabel.text())
+    assert "'Mask raster'" in dock.product_error  # and the algorithm, for Processing's users
+
+    text_model = tmp_path / "ireland.onnx"  # a web page saved under a model's name
+    text_model.write_text("<!DOCTYPE html><html><body>Sign in to download the model</body></html>\n")
+    dock.set_product(str(real_l2a))
+    dock.modelFileWidget.setFilePath(str(text_model))
+    dock.outputFileWidget.setFilePath(str(tmp_path / "mask.tif"))
+    dock.run()
+    assert dock.task is None
+    told = [text for text in messages(qgis_iface, Qgis.Info) if str(text_model) in text]
+    assert told and "is a text file" in told[-1] and "exported for ONNX Runtime" in told[-1]
+    assert not any("ONNXRuntimeError" in text for text in told)
+
+
 def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(
     dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path, log_messages
 ) -> None:
@@ -258,9 +253,9 @@ def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(
     outcome = dock.last_outcome
     results = dock.results
     assert dock.mainTabs.currentWidget() is dock.resultsTab
-    assert results.titleLabel.text().replace("\u200b", "") == PRODUCT_ID  # may wrap at its underscores
-    assert results.deviceLabel.text() == "CPU" == outcome.mask.device_used
-    assert results.modelLabel.text() == outcome.mask.model_used != ""
+    assert unbroken(results.titleLabel.text()) == PRODUCT_ID  # may wrap at its underscores
+    assert outcome.mask.device_used == "CPU"
+    assert unbroken(results.modelLabel.text()) == outcome.mask.model_used != ""
     shares = [float(results.classTable.item(row, 1).text().split()[0]) for row in range(4)]
     assert [results.classTable.item(row, 0).text() for row in range(4)] == [CLASS_NAMES[c] for c in MASK_CODES]
     assert shares == pytest.approx([round(outcome.mask.class_percentages.get(c, 0.0), 1) for c in MASK_CODES])
@@ -286,6 +281,21 @@ def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(
     plugin_warnings = [text for text, tag, level in log_messages if tag == PLUGIN_NAME and level == Qgis.Warning]
     assert len(plugin_warnings) == len(set(plugin_warnings))
     assert f"{100 * outcome.comparison.overall_agreement:.1f} %" in results.agreementLabel.text()
+    # per class: precision, recall, F1 and IoU, in percent as the report gives them
+    table = results.perClassTable
+    assert [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())] == [
+        "Class", "Prec.", "Recall", "F1", "IoU"]
+    for row, entry in enumerate(outcome.comparison.to_dict()["per_class"].values()):
+        assert table.item(row, 4).text() == ("–" if entry["iou"] is None else f"{100 * entry['iou']:.1f}")
+    # how the run was made, so that two runs with other options read differently
+    assert {name: unbroken(label.text()) for name, label in results.settings.items()} == {
+        "Model file": "the built-in U-Net for the level (auto)",
+        "Device": "CPU (asked: automatic)",
+        "Resolution": "60 m",
+        "Extent": "x 537,480 to 552,480, y 5,855,040 to 5,870,040 (EPSG:32629)",
+        "Buffer": "none",
+        "Shadow check": "on",
+    }
     assert results.reportButton.isEnabled() and Path(results.report_path).is_file()
     settle()
     success = messages(qgis_iface, Qgis.Success)
@@ -299,6 +309,9 @@ def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(
     assert Path(again.outputFileWidget.filePath()).parent == tmp_path  # the product's folder is read-only
     assert again.sclModeCombo.currentData() == "product"
     again.deleteLater()
+    # another product, or one that fails to open: the last run's progress and stage no longer describe it
+    dock.set_product(str(tmp_path / "S2A_MSIL2A_missing.SAFE"))
+    assert dock.progressBar.value() == 0 and dock.stageLabel.text() == "Ready."
     dock.hide()
 
 
@@ -321,9 +334,22 @@ def test_a_second_run_onto_the_same_files_asks_and_replaces_its_own_group(
     written = output.stat().st_mtime_ns
 
     dock.outputFileWidget.setFilePath(str(output))
-    answer_next_question(QMessageBox.No)
+    dock.resize(320, 700)
+    dock.show()
+    shown: list[str] = []
+
+    def read(box: QMessageBox) -> None:  # the question as the user sees it: whole names, wrapped, nothing cut off
+        settle()
+        shown.append(unbroken(" ".join(label.text() for label in box.findChildren(QLabel))))
+        assert not clipped_labels(box), clipped_labels(box)
+        assert box.width() <= QApplication.primaryScreen().availableGeometry().width()
+
+    answer_next_question(QMessageBox.No, look=read)
     dock.run()
     assert dock.task is None and output.stat().st_mtime_ns == written  # No: nothing is touched
+    assert shown and str(output.parent) in shown[0]
+    for name in (output.name, f"{PRODUCT_ID}_cloudmask_truecolour.vrt"):
+        assert name in shown[0]
 
     answer_next_question(QMessageBox.Yes)
     dock.run()
@@ -382,6 +408,24 @@ def test_raster_layer_door_maps_bands_and_masks_the_layer(dock: CloudMaskDock, q
     assert [node.name() for node in group.children()] == ["Cloud mask"]
     assert not dock.results.sclGroup.isVisibleTo(dock.results)
     assert os.path.isfile(tmp_path / "layer_mask.tif")
+    settings = {name: unbroken(label.text()) for name, label in dock.results.settings.items()}
+    assert settings["Resolution"] == "the raster's own grid" and settings["Extent"] == "the whole raster"
+    assert settings["Shadow check"].startswith("off")
+
+
+def test_run_settings_tell_two_runs_with_other_options_apart(real_l2a: Path) -> None:
+    class Mask:
+        device_used = "CPU"
+
+    plain_run = RunRequest(label="a", output="a.tif", product=str(real_l2a), resolution=60)
+    other_run = replace(plain_run, resolution=20, buffer=90.0, shadow_check=False, model="/models/ireland.onnx",
+                        device="gpu", extent=(500000.0, 5800000.0, 510000.0, 5810000.0, "EPSG:32629"))
+    first, second = dict(run_settings(plain_run, Mask())), dict(run_settings(other_run, Mask()))
+    assert first == {"Model file": "the built-in U-Net for the level (auto)", "Device": "CPU (asked: automatic)",
+                     "Resolution": "60 m", "Extent": "the whole product", "Buffer": "none", "Shadow check": "on"}
+    assert second == {"Model file": "/models/ireland.onnx", "Device": "CPU (asked: GPU)", "Resolution": "20 m",
+                      "Extent": "x 500,000 to 510,000, y 5,800,000 to 5,810,000 (EPSG:32629)", "Buffer": "90 m",
+                      "Shadow check": "off"}
 
 
 def test_the_model_field_offers_auto_and_the_fine_tuned_models(dock: CloudMaskDock, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 from qgis.core import QgsApplication
@@ -12,6 +13,7 @@ from qgis.PyQt.QtWidgets import QDockWidget, QToolBar
 from s2cloudmask import classFactory
 from s2cloudmask.__about__ import plugin_metadata
 from s2cloudmask.ui.dependency_dialog import DependencyDialog
+from s2cloudmask.ui.diagnostics_dialog import DiagnosticsDialog
 
 from tests.sandbox_env import PACKAGE_ROOT
 
@@ -105,6 +107,30 @@ def test_diagnostics_name_the_python_that_installs_the_packages(qgis_app):
     python_line = next(line for line in diagnostics.report().splitlines() if line.startswith("Python:"))
     assert installer.python_executable() in python_line
     assert installer.install_command()[0] == installer.python_executable()
+
+
+def test_diagnostics_open_on_the_last_self_test_and_run_it_again_on_request(qgis_app):
+    from s2cloudmask.packages.folders import dependency_dir
+    from s2cloudmask.packages.installer import SELF_TEST_NAME, last_self_test
+
+    result_file = dependency_dir() / SELF_TEST_NAME
+    before = result_file.stat().st_mtime_ns if result_file.is_file() else None
+    dialog = DiagnosticsDialog()
+    assert (result_file.stat().st_mtime_ns if result_file.is_file() else None) == before  # opening runs nothing
+    shown = dialog.text.toPlainText()
+    assert f"Dependency self-test: {last_self_test()}" in shown
+    assert dialog.selfTestButton.text() == ("Run the self-test" if before is None else "Run the self-test again")
+    dialog.selfTestButton.click()
+    assert not dialog.selfTestButton.isEnabled()
+    deadline = time.monotonic() + 300
+    while dialog.self_test_task is not None and time.monotonic() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.05)
+    assert dialog.self_test_task is None and dialog.selfTestButton.isEnabled()
+    assert result_file.stat().st_mtime_ns != before
+    assert "Dependency self-test: Self-test passed" in dialog.text.toPlainText()
+    assert dialog.selfTestButton.text() == "Run the self-test again"
+    dialog.deleteLater()
 
 
 LOAD_WITHOUT_PACKAGES = """

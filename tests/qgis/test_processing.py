@@ -29,7 +29,7 @@ from qgis.core import (
     QgsProject,
     QgsRasterLayer,
 )
-from qgis.gui import QgsGui, QgsProcessingGui, QgsProcessingParameterWidgetContext
+from qgis.gui import QgsFileWidget, QgsGui, QgsProcessingGui, QgsProcessingParameterWidgetContext
 from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES
 
 from tests.qgis.conftest import RecordingFeedback
@@ -365,6 +365,11 @@ def test_maskproduct_rejects_bad_input(processing, real_l2a, not_a_product, tmp_
     message = failing_run(processing, "s2cloudmask:maskproduct", {**base, "INPUT": str(real_l2a),
                                                                   "MODEL": str(not_a_product)})
     assert str(not_a_product) in message
+    text_model = tmp_path / "model.onnx"  # a web page saved under a model's name
+    text_model.write_text("<!DOCTYPE html><html><body>Sign in to download</body></html>\n")
+    message = failing_run(processing, "s2cloudmask:maskproduct", {**base, "INPUT": str(real_l2a),
+                                                                  "MODEL": str(text_model)})
+    assert f"The model file {text_model} is a text file" in message and "ONNXRuntimeError" not in message
     assert_no_outputs(out)
 
 
@@ -450,6 +455,15 @@ def test_finetune_parameter_and_output_names(processing):
         "OUTPUT_MODEL", "CARD", "REPORT", "TEST_ACCURACY_BASE", "TEST_ACCURACY", "TEST_KAPPA_BASE", "TEST_KAPPA",
         "DEVICE_USED", "EPOCHS_RUN", "BEST_EPOCH", "HISTORY"]
     assert alg.parameterDefinition("BASE_MODEL").defaultValue() == "auto"
+    # a file chooser for .onnx files, as MODEL is in the masking algorithms, that also takes 'auto'
+    base = alg.parameterDefinition("BASE_MODEL")
+    model = QgsApplication.processingRegistry().algorithmById("s2cloudmask:maskproduct").parameterDefinition("MODEL")
+    assert base.type() == model.type() == "file"
+    assert base.behavior() == model.behavior() == QgsProcessingParameterFile.File
+    assert base.fileFilter() == model.fileFilter() and "*.onnx" in base.fileFilter()
+    wrapper = QgsGui.processingGuiRegistry().createParameterWidgetWrapper(base, QgsProcessingGui.Standard)
+    chooser = wrapper.createWrappedWidget(QgsProcessingContext())
+    assert isinstance(chooser, QgsFileWidget) and chooser.filePath() == "auto"  # what the dialog shows
     for name in ("PATCHES", "BASE_MODEL", "EPOCHS", "OUTPUT_MODEL", "TEST_ACCURACY", "DEVICE_USED"):
         assert name in alg.shortHelpString()
 

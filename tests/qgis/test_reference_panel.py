@@ -3,6 +3,8 @@ the reference and its confidence on the map, jumping to suggestions, saving the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -12,6 +14,7 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsPointXY,
     QgsProject,
+    QgsRasterLayer,
     QgsRectangle,
     QgsVectorLayer,
 )
@@ -19,9 +22,11 @@ from qgis.gui import QgsMapMouseEvent
 from qgis.PyQt.QtCore import QEvent, Qt
 from rasterio.enums import Resampling
 from s2cloudmask.inference.classes import MASK_CODES
+from s2cloudmask.inference.errors import CloudMaskError
 from s2cloudmask.toolbelt.preferences import PlgSettings
 from s2cloudmask.tools import synthetic_product as sp
 from s2cloudmask.ui.dock import CloudMaskDock
+from s2cloudmask.ui.narrow import unbroken
 from s2cloudmask.ui.reference_panel import JUMP_PIXELS, SAMPLE_LAYER_NAME, SUGGESTION_LAYER_NAME
 
 from qt_events import wait_until
@@ -41,7 +46,7 @@ def panel(qgis_iface, qgis_new_project, generated):
     PlgSettings.clear()
     dock = CloudMaskDock(qgis_iface)
     dock.set_product(str(generated[0]))
-    dock.mainTabs.setCurrentWidget(dock.reference)
+    dock.mainTabs.setCurrentWidget(dock.referenceScroll)
     canvas = qgis_iface.mapCanvas()
     canvas.window().resize(800, 700)
     canvas.window().show()  # the canvas takes its size (and its map scale) from resize events of a shown window
@@ -99,9 +104,21 @@ def test_clicks_train_a_reference_that_shows_on_the_map(panel, generated):
     assert not isinstance(result, str), result
     assert result.cross_validation is not None
     assert set(result.samples_per_class) == set(MASK_CODES) and min(result.samples_per_class.values()) >= 13
-    assert "Round 1: cross-validated overall accuracy" in panel.statusLabel.text()
-    assert layer_names() == sorted([SAMPLE_LAYER_NAME, SUGGESTION_LAYER_NAME, "Reference mask (round 1)",
-                                    "Reference confidence (round 1)", "True colour (32UPC)"])
+    number = panel.round  # rounds go on from the files an earlier session left beside the scene
+    cv = result.cross_validation
+    assert unbroken(panel.statusLabel.text()).startswith(
+        f"Round {number}: cross-validated overall accuracy {100 * cv['overall_accuracy']:.1f} %, balanced accuracy "
+        f"{100 * cv['balanced_accuracy']:.1f} %, Cohen's kappa {cv['kappa']:.2f}")  # shares in percent, as the dock's
+    assert panel.suggestionList.item(0).text() == f"1. confidence {100 * result.suggestions[0].confidence:.0f} %"
+    # the round's files lie beside the scene, named after it, never in the temp folder where they would vanish
+    scene_folder, scene_id = generated[0].parent, generated[0].name.removesuffix(".SAFE")
+    assert Path(result.output) == scene_folder / f"{scene_id}_reference_round{number}.tif"
+    assert Path(result.confidence) == scene_folder / f"{scene_id}_reference_round{number}_confidence.tif"
+    shown = [Path(layer.source()) for layer in QgsProject.instance().mapLayers().values()
+             if isinstance(layer, QgsRasterLayer)]
+    assert shown and all(path.parent == scene_folder for path in shown)
+    assert layer_names() == sorted([SAMPLE_LAYER_NAME, SUGGESTION_LAYER_NAME, f"Reference mask (round {number})",
+                                    f"Reference confidence (round {number})", "True colour (32UPC)"])
     tree = QgsProject.instance().layerTreeRoot()
     assert tree.children()[-1].name() == "True colour (32UPC)"  # the scene under everything
     confidence = next(n for n in tree.findLayers() if n.name().startswith("Reference confidence"))
@@ -118,6 +135,7 @@ def test_clicks_train_a_reference_that_shows_on_the_map(panel, generated):
 def test_a_suggestion_centres_the_map_and_a_second_round_replaces_the_first(panel, generated):
     mark(panel, generated, per_class=12, seed=2)
     first = train(panel)
+    number = panel.round
     panel.suggestionList.setCurrentRow(0)
     centre = panel.canvas.extent().center()
     assert (centre.x(), centre.y()) == pytest.approx((first.suggestions[0].x, first.suggestions[0].y), abs=1.0)
@@ -126,7 +144,8 @@ def test_a_suggestion_centres_the_map_and_a_second_round_replaces_the_first(pane
     panel.add_sample(QgsPointXY(first.suggestions[0].x, first.suggestions[0].y), QgsCoordinateReferenceSystem("EPSG:32632"))
     assert panel.counts()[4] == 13
     train(panel)
-    assert "Reference mask (round 2)" in layer_names() and "Reference mask (round 1)" not in layer_names()
+    assert panel.round == number + 1
+    assert f"Reference mask (round {number + 1})" in layer_names() and f"Reference mask (round {number})" not in layer_names()
     assert layer_names().count(SUGGESTION_LAYER_NAME) == 1
 
 
@@ -138,6 +157,48 @@ def test_samples_are_saved_to_a_geopackage(panel, generated, tmp_path):
     assert saved.isValid() and saved.featureCount() == 7
     assert sorted(f["class"] for f in saved.getFeatures()) == [1, 1, 2, 2, 3, 3, 4]
     assert saved.crs().authid() == "EPSG:32632"
+    assert panel.output_folder() == tmp_path  # the next rounds go beside the saved samples
+
+
+def test_the_reference_is_saved_where_the_user_says_and_the_map_reads_the_copy(panel, generated, tmp_path):
+    mark(panel, generated, per_class=12, seed=5)
+    result = train(panel)
+    assert panel.saveReferenceButton.isEnabled()
+    reference, confidence = panel.save_reference(str(tmp_path / "lake_reference"))
+    assert reference == str(tmp_path / "lake_reference.tif") and confidence == str(tmp_path / "lake_reference_confidence.tif")
+    with rasterio.open(reference) as saved, rasterio.open(result.output) as original:
+        assert np.array_equal(saved.read(1), original.read(1)) and saved.crs == original.crs
+    layers = {layer.name(): layer for layer in QgsProject.instance().mapLayers().values()}
+    mask_layer = layers[f"Reference mask (round {panel.round})"]
+    confidence_layer = layers[f"Reference confidence (round {panel.round})"]
+    assert (mask_layer.source(), confidence_layer.source()) == (reference, confidence)
+    assert mask_layer.isValid() and mask_layer.renderer().type() == "paletted"  # the style stays
+    with pytest.raises(CloudMaskError, match="itself"):  # a round's own file is not a place to save it
+        panel.save_reference(result.output)
+    mark(panel, generated, per_class=1, seed=6)
+    train(panel)
+    assert Path(panel.result.output).parent == tmp_path  # the next rounds go where the user saved
+
+
+def test_samples_outside_the_scene_are_listed_and_dropped_in_one_click(panel, generated):
+    mark(panel, generated, per_class=12, seed=7)
+    _, _, transform = generated
+    xmin, ymax = transform.c, transform.f
+    crs = QgsCoordinateReferenceSystem("EPSG:32632")
+    panel.add_sample(QgsPointXY(xmin - 2 * 60.0 + 10.0, ymax - 300.0), crs, 4)  # 2 px left of the scene
+    panel.add_sample(QgsPointXY(xmin + 300.0, ymax + 90.0), crs, 1)  # above it
+    message = train(panel)
+    assert isinstance(message, str) and "2 of 50 samples lie outside" in message
+    listed = unbroken(panel.outsideLabel.text())
+    assert panel.outsideLabel.isVisibleTo(panel) and panel.dropButton.isVisibleTo(panel)
+    outside = sorted(panel.outside)
+    assert listed.startswith("Outside the scene: ") and len(outside) == 2
+    assert f"feature {outside[0]} (cloud)" in listed and f"feature {outside[1]} (clear)" in listed
+    assert panel.dropButton.text() == "Drop these 2 samples"
+    panel.dropButton.click()
+    assert sum(panel.counts().values()) == 48 and not panel.dropButton.isVisibleTo(panel)
+    assert not any(feature.id() in outside for feature in panel.samples.getFeatures())
+    assert not isinstance(train(panel), str)  # the next round runs on what is left
 
 
 def test_too_few_samples_are_explained_and_nothing_is_added(panel, generated, qgis_iface):

@@ -12,7 +12,8 @@ from qgis.core import QgsApplication
 from s2cloudmask.inference.classes import MASK_CODES
 from s2cloudmask.inference.reading import product as product_module
 from s2cloudmask.inference.reading.product import open_product
-from s2cloudmask.ui.task import CloudMaskTask, CompanionPaths, RunRequest, TaskFeedback
+from s2cloudmask.ui.run_files import UNFINISHED_MARK, CompanionPaths
+from s2cloudmask.ui.task import CloudMaskTask, RunRequest, TaskFeedback, publish
 
 from tests.real_product import LARGE_WINDOW, STACK_BANDS, write_band_stack
 
@@ -75,6 +76,13 @@ def test_product_run_writes_mask_comparison_and_context_views(
     assert watcher.failure is None, watcher.failure
     assert reopened == []  # mask, comparison and both context views read the product the dock opened
     outcome = watcher.outcome
+    # until the dock publishes them, the files wait in the run's hidden folder under their final names
+    assert not output.exists() and [path.name for path in tmp_path.iterdir()] == [outcome.staging.name]
+    assert UNFINISHED_MARK in outcome.staging.name and outcome.staging.name.startswith(".")
+    staged = {path.name for path in outcome.staging.iterdir() if not path.name.endswith(".aux.xml")}
+    assert staged == {Path(path).name for path in outcome.written()}
+    publish(outcome)
+    assert outcome.staging is None and not any(UNFINISHED_MARK in path.name for path in tmp_path.iterdir())
 
     assert outcome.mask.device_used == "CPU"
     assert set(outcome.mask.class_percentages) <= set(MASK_CODES)
@@ -88,6 +96,10 @@ def test_product_run_writes_mask_comparison_and_context_views(
     companions = CompanionPaths.beside(str(output))
     assert outcome.difference == companions.difference and Path(companions.difference).is_file()
     assert outcome.report == companions.report and Path(companions.report).is_file()
+    assert outcome.comparison.report == companions.report
+    assert Path(f"{output}.aux.xml").is_file()  # the side-cars came along
+    report = Path(companions.report).read_text()
+    assert str(output) in report and UNFINISHED_MARK not in report  # the report names the files by their names
     assert 0.3 < outcome.comparison.overall_agreement <= 1.0
     assert outcome.comparison.matrix.shape == (4, 8)
 
@@ -122,6 +134,7 @@ def test_raster_run_masks_a_band_stack_and_compares_with_an_scl_file(qgis_app, r
     watcher.wait()
     assert watcher.failure is None, watcher.failure
     outcome = watcher.outcome
+    publish(outcome)
     assert outcome.true_colour is None  # a raster layer is its own context
     with rasterio.open(output) as mask, rasterio.open(band_stack) as stack:
         assert (mask.width, mask.height, mask.transform) == (stack.width, stack.height, stack.transform)
