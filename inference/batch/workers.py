@@ -11,9 +11,9 @@ and feeds it from all the cores.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from ..cores import usable_cores
 from ..defaults import MAX_RETRIES, MAX_THREADS, MAX_WORKERS
 from ..errors import ParameterError
 
@@ -77,5 +77,4 @@ def machine_resources() -> tuple[int, int]:
     """(cores this process may use, bytes of memory available now)."""
     import psutil  # comes with distributed, which every batch run needs anyway
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores, int(psutil.virtual_memory().available)
+    return usable_cores(), int(psutil.virtual_memory().available)

@@ -45,12 +45,12 @@ from ..outputs import atomic_output, check_outputs, check_raster_outputs, check_
 from ..reading.paths import product_container
 from ..reading.product import as_product, product_grid, product_on_disk
 from ..reading.sources import BandSource, ProductSource, RasterSource, check_scaling, is_metric
-from .blending import StripInput, TileLayout, blend_strips
+from .blending import BlendedRows, StripInput, TileLayout, blend_strips
 from .buffers import BufferStep, check_buffer
 from .cirrus import Class3Plan, Class3Rule, plan_class3
 from .codes import CodeBlock, Coder, Tally
 from .model_card import ModelCard, Tiling, builtin_card, check_card_matches, load_card, missing_swir
-from .pipeline import StageClock, read_ahead
+from .pipeline import StageClock, ThreadPlan, hand_off, read_ahead
 from .poststeps import PostStep, apply_post_steps
 from .predict import TilePredictor, free_gpu_memory, gpu_batch_size
 from .session import SessionFactory, create_session
@@ -81,8 +81,9 @@ class MaskResult:
     seconds: float = 0.0
     resolutions_used: dict[str, int] = field(default_factory=dict)  # Sentinel-2 band -> resolution read (m)
     output_grid: Grid | None = None
-    # seconds per stage: "read" (in the read-ahead thread when it runs), "waiting for reads", "infer",
-    # "blend, upsample, codes", "write", "finish and overviews"
+    # seconds per stage and thread: "read" (the read-ahead thread when it runs); "waiting for reads", "infer",
+    # "blend", "waiting for the codes thread" (the model's thread, the caller's); "upsample, codes, post-steps",
+    # "write" (the codes thread); "finish and overviews" (the caller's, after the others)
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -128,17 +129,26 @@ def read_strips(source: BandSource, layout: TileLayout, card: ModelCard, model_p
         row_index = layout.strip_rows(first, last)
         low, high = int(row_index.min()), int(row_index.max()) + 1
         block = source.read(Window(0, low, width, high - low))
-        reflectance = block.data[model_positions]
+        normalised = block.data[model_positions].astype(np.float32, copy=False)  # a copy (list index): in place
         if card.clip is not None:
-            reflectance = np.clip(reflectance, *card.clip)
-        normalised = np.where(block.valid, (reflectance - mean) / std, 0.0).astype(np.float32)
-        del reflectance
+            np.clip(normalised, *card.clip, out=normalised)
+        normalised -= mean
+        normalised /= std
+        normalised[:, ~block.valid] = 0.0
+        rows = _rows_of(row_index - low)
         yield StripInput(
             first, last,
-            tiles=normalised[:, row_index - low][:, :, col_index],
-            tiles_valid=block.valid[row_index - low][:, col_index],
-            low=low, valid=block.valid, extras=block.data[extra_positions].astype(np.float32),
+            tiles=np.take(normalised[:, rows], col_index, axis=2),
+            tiles_valid=np.take(block.valid[rows], col_index, axis=1),
+            low=low, valid=block.valid, extras=block.data[extra_positions].astype(np.float32, copy=False),
         )
+
+
+def _rows_of(index: np.ndarray) -> slice | np.ndarray:
+    """A slice where the rows are consecutive (no mirrored rows), which selects without a copy."""
+    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
+        return slice(int(index[0]), int(index[0]) + len(index))
+    return index
 
 
 def run_mask(
@@ -159,11 +169,14 @@ def run_mask(
     post_steps: Sequence[PostStep] = (),
     tiling: Tiling | None = None,
     read_ahead_strips: bool = True,
+    codes_thread: bool = True,
 ) -> MaskResult:
     """Mask whatever `source` delivers (on the model grid) and write it on `output_grid` (same CRS).
 
     tiling: tiles fitted to the image (the session must have free rows and columns); None: the card's
-    tile_size and overlap, CSmask's geometry. read_ahead_strips: read the next strip while the model runs.
+    tile_size and overlap, CSmask's geometry. read_ahead_strips: read the next strip while the model runs;
+    codes_thread: turn the model's rows into codes and write them in a thread of their own while the model
+    goes on (both off only to measure what they give).
     """
     started = time.perf_counter()
     notices = feedback if isinstance(feedback, _Notices) else _Notices(feedback or SilentFeedback())
@@ -198,8 +211,8 @@ def run_mask(
                 (atomic_output(probabilities) if probabilities is not None else nullcontext(None)) as temp_probs, \
                 MaskWriter(temporary, output_grid, tags, temp_probs, class_names) as writer:
 
-            def code_blocks() -> Iterator[CodeBlock]:
-                for rows in blended:
+            def code_blocks(model_rows: Iterator[BlendedRows]) -> Iterator[CodeBlock]:
+                for rows in model_rows:
                     for out_rows in upsampler.push(rows):
                         if out_rows.probabilities is not None:
                             percent = probability_percent(out_rows.probabilities, out_rows.valid)
@@ -207,10 +220,18 @@ def run_mask(
                                 writer.write_probabilities(percent)
                         yield coder(out_rows)
 
-            for block in apply_post_steps(code_blocks(), post_steps, output_grid):
-                tally.add(block)
-                with clock.measure("write"):
-                    writer.write(block.codes)
+            def write_codes(model_rows: Iterator[BlendedRows]) -> None:
+                with clock.measure("codes thread"):
+                    rows = clock.timed_iterator(model_rows, "waiting for the model")
+                    for block in apply_post_steps(code_blocks(rows), post_steps, output_grid):
+                        tally.add(block)
+                        with clock.measure("write"):
+                            writer.write(block.codes)
+
+            if codes_thread:
+                hand_off(blended, write_codes, clock=clock)
+            else:
+                write_codes(blended)
             check_cancelled(notices)
             if tally.valid_pixels == 0:
                 notices.warn(NO_VALID_PIXELS)
@@ -221,8 +242,11 @@ def run_mask(
     clock.add("finish and overviews", time.perf_counter() - finishing)
     notices.progress(100.0, "Done")
     seconds = time.perf_counter() - started
-    clock.add("blend, upsample, codes", seconds - sum(
-        clock.seconds.get(stage, 0.0) for stage in ("waiting for reads", "infer", "write", "finish and overviews")))
+    stages = clock.seconds
+    codes = stages.pop("codes thread")
+    clock.add("blend", finishing - started - (0.0 if codes_thread else codes) - sum(  # the rest of the model's thread
+        stages.get(stage, 0.0) for stage in ("waiting for reads", "infer", "waiting for the codes thread")))
+    clock.add("upsample, codes, post-steps", codes - stages.get("write", 0.0) - stages.pop("waiting for the model"))
     return MaskResult(
         output=str(output),
         probabilities=str(probabilities) if probabilities is not None else None,
@@ -354,8 +378,8 @@ def mask_raster(
     check_scaling(scale, offset, str(raster_path))
     level = level.upper()
     prep = prepare(model, level, list(bands), f"the raster {raster_path} (LEVEL)", b10="cirrus" in bands,
-                   cirrus_layer=False, product_id=None, device=device, threads=threads, notices=notices,
-                   open_session=open_session)
+                   cirrus_layer=False, product_id=None, device=device, threads=ThreadPlan.for_cores(threads).onnx,
+                   notices=notices, open_session=open_session)
     card, class3 = prep.card, prep.class3
     needed = [name for name in card.band_names if name not in bands]
     if needed:
@@ -466,15 +490,16 @@ def mask_product(
         else:
             geometry = ShadowGeometry.from_tile(angles)
     steps = [*refinement_steps(geometry, buffer), *post_steps]
+    cores = ThreadPlan.for_cores(threads)
     prep = prepare(model, product.level, product.bands, f"product {product.product_id}",
                    b10="B10" in product.band_files, cirrus_layer="MSK_CLASSI_B00" in product.mask_files,
-                   product_id=product.product_id, device=device, threads=threads, notices=notices,
+                   product_id=product.product_id, device=device, threads=cores.onnx, notices=notices,
                    open_session=open_session, baseline=product.processing_baseline)
     card, class3 = prep.card, prep.class3
     model_bands = _product_bands(card, product, notices)
     bands = {**model_bands, **{name: band for name, band in class3.bands.items() if name not in model_bands}}
     model_grid = output_grid.resampled(card.resolution)
-    with ProductSource(product, bands, model_grid, class3.layers, threads) as source:
+    with ProductSource(product, bands, model_grid, class3.layers, cores.reader) as source:
         used = {band: source.resolutions_used[band] for band in bands.values()}
         if int(resolution) < min(used.values()):  # a grid finer than every band read: its detail is not in the input
             for message in source.warnings:

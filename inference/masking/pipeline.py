@@ -1,10 +1,15 @@
 """Running stages side by side, and knowing where the time went.
 
-`read_ahead` reads and decodes the next strip in a background thread while the
-model runs on the current one (GDAL's decoding and ONNX Runtime both release
-the GIL). Errors raised while reading, such as a corrupt JPEG 2000 file, reach
-the caller unchanged, at the strip where they happened. `StageClock` sums the
-seconds each stage takes, for the result and for tools/bench.py.
+A run has three threads: `read_ahead` reads and decodes the next strip in a
+background thread while the model runs on the current one, and `hand_off`
+gives the model's finished rows to a background thread that turns them into
+codes and writes them while the model goes on (GDAL, ONNX Runtime and numpy's
+large operations all release the GIL). The model stays on the caller's thread,
+so progress and cancellation reach the caller where they always did. Errors
+raised in any thread, such as a corrupt JPEG 2000 file or a full disk, reach
+the caller unchanged, and every thread is stopped and joined before the run
+returns. `StageClock` sums the seconds each stage takes, for the result and
+for tools/bench.py.
 """
 
 from __future__ import annotations
@@ -13,11 +18,36 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import TypeVar
+
+from ..cores import usable_cores
 
 T = TypeVar("T")
 _DONE = object()
+_POLL = 0.1  # seconds between looks at whether the other side stopped
+
+
+class _Stopped(Exception):
+    """The producer of a hand-off stopped early (an error or a cancel): the consumer ends without finishing."""
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How a run shares its cores: onnxruntime's intra-op threads, and the band files read at once ahead of it.
+
+    Measured on 2 cores (docs/speed-levers.md, `make bench-levers`), not assumed.
+    """
+
+    onnx: int
+    reader: int
+
+    @classmethod
+    def for_cores(cls, cores: int = 0) -> ThreadPlan:
+        """The plan for `cores` cores (0: every core this process may use)."""
+        cores = cores if cores > 0 else usable_cores()
+        return cls(onnx=cores, reader=cores)
 
 
 class StageClock:
@@ -75,7 +105,7 @@ def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     def produce() -> None:
         try:
             while True:
-                while not slots.acquire(timeout=0.1):
+                while not slots.acquire(timeout=_POLL):
                     if stop.is_set():
                         return
                 if stop.is_set():
@@ -101,3 +131,68 @@ def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     finally:
         stop.set()
         worker.join()
+
+
+def hand_off(items: Iterator[T], consume: Callable[[Iterator[T]], None], depth: int = 1,
+             clock: StageClock | None = None, waiting: str = "waiting for the codes thread") -> None:
+    """Produce `items` in this thread and `consume` them in a background thread, at most `depth` waiting between.
+
+    `consume` gets an iterator of the items in order and runs to its end. An
+    error in `consume` is raised here, at the next item or at the end; an
+    error or a cancel while producing stops `consume` (its iterator raises
+    inside it, so nothing after the loop runs) and waits for it before the
+    error goes on. `clock`: the seconds this thread waits for room, and for the
+    consumer to finish, go to the stage `waiting`.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def taken() -> Iterator[T]:
+        while True:
+            try:
+                item = handoff.get(timeout=_POLL)
+            except queue.Empty:
+                if stop.is_set():
+                    raise _Stopped from None
+                continue
+            if item is _DONE:
+                return
+            yield item
+
+    def run() -> None:
+        try:
+            consume(taken())
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the producer, raised there
+            failures.append(exc)
+
+    def put(item: object) -> None:
+        with clock.measure(waiting) if clock else nullcontext():
+            while True:
+                if failures:
+                    raise failures[0]
+                if not worker.is_alive():
+                    raise RuntimeError("the consumer of a hand-off stopped before the end of its items")
+                try:
+                    handoff.put(item, timeout=_POLL)
+                    return
+                except queue.Full:
+                    continue
+
+    worker = threading.Thread(target=run, name="s2cloudmask-hand-off", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        for item in items:
+            put(item)
+        put(_DONE)
+        finished = True
+    finally:
+        if not finished:
+            stop.set()
+        with clock.measure(waiting) if clock else nullcontext():
+            worker.join()
+    if failures:
+        raise failures[0]

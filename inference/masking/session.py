@@ -9,7 +9,6 @@ because the user expects a GPU run.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...packages.activation import missing_message, missing_modules
+from ..cores import usable_cores
 from ..defaults import DEVICES
 from ..errors import DependencyError, ModelError, ResourceError
 from ..feedback import Feedback, SilentFeedback
@@ -54,7 +54,7 @@ def gpu_providers() -> list[str]:
 def _options(threads: int) -> Any:
     ort = onnxruntime()
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
+    options.intra_op_num_threads = threads if threads > 0 else usable_cores()
     # Idle worker threads sleep instead of spinning: spinning kept the cores busy that the read-ahead thread,
     # QGIS and other programs need, and made a run 20-30 % slower on a busy 2-core machine (docs/benchmarks.md)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

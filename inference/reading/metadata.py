@@ -598,7 +598,7 @@ def band_offsets(band_ids: Iterable[str], metadata) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def to_reflectance(dn: np.ndarray, band_ids: Sequence[str], metadata) -> np.ndarray:
+def to_reflectance(dn: np.ndarray, band_ids: Sequence[str], metadata, out: np.ndarray | None = None) -> np.ndarray:
     """Digital numbers -> float32 reflectance: (DN + offset[band]) / quantification.
 
     dn: (bands, ...) with one leading entry per band in band_ids (or a single band's
@@ -606,6 +606,7 @@ def to_reflectance(dn: np.ndarray, band_ids: Sequence[str], metadata) -> np.ndar
     DN of resampled reads. metadata: a ProductMetadata or a Product (anything with
     `offsets` and `quantification`). No masking happens here: special values
     (NODATA, SATURATED) are the caller's business.
+    out: a float32 array of dn's shape to take the result (dn itself, to spare a large block a copy).
     """
     band_ids = list(band_ids)
     array = np.asarray(dn)
@@ -616,6 +617,11 @@ def to_reflectance(dn: np.ndarray, band_ids: Sequence[str], metadata) -> np.ndar
         raise ValueError(f"dn has {array.shape[0] if array.ndim else 0} bands but {len(band_ids)} band ids were given")
     offsets = band_offsets(band_ids, metadata).reshape((-1,) + (1,) * (array.ndim - 1))
     quantification = np.float32(metadata.quantification)
-    result = (array.astype(np.float32, copy=False) + offsets) / quantification
-    result = result.astype(np.float32, copy=False)
+    if out is None:
+        result = (array.astype(np.float32, copy=False) + offsets) / quantification
+        result = result.astype(np.float32, copy=False)
+    else:
+        result = out[np.newaxis] if squeeze else out
+        np.add(array.astype(np.float32, copy=False), offsets, out=result)
+        result /= quantification
     return result[0] if squeeze else result

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
+from ..cores import usable_cores
 from ..errors import BandError, ProductError
 from ..grid import Grid
 from .metadata import NATIVE_RESOLUTION, to_reflectance
@@ -62,7 +62,7 @@ _STRIP_LOCK = threading.Lock()
 
 
 def _strip_workers() -> int:
-    return min(os.cpu_count() or 1, 8)
+    return min(usable_cores(), 8)
 
 
 def _strip_pool() -> ThreadPoolExecutor:
@@ -156,11 +156,17 @@ def _taps(array: np.ndarray, plan: _AxisPlan, axis: int):
 
 
 def _apply(array: np.ndarray, plan: _AxisPlan, axis: int) -> np.ndarray:
-    """Weighted sum along axis; taps are added one after another so that the order never changes."""
+    """Weighted sum along axis; taps are added one after another so that the order never changes.
+
+    Each tap's values are a fresh copy (np.take), so they are weighted and summed in place.
+    """
     result = None
     for k, taken, shape in _taps(array, plan, axis):
-        term = taken * plan.weight[:, k].reshape(shape)
-        result = term if result is None else result + term
+        taken *= plan.weight[:, k].reshape(shape)
+        if result is None:
+            result = taken
+        else:
+            result += taken
     assert result is not None
     return result
 
@@ -169,8 +175,11 @@ def _apply_any(array: np.ndarray, plan: _AxisPlan, axis: int) -> np.ndarray:
     """Whether any used tap of each target pixel is True."""
     result = None
     for k, taken, shape in _taps(array, plan, axis):
-        term = taken & plan.used[:, k].reshape(shape)
-        result = term if result is None else result | term
+        taken &= plan.used[:, k].reshape(shape)
+        if result is None:
+            result = taken
+        else:
+            result |= taken
     assert result is not None
     return result
 
@@ -405,9 +414,9 @@ class ProductReader:
             self.close()
             raise
         self.read_resolutions: dict[str, float] = {band: src.resolution for band, src in self._sources.items()}
-        workers = threads if threads and threads > 0 else min(len(bands), os.cpu_count() or 1)
+        workers = threads if threads and threads > 0 else min(len(bands), usable_cores())
         for source in self._sources.values():  # bands already keep the cores busy: no strips on top
-            source.split = len(bands) < (os.cpu_count() or 1)
+            source.split = len(bands) < usable_cores()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s2-read") if workers > 1 else None
 
     def __enter__(self) -> ProductReader:
@@ -448,7 +457,7 @@ class ProductReader:
             dn[i] = values
             invalid |= band_invalid
             sat |= band_sat
-        data = to_reflectance(dn, self.bands, self.product)
+        data = to_reflectance(dn, self.bands, self.product, out=dn)
         data[:, invalid] = 0.0
         return BandBlock(data=data, valid=~invalid, saturated=sat & ~invalid)
 

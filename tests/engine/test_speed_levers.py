@@ -27,11 +27,11 @@ from model_helpers import (
 )
 from real_product import WINDOW
 from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW
-from s2cloudmask.inference.errors import ModelError, ProductError
+from s2cloudmask.inference.errors import ModelError, OutputError, ProductError
 from s2cloudmask.inference.masking.engine import mask_product, mask_raster, run_mask
 from s2cloudmask.inference.masking.model_card import Tiling, builtin_card, card_from_dict, load_card
 from s2cloudmask.inference.masking.model_graph import free_spatial_dims
-from s2cloudmask.inference.masking.pipeline import read_ahead
+from s2cloudmask.inference.masking.pipeline import hand_off, read_ahead
 from s2cloudmask.inference.masking.predict import TilePredictor, gpu_batch_size
 from s2cloudmask.inference.masking.session import create_session, gpu_providers, onnxruntime
 from s2cloudmask.inference.reading.product import open_product, product_grid
@@ -134,6 +134,59 @@ def test_read_ahead_stops_its_thread_when_the_consumer_stops():
     time.sleep(0.3)
     assert len(produced) == count <= 4
     assert not any(t.name == "s2cloudmask-read-ahead" for t in threading.enumerate())
+
+
+# --- hand-off to the writing thread on its own -------------------------------------------------------------------
+
+def test_hand_off_gives_every_item_in_order_to_another_thread():
+    seen, threads = [], set()
+
+    def consume(items):
+        for item in items:
+            seen.append(item)
+            threads.add(threading.current_thread().name)
+
+    hand_off(iter(range(50)), consume, depth=2)
+    assert seen == list(range(50))
+    assert threads == {"s2cloudmask-hand-off"}
+    assert not any(t.name == "s2cloudmask-hand-off" for t in threading.enumerate())
+
+
+def test_an_error_while_consuming_reaches_the_producer_and_stops_it():
+    produced = []
+
+    def produce():
+        for item in range(1000):
+            produced.append(item)
+            yield item
+
+    def consume(items):
+        for item in items:
+            if item == 3:
+                raise OutputError("the disk is full")
+
+    with pytest.raises(OutputError, match="disk is full"):
+        hand_off(produce(), consume)
+    assert len(produced) <= 6
+    assert not any(t.name == "s2cloudmask-hand-off" for t in threading.enumerate())
+
+
+def test_an_error_while_producing_stops_the_consumer_before_it_finishes():
+    finished = []
+
+    def produce():
+        yield from range(3)
+        raise ProductError("the band file x.jp2 is corrupt")
+
+    def consume(items):
+        for _ in items:
+            pass
+        finished.append(True)  # what a finished consumer does after its items, e.g. close a file as complete
+
+    with pytest.raises(ProductError, match="x.jp2"):
+        hand_off(produce(), consume)
+    assert finished == []
+    assert not any(t.name == "s2cloudmask-hand-off" for t in threading.enumerate())
 
 
 # --- free spatial dimensions and fitted tiles (off by default) ----------------------------------------------------
