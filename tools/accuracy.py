@@ -47,12 +47,30 @@ def _balanced_accuracy(mask, truth, code) -> float:
     return float((tpr + tnr) / 2)
 
 
+def patch_truth(labels):
+    """The patch's hand labels (0 shadow, 1-3 clear surfaces, 4 cloud) as mask codes."""
+    import numpy as np
+    from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW
+
+    return np.where(labels == 0, CLOUD_SHADOW, np.where(labels == 4, CLOUD, CLEAR))
+
+
+def patch_scores(mask, truth) -> dict[str, float]:
+    """Cloud and shadow IoU and balanced accuracy; class 3 counts as cloud (the patch has three labels)."""
+    import numpy as np
+    from s2cloudmask.inference.classes import CLOUD, CLOUD_SHADOW
+
+    mask = np.where(mask == 3, CLOUD, mask)
+    return {"cloud IoU": _iou(mask, truth, CLOUD), "shadow IoU": _iou(mask, truth, CLOUD_SHADOW),
+            "cloud balanced acc.": _balanced_accuracy(mask, truth, CLOUD),
+            "shadow balanced acc.": _balanced_accuracy(mask, truth, CLOUD_SHADOW)}
+
+
 def score_patch(work: Path) -> list[str]:
     """The hand-labelled patch through run_mask on an arbitrary 30 m grid; it carries no sun angles."""
     import numpy as np
     import rasterio
     from affine import Affine
-    from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW
     from s2cloudmask.inference.grid import Grid
     from s2cloudmask.inference.masking.engine import run_mask
     from s2cloudmask.inference.masking.model_card import builtin_card
@@ -60,35 +78,53 @@ def score_patch(work: Path) -> list[str]:
     from s2cloudmask.inference.reading.sources import ArraySource
 
     patch = np.load(PATCH)
-    img, msk = patch["img"], patch["msk"][..., 0]
-    truth = np.where(msk == 0, CLOUD_SHADOW, np.where(msk == 4, CLOUD, CLEAR))
+    img, truth = patch["img"], patch_truth(patch["msk"][..., 0])
     grid = Grid("EPSG:32629", Affine(30.0, 0, 500000.0, 0, -30.0, 6000000.0), img.shape[1], img.shape[0])
     card = builtin_card("L2A", ["B02", "B03", "B04", "B8A", "B11", "B12"])
     session, _ = create_session(card.model_path, "cpu", 0)
     source = ArraySource(np.moveaxis(img, -1, 0).astype(np.float32), list(card.band_names), grid)
     run_mask(source, grid, card, session, work / "patch.tif")
     with rasterio.open(work / "patch.tif") as dataset:
-        mask = dataset.read(1)
-    mask = np.where(mask == 3, CLOUD, mask)  # the model has no class 3 here; fold it into cloud for the 3 labels
-    cells = [f"{_iou(mask, truth, CLOUD):.3f}", f"{_iou(mask, truth, CLOUD_SHADOW):.3f}",
-             f"{_balanced_accuracy(mask, truth, CLOUD):.3f}", f"{_balanced_accuracy(mask, truth, CLOUD_SHADOW):.3f}"]
+        figures = patch_scores(dataset.read(1), truth)
     return [
         "| run | cloud IoU | shadow IoU | cloud balanced acc. | shadow balanced acc. |",
         "|---|---|---|---|---|",
-        f"| shadow check off | {' | '.join(cells)} |",
+        f"| shadow check off | {' | '.join(f'{value:.3f}' for value in figures.values())} |",
         "| shadow check on | not applicable: the patch has no sun angles and no georeference, so the step "
         "cannot run and the figures are those above | | | |",
     ]
 
 
-def score_generated(work: Path) -> list[str]:
-    """Small generated products (L1C and L2A) at 20 m against the generator's truth.tif."""
-    import numpy as np
+def truth_at(product: Path, resolution: int):
+    """The generator's 10 m truth on the product's grid at `resolution`, each pixel the majority code."""
     import rasterio
     from rasterio.enums import Resampling
+    from s2cloudmask.tools.synthetic_product import truth_path
+
+    factor = resolution // 10
+    with rasterio.open(truth_path(product)) as dataset:
+        return dataset.read(1, out_shape=(dataset.height // factor, dataset.width // factor),
+                            resampling=Resampling.mode)
+
+
+def generated_scores(mask, truth) -> dict[str, float]:
+    """Cloud and shadow IoU, shadow precision and recall where both mask and truth have data."""
+    import numpy as np
     from s2cloudmask.inference.classes import CLOUD, CLOUD_SHADOW
+
+    valid = (mask > 0) & (truth > 0)
+    m, t = np.where(valid, mask, 0), np.where(valid, truth, 0)
+    shadow_m, shadow_t = m == CLOUD_SHADOW, t == CLOUD_SHADOW
+    return {"cloud IoU": _iou(m, t, CLOUD), "shadow IoU": _iou(m, t, CLOUD_SHADOW),
+            "shadow precision": float((shadow_m & shadow_t).sum() / max(1, shadow_m.sum())),
+            "shadow recall": float((shadow_m & shadow_t).sum() / max(1, shadow_t.sum()))}
+
+
+def score_generated(work: Path) -> list[str]:
+    """Small generated products (L1C and L2A) at 20 m against the generator's truth.tif."""
+    import rasterio
     from s2cloudmask.inference.masking.engine import mask_product
-    from s2cloudmask.tools.synthetic_product import truth_path, write_product
+    from s2cloudmask.tools.synthetic_product import write_product
 
     lines = [
         "| product | shadow check | cloud IoU | shadow IoU | shadow precision | shadow recall |",
@@ -96,30 +132,44 @@ def score_generated(work: Path) -> list[str]:
     ]
     for level, seed in GENERATED:
         product = write_product(work / f"gen-{level}", level=level, size=1200, seed=seed)
-        with rasterio.open(truth_path(product)) as dataset:
-            truth = dataset.read(1, out_shape=(dataset.height // 2, dataset.width // 2), resampling=Resampling.mode)
+        truth = truth_at(product, 20)
         for check in (False, True):
             out = work / f"gen-{level}-{check}.tif"
             mask_product(product, out, resolution=20, shadow_check=check, device="cpu")
             with rasterio.open(out) as dataset:
-                mask = dataset.read(1)
-            valid = (mask > 0) & (truth > 0)
-            m, t = np.where(valid, mask, 0), np.where(valid, truth, 0)
-            shadow_m, shadow_t = m == CLOUD_SHADOW, t == CLOUD_SHADOW
-            precision = (shadow_m & shadow_t).sum() / max(1, shadow_m.sum())
-            recall = (shadow_m & shadow_t).sum() / max(1, shadow_t.sum())
+                figures = generated_scores(dataset.read(1), truth)
             lines.append(f"| generated {level} (seed {seed}, 12 km, 20 m) | {'on' if check else 'off'} | "
-                         f"{_iou(m, t, CLOUD):.3f} | {_iou(m, t, CLOUD_SHADOW):.3f} | {precision:.3f} | {recall:.3f} |")
+                         + " | ".join(f"{value:.3f}" for value in figures.values()) + " |")
     return lines
+
+
+def scl_figures(comparison) -> dict[str, float | None]:
+    """The SCL figures of docs/accuracy.md from one comparison (None where the SCL has no such pixel)."""
+    from s2cloudmask.inference.classes import CLEAR, CLOUD_SHADOW
+
+    rows_of = {CLEAR: 0, CLOUD_SHADOW: 1}
+    matrix = comparison.matrix
+    column = {c.key: i for i, c in enumerate(comparison.columns)}
+
+    def share(row: int, key: str) -> float | None:
+        total = matrix[:, column[key]].sum()
+        return float(matrix[row, column[key]] / total) if total else None
+
+    cloudy = matrix[:, column["cloud"]]
+    shadow = comparison.per_class["cloud_shadow"]
+    return {"water called shadow": share(rows_of[CLOUD_SHADOW], "water"),
+            "dark area called shadow": share(rows_of[CLOUD_SHADOW], "dark_area"),
+            "shadow recall": shadow["recall"], "shadow precision": shadow["precision"],
+            "clear land kept clear": share(rows_of[CLEAR], "clear"),
+            "cloud called cloud": float((cloudy[2] + cloudy[3]) / cloudy.sum()),
+            "agreement": comparison.overall_agreement, "kappa": comparison.kappa}
 
 
 def score_real(work: Path) -> tuple[list[str], dict[bool, float]]:
     """The whole real T29UNU product at 60 m against its SCL, per SCL column."""
-    from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
     from s2cloudmask.inference.comparing.compare import compare_with_scl
     from s2cloudmask.inference.masking.engine import mask_product
 
-    rows_of = {CLEAR: 0, CLOUD_SHADOW: 1, SEMI_TRANSPARENT: 2, CLOUD: 3}
     lines = [
         "| shadow check | SCL water called shadow | SCL dark area called shadow | SCL shadow recall | "
         "mask shadow precision | SCL clear land kept clear | SCL cloud (8, 9) called cloud or semi-transparent | "
@@ -132,22 +182,12 @@ def score_real(work: Path) -> tuple[list[str], dict[bool, float]]:
         started = time.perf_counter()
         mask_product(REAL, out, resolution=60, shadow_check=check, device="cpu")
         seconds[check] = time.perf_counter() - started
-        comparison = compare_with_scl(out, REAL, work / f"real-{check}-diff.tif")
-        matrix = comparison.matrix
-        column = {c.key: i for i, c in enumerate(comparison.columns)}
-
-        def share(row: int, key: str) -> str:
-            total = matrix[:, column[key]].sum()
-            return f"{matrix[row, column[key]] / total:.3f}" if total else "n/a (none)"
-
-        cloudy = matrix[:, column["cloud"]]
-        shadow = comparison.per_class["cloud_shadow"]
-        lines.append(
-            f"| {'on' if check else 'off'} | {share(rows_of[CLOUD_SHADOW], 'water')} | "
-            f"{share(rows_of[CLOUD_SHADOW], 'dark_area')} | {shadow['recall']:.3f} | {shadow['precision']:.3f} | "
-            f"{share(rows_of[CLEAR], 'clear')} | {(cloudy[2] + cloudy[3]) / cloudy.sum():.3f} | "
-            f"{comparison.kappa:.3f} | {seconds[check]:.0f} |"
-        )
+        figures = scl_figures(compare_with_scl(out, REAL, work / f"real-{check}-diff.tif"))
+        cells = [figures[key] for key in ("water called shadow", "dark area called shadow", "shadow recall",
+                                          "shadow precision", "clear land kept clear", "cloud called cloud", "kappa")]
+        lines.append(f"| {'on' if check else 'off'} | "
+                     + " | ".join("n/a (none)" if value is None else f"{value:.3f}" for value in cells)
+                     + f" | {seconds[check]:.0f} |")
     return lines, seconds
 
 

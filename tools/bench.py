@@ -1,25 +1,24 @@
 """`make bench`: speed and memory of the engine, side by side with the reference implementations.
 
 On (a) the real T29UNU L2A product in ../shared/data and (b) a full-size
-10980 x 10980 L1C from the project's generator, each contender runs in its own
-process, one after another, so its wall time and peak resident memory
-(getrusage of that child) are its own:
+10980 x 10980 L1C from the project's generator (every resolution present),
+each contender runs in its own process, so its wall time, CPU time and peak
+resident memory are its own. The engine and CSmask run interleaved, round
+after round (--repeat), and the medians and the round-by-round ratios are
+reported:
 
-- engine: `mask_product` end to end: read the JP2 bands, infer, blend, write the 10 m GeoTIFF,
-  with the time of each stage (read, infer, blend/upsample/codes, write, overviews);
-- engine before the speed work: the same call with onnxruntime 1.22.1 (installed once into
-  .cache/bench/onnxruntime-1.22.1) and without reading ahead, interleaved with the engine's runs;
+- engine: `mask_product` end to end at 10 m, shadow check on and off: read the JP2 bands, infer,
+  blend, write the GeoTIFF, with the time of each stage in each thread;
+- CSmask: ukis-csmask's own CSmask after reading the six bands onto 30 m as its users do (GDAL's
+  averaging through rasterio), compute and reading timed apart; its classes are compared with the
+  engine's on the 30 m grid;
 - two floors: the bare model (`session.run`, same model, batch and threads, inputs already in
   memory) over exactly the tiles the engine runs, and over the image's pixels once (256 px tiles
   without overlap, those with valid pixels);
-- CSmask: ukis-csmask's own CSmask on the same 30 m reflectance array (already in memory), and
-  CSmask plus reading that array with the project's reader;
 - s2cloudless: S2PixelCloudDetector on the same 30 m grid (its 10 L1C bands, already in memory),
   in its own virtual environment (.venv-bench) since it needs packages QGIS does not ship.
 
-The reference implementations get their input read for them (not timed); the
-engine's time includes reading and writing. Results go to stdout, to
-bench-output/results.json and to docs/benchmarks.md.
+Results go to stdout, to bench-output/results-<device>.json and to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -42,8 +41,6 @@ CACHE = REPO / ".cache" / "bench"
 OUT = REPO / "bench-output"
 BENCH_VENV = REPO / ".venv-bench"
 S2CLOUDLESS_PIN = "s2cloudless==1.7.3"
-BASELINE_ORT = "onnxruntime==1.22.1"  # the engine's runtime before the speed work (docs/benchmarks.md)
-BASELINE_DEPS = CACHE / "onnxruntime-1.22.1"
 GPU_DEPS = REPO / ".deps-gpu"  # onnxruntime-gpu and its CUDA libraries, for `make bench-gpu`
 S2CLOUDLESS_BANDS = ["B01", "B02", "B04", "B05", "B08", "B8A", "B09", "B10", "B11", "B12"]
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -53,23 +50,14 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 def child_engine(args: argparse.Namespace) -> dict:
+    """The engine end to end, with the cloud-shadow check on (the default) or off (--no-check)."""
     import onnxruntime
     from s2cloudmask.inference.masking.engine import mask_product
 
     started = time.perf_counter()
-    result = mask_product(args.product, args.output, device=args.device, read_ahead=not args.no_read_ahead)
+    result = mask_product(args.product, args.output, device=args.device, shadow_check=not args.no_check)
     return {"seconds": time.perf_counter() - started, "device": result.device_used, "model": result.model_used,
             "stages": result.stage_seconds, "onnxruntime": onnxruntime.__version__}
-
-
-def child_engine_no_check(args: argparse.Namespace) -> dict:
-    """The engine as above without the cloud-shadow check (on by default): what the check costs."""
-    from s2cloudmask.inference.masking.engine import mask_product
-
-    started = time.perf_counter()
-    result = mask_product(args.product, args.output, device=args.device, shadow_check=False)
-    return {"seconds": time.perf_counter() - started, "device": result.device_used, "model": result.model_used,
-            "stages": result.stage_seconds}
 
 
 def _model_bands(product) -> list[str]:
@@ -78,33 +66,72 @@ def _model_bands(product) -> list[str]:
 
 
 def child_bare(args: argparse.Namespace) -> dict:
+    """`session.run` alone on random tiles of the engine's size, batch and threads: the floor."""
     import numpy as np
-    from s2cloudmask.inference.masking.engine import BATCH_SIZE
+    from s2cloudmask.inference.masking.engine import batch_size
     from s2cloudmask.inference.masking.model_card import builtin_card
     from s2cloudmask.inference.masking.session import create_session
 
     card = builtin_card(args.level, ["B02", "B03", "B04", "B08", "B11", "B12"])
-    session, device = create_session(card.model_path, args.device)
+    session, device = create_session(card.model_path, args.device, free_spatial=True)
+    batch = batch_size(device, card, card.tiling)
     name = session.get_inputs()[0].name
-    batch = np.random.default_rng(0).normal(size=(BATCH_SIZE, len(card.band_names), card.tile_size,
-                                                    card.tile_size)).astype(np.float32)
-    session.run(None, {name: batch[:1]})  # the first call allocates; the engine's is inside its stages too
+    tiles = np.random.default_rng(0).normal(size=(batch, len(card.band_names), args.tile_rows,
+                                                  args.tile_cols)).astype(np.float32)
+    session.run(None, {name: tiles[:1]})  # the first call allocates; the engine's is inside its stages too
     started = time.perf_counter()
-    for done in range(0, args.tiles, BATCH_SIZE):
-        session.run(None, {name: batch[: min(BATCH_SIZE, args.tiles - done)]})
+    for done in range(0, args.tiles, batch):
+        session.run(None, {name: tiles[: min(batch, args.tiles - done)]})
     return {"seconds": time.perf_counter() - started, "device": device, "tiles": args.tiles}
 
 
-def child_csmask(args: argparse.Namespace) -> dict:
+def read_as_csmask_user(product_path: str, bands: list[str]):
+    """The six bands on the 30 m grid as a ukis-csmask user reads them: GDAL's own averaging (rasterio,
+    out_shape), one band per core at once, DN to reflectance with the product's offsets; no data where a band is 0."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
+    import rasterio
+    from rasterio.enums import Resampling
+    from s2cloudmask.inference.cores import usable_cores
+    from s2cloudmask.inference.reading.metadata import to_reflectance
+    from s2cloudmask.inference.reading.product import open_product, product_grid
+
+    product = open_product(product_path)
+    grid = product_grid(product, 30)
+
+    def band(name: str):
+        with rasterio.open(product.band_files[name][min(product.band_files[name])]) as dataset:
+            coarser = grid.resolution > dataset.res[0]
+            return dataset.read(1, out_shape=grid.shape, resampling=Resampling.average if coarser
+                                else Resampling.bilinear)
+
+    with ThreadPoolExecutor(max_workers=usable_cores()) as pool:
+        dn = np.stack(list(pool.map(band, bands)))
+    nodata = np.any(dn == product.nodata_value, axis=0)
+    image = np.moveaxis(to_reflectance(dn.astype(np.float32), bands, product), 0, -1)
+    image[nodata] = 0
+    return np.ascontiguousarray(image), nodata
+
+
+def child_csmask(args: argparse.Namespace) -> dict:
+    """ukis-csmask's CSmask after reading its bands its own way; its classes go to --output (.npy, mask codes)."""
+    import numpy as np
+    from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW
+    from s2cloudmask.inference.reading.product import open_product
     from ukis_csmask.mask import CSmask
 
-    image = np.load(args.array, mmap_mode="r")
-    image = np.ascontiguousarray(image)
     started = time.perf_counter()
-    CSmask(image, band_order=["blue", "green", "red", "nir", "swir16", "swir22"], product_level=args.level.lower(),
-           batch_size=4)
-    return {"seconds": time.perf_counter() - started}
+    image, nodata = read_as_csmask_user(args.product, _model_bands(open_product(args.product)))
+    read = time.perf_counter() - started
+    started = time.perf_counter()
+    result = CSmask(image, band_order=["blue", "green", "red", "nir", "swir16", "swir22"],
+                    product_level=args.level.lower(), batch_size=4)
+    seconds = time.perf_counter() - started
+    codes = np.asarray([CLEAR, CLOUD, CLOUD_SHADOW], np.uint8)[result.csm[..., 0]]  # CSmask: clear, cloud, shadow
+    codes[nodata] = 0
+    np.save(args.output, codes)
+    return {"seconds": seconds, "read_seconds": read}
 
 
 def child_s2cloudless(args: argparse.Namespace) -> dict:
@@ -116,6 +143,14 @@ def child_s2cloudless(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     detector.get_cloud_masks(image)
     return {"seconds": time.perf_counter() - started}
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process, all its threads: hardly changed by other programs' load."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_kb() -> int:
@@ -133,8 +168,7 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-CHILDREN = {"engine": child_engine, "engine_no_check": child_engine_no_check, "bare": child_bare,
-            "csmask": child_csmask, "s2cloudless": child_s2cloudless}
+CHILDREN = {"engine": child_engine, "bare": child_bare, "csmask": child_csmask, "s2cloudless": child_s2cloudless}
 
 
 # ---------------------------------------------------------------- the parent
@@ -160,9 +194,12 @@ def run_child(python: str, kind: str, **options) -> dict:
 
 
 def prepare_arrays(product_path: Path, work: Path, with_cirrus_bands: bool) -> dict:
-    """Read the model's 6 bands (and s2cloudless's 10) on the 30 m grid once; count the tiles the engine runs."""
+    """Time the project's reader on the model's six bands (30 m), count the tiles the engine runs, and read
+    s2cloudless's ten bands for it."""
     import numpy as np
-    from s2cloudmask.inference.masking.tiling import TileGrid, reflect_indices
+    from s2cloudmask.inference.masking.blending import TileLayout
+    from s2cloudmask.inference.masking.model_card import builtin_card
+    from s2cloudmask.inference.masking.tiling import reflect_indices
     from s2cloudmask.inference.reading.product import open_product
     from s2cloudmask.inference.reading.reader import ProductReader, product_grid
 
@@ -175,24 +212,20 @@ def prepare_arrays(product_path: Path, work: Path, with_cirrus_bands: bool) -> d
     whole = Window(0, 0, grid.width, grid.height)
     started = time.perf_counter()
     with ProductReader(product, _model_bands(product), grid) as reader:
-        block = reader.read(whole)
+        valid = reader.read(whole).valid
     info["read_seconds"] = round(time.perf_counter() - started, 1)
-    six = np.where(block.valid, block.data, 0).transpose(1, 2, 0).astype(np.float32)
-    np.save(work / "six_bands.npy", six)
-    valid = block.valid
-    del six, block
 
-    # tiles with at least one valid pixel: the engine skips the others, so the floor does too
-    rows = TileGrid.for_overlap(256, 0.2, grid.height)
-    cols = TileGrid.for_overlap(256, 0.2, grid.width)
+    # the engine's tiles (its card's geometry) with at least one valid pixel: it skips the others, so the floor does
+    card = builtin_card(product.level, product.bands)
+    layout = (TileLayout.fitted(grid.height, grid.width, card.tiling, 1) if card.tiling else
+              TileLayout.for_image(grid.height, grid.width, card.tile_size, card.overlap, 1))
     tiles = 0
-    for i in range(rows.count):
-        row_index = reflect_indices(np.arange(rows.start(i), rows.start(i) + 256), grid.height)
-        strip = valid[row_index]
-        for j in range(cols.count):
-            col_index = reflect_indices(np.arange(cols.start(j), cols.start(j) + 256), grid.width)
-            tiles += bool(strip[:, col_index].any())
-    info["tiles"] = tiles
+    for i in range(layout.rows.count):
+        strip = valid[reflect_indices(np.arange(*layout.rows.span(i, i)), grid.height)]
+        for j in range(layout.cols.count):
+            tiles += bool(strip[:, reflect_indices(np.arange(*layout.cols.span(j, j)), grid.width)].any())
+    info["tiles"], info["tile_rows"], info["tile_cols"] = tiles, layout.rows.size, layout.cols.size
+    info["tile"] = f"{layout.rows.size} x {layout.cols.size}"
     # the image's pixels once: 256 px blocks without overlap that hold a valid pixel
     info["tiles_once"] = int(sum(valid[r: r + 256, c: c + 256].any()
                                  for r in range(0, grid.height, 256) for c in range(0, grid.width, 256)))
@@ -232,21 +265,6 @@ def ensure_full_tile() -> Path:
     return Path(write_product(CACHE / "full", level="L1C", size=10980, seed=11, extras=False))
 
 
-def ensure_baseline_runtime() -> str | None:
-    """onnxruntime 1.22.1 in its own folder, for the 'engine before the speed work' contender."""
-    stamp = BASELINE_DEPS / ".complete"
-    if not stamp.exists():
-        print(f"Installing {BASELINE_ORT} into {BASELINE_DEPS} (once)...", flush=True)
-        try:
-            subprocess.run([SYSTEM_PYTHON, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
-                            "--target", str(BASELINE_DEPS), BASELINE_ORT], check=True)
-        except subprocess.CalledProcessError as exc:
-            print(f"{BASELINE_ORT} could not be installed ({exc}); the old engine is left out of this run.")
-            return None
-        stamp.touch()
-    return str(BASELINE_DEPS)
-
-
 def _median_row(runs: list[dict]) -> dict:
     """The run with the median wall time, with every run's time beside it."""
     ordered = sorted(runs, key=lambda row: row["seconds"])
@@ -259,91 +277,133 @@ def bench_product(name: str, product: Path, bench_python: str | None, args: argp
     from s2cloudmask.inference.reading.product import open_product
 
     work = OUT / name
+    load = [os.getloadavg()[0]]
     info = prepare_arrays(product, work, with_cirrus_bands=open_product(product).level == "L1C")
     level = info["level"]
     print(f"\n{name}: {info['product_id']} ({level}), {info['grid']}, {info['valid_percent']} % valid, "
-          f"{info['tiles']} tiles ({info['tiles_once']} without overlap)", flush=True)
-    engines: dict[str, list[dict]] = {"engine": [], "engine_before": []}
-    baseline = ensure_baseline_runtime() if args.device == "cpu" else None
-    for _ in range(args.repeat):  # interleaved, so a busy machine slows both alike
-        engines["engine"].append(run_child(SYSTEM_PYTHON, "engine", product=product, output=work / "mask.tif",
-                                           level=level, device=args.device, first=args.first))
-        if baseline:
-            engines["engine_before"].append(run_child(SYSTEM_PYTHON, "engine", product=product,
-                                                      output=work / "mask_before.tif", level=level,
-                                                      device=args.device, first=baseline, no_read_ahead=True))
-    rows = {kind: _median_row(runs) for kind, runs in engines.items() if runs}
-    rows["engine_no_check"] = run_child(SYSTEM_PYTHON, "engine_no_check", product=product,
-                                        output=work / "mask-no-check.tif", level=level, device=args.device,
-                                        first=args.first)
-    rows["bare"] = run_child(SYSTEM_PYTHON, "bare", tiles=info["tiles"], level=level, device=args.device,
-                             first=args.first)
-    rows["bare_once"] = run_child(SYSTEM_PYTHON, "bare", tiles=info["tiles_once"], level=level, device=args.device,
-                                  first=args.first)
-    if args.device == "cpu":
-        rows["csmask"] = run_child(SYSTEM_PYTHON, "csmask", array=work / "six_bands.npy", level=level)
-        rows["csmask_read"] = {**rows["csmask"], "seconds": rows["csmask"]["seconds"] + info["read_seconds"]}
+          f"{info['tiles']} tiles of {info['tile']} px ({info['tiles_once']} of 256 px without overlap)", flush=True)
+    runs: dict[str, list[dict]] = {"engine": [], "engine_no_check": [], "csmask_read": []}
+    for _ in range(args.repeat):  # interleaved, so a busy machine slows every contender alike
+        runs["engine"].append(run_child(SYSTEM_PYTHON, "engine", product=product, output=work / "mask.tif",
+                                        level=level, device=args.device, first=args.first))
+        runs["engine_no_check"].append(run_child(SYSTEM_PYTHON, "engine", product=product, no_check=True,
+                                                 output=work / "mask-no-check.tif", level=level, device=args.device,
+                                                 first=args.first))
+        if args.device == "cpu":
+            csmask = run_child(SYSTEM_PYTHON, "csmask", product=product, output=work / "csmask.npy", level=level)
+            runs["csmask_read"].append({**csmask, "compute_seconds": csmask["seconds"],
+                                        "seconds": csmask["seconds"] + csmask["read_seconds"]})
+        load.append(os.getloadavg()[0])
+    rows = {kind: _median_row(kind_runs) for kind, kind_runs in runs.items() if kind_runs}
+    rows["bare"] = run_child(SYSTEM_PYTHON, "bare", tiles=info["tiles"], tile_rows=info["tile_rows"],
+                             tile_cols=info["tile_cols"], level=level, device=args.device, first=args.first)
+    rows["bare_once"] = run_child(SYSTEM_PYTHON, "bare", tiles=info["tiles_once"], tile_rows=256, tile_cols=256,
+                                  level=level, device=args.device, first=args.first)
+    if "csmask_read" in rows:
+        compute = [run["compute_seconds"] for run in runs["csmask_read"]]
+        rows["csmask"] = {**rows["csmask_read"], "seconds": _median(compute), "runs": [round(t, 1) for t in compute]}
+        info["engine_over_csmask"] = [round(e["seconds"] / c["seconds"], 3)
+                                      for e, c in zip(runs["engine_no_check"], runs["csmask_read"])]
+        info["agreement"] = csmask_agreement(work / "mask-no-check.tif", work / "csmask.npy")
         if level == "L1C" and bench_python and not args.skip_s2cloudless:
             rows["s2cloudless"] = run_child(bench_python, "s2cloudless", array=work / "s2cloudless_bands.npy",
                                             level=level)
         else:
             rows["s2cloudless"] = {"skipped": "needs L1C top-of-atmosphere input with B10; this product is L2A"
                                    if level != "L1C" else "left out of this run"}
+    load.append(os.getloadavg()[0])
+    info["load"] = [round(value, 1) for value in load]
     for kind, row in rows.items():
         if "seconds" in row:
-            print(f"  {LABELS[kind]:<44} {row['seconds']:8.1f} s   peak RSS {row['peak_rss_mb']:7.0f} MB"
-                  + (f"   runs {row['runs']}" if "runs" in row else ""), flush=True)
+            print(f"  {LABELS[kind]:<44} {row['seconds']:8.1f} s   CPU {row['cpu_seconds']:7.1f} s   "
+                  f"peak RSS {row['peak_rss_mb']:7.0f} MB" + (f"   runs {row['runs']}" if "runs" in row else ""),
+                  flush=True)
             if "stages" in row:
                 print("      stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in row["stages"].items()), flush=True)
         else:
             print(f"  {LABELS[kind]:<44} skipped: {row['skipped']}")
+    if "agreement" in info:
+        print(f"  engine without the shadow check / (CSmask + its reading), per round: {info['engine_over_csmask']}; "
+              f"agreement with CSmask on the 30 m grid {info['agreement']:.4f}", flush=True)
     return {"info": info, "rows": rows}
 
 
+def csmask_agreement(engine_mask: Path, csmask_codes: Path) -> float:
+    """Share of the 30 m pixels where the engine (its 10 m mask at the 30 m pixel centres, which the bilinear
+    upsampling leaves at the model's own class) and CSmask give the same class; pixels without data, and the
+    engine's class 3 (from B10, which CSmask has no class for), left out."""
+    import numpy as np
+    import rasterio
+    from s2cloudmask.inference.classes import NODATA, SEMI_TRANSPARENT
+
+    with rasterio.open(engine_mask) as dataset:
+        ours = dataset.read(1)[1::3, 1::3]
+    theirs = np.load(csmask_codes)[: ours.shape[0], : ours.shape[1]]
+    compared = (ours != NODATA) & (ours != SEMI_TRANSPARENT) & (theirs != NODATA)
+    return float(((ours == theirs) & compared).sum() / max(1, compared.sum()))
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 LABELS = {
-    "engine": "this engine, end to end",
-    "engine_before": "the engine before the speed work",
-    "engine_no_check": "this engine without the shadow check",
+    "engine": "this engine, end to end (shadow check on)",
+    "engine_no_check": "this engine, end to end, shadow check off",
+    "csmask_read": "ukis-csmask CSmask plus its own reading of the bands",
+    "csmask": "ukis-csmask CSmask (compute only)",
     "bare": "bare model over the engine's tiles (floor)",
     "bare_once": "bare model over the image's pixels once (floor)",
-    "csmask": "ukis-csmask CSmask (compute only)",
-    "csmask_read": "CSmask plus reading its bands",
-    "s2cloudless": "s2cloudless",
+    "s2cloudless": "s2cloudless (compute only)",
 }
-STAGE_NOTE = ("Stages of the engine's median run: read (decoding and resampling the bands, in the read-ahead "
-              "thread, so it overlaps inference), waiting for reads (what the model thread waited of it), infer, "
-              "blend/upsample/codes, write, finish and overviews.")
+STAGE_NOTE = ("Stages of each engine row's median run, per thread: read (decoding and resampling the bands, in the "
+              "read-ahead thread); waiting for reads, infer, blend, waiting for the codes thread (the model's "
+              "thread); upsample, codes, post-steps and write (the codes thread); finish and overviews (after "
+              "the others). The threads run at once, so the stages add up to more than the wall time.")
 
 
 def product_section(name: str, entry: dict) -> list[str]:
     info, rows = entry["info"], entry["rows"]
     megapixels = int(info["grid"].split(" x ")[0]) * int(info["grid"].split(" x ")[1].split()[0]) / 1e6
-    engine = rows["engine"]
+    reference = rows.get("csmask_read")
     lines = [
         f"## {name}: {info['product_id']} ({info['level']})",
         "",
         f"{info['grid']} ({megapixels:.1f} Mpx on the model grid), {info['valid_percent']} % valid, "
-        f"{info['tiles']} tiles of 256 px run ({info['tiles_once']} cover the valid pixels once, without overlap). "
-        f"Reading the model's six bands of the whole tile onto the 30 m grid with the project's reader "
-        f"takes {info['read_seconds']} s.",
+        f"{info['tiles']} tiles of {info['tile']} px run ({info['tiles_once']} tiles of 256 px cover the valid "
+        f"pixels once, without overlap). Reading the model's six bands of the whole tile onto the 30 m grid with "
+        f"the project's reader takes {info['read_seconds']} s. Load average during the run: "
+        f"{', '.join(map(str, info['load']))} (at the start and after each round).",
         "",
-        "| contender | wall time (s) | s per Mpx (30 m) | peak RSS (MB) | engine time / this |",
-        "|---|---|---|---|---|",
+        "| contender | wall time (s) | CPU time (s) | s per Mpx (30 m) | peak RSS (MB) | time / (CSmask + its reading) |",
+        "|---|---|---|---|---|---|",
     ]
     for kind, label in LABELS.items():
         row = rows.get(kind)
         if row is None:
             continue
         if "seconds" not in row:
-            lines.append(f"| {label} | n/a: {row['skipped']} | | | |")
+            lines.append(f"| {label} | n/a: {row['skipped']} | | | | |")
             continue
         runs = f" (runs: {', '.join(map(str, row['runs']))})" if len(row.get("runs", [])) > 1 else ""
         runtime = f", onnxruntime {row['onnxruntime']}" if "onnxruntime" in row else ""
-        lines.append(f"| {label}{runtime} | {row['seconds']:.1f}{runs} | {row['seconds'] / megapixels:.2f} | "
-                     f"{row['peak_rss_mb']:.0f} | {engine['seconds'] / row['seconds']:.2f} |")
-    lines += ["", STAGE_NOTE, "",
-              "| " + " | ".join(engine["stages"]) + " |", "|" + "---|" * len(engine["stages"]),
-              "| " + " | ".join(f"{v:.1f}" for v in engine["stages"].values()) + " |", ""]
+        cpu = "" if kind == "csmask" else f"{row['cpu_seconds']:.1f}"
+        ratio = f"{row['seconds'] / reference['seconds']:.2f}" if reference else ""
+        lines.append(f"| {label}{runtime} | {row['seconds']:.1f}{runs} | {cpu} | {row['seconds'] / megapixels:.2f} | "
+                     f"{row['peak_rss_mb']:.0f} | {ratio} |")
+    if "agreement" in info:
+        lines += ["", f"Engine without the shadow check / (CSmask + its reading), round by round: "
+                      f"{', '.join(map(str, info['engine_over_csmask']))}. CSmask reads its bands as its users do "
+                      "(GDAL's own averaging through rasterio, one band per core at once; integer DN, so its input "
+                      "differs from the engine's by at most half a DN). Agreement with CSmask on the 30 m grid "
+                      f"(the engine's tile geometry against CSmask's 256 px / 20 %): {info['agreement']:.4f} of the "
+                      "pixels with data (the engine's class 3, from B10, left out)."]
+    lines += ["", STAGE_NOTE, ""]
+    for kind in ("engine", "engine_no_check"):
+        stages = rows[kind]["stages"]
+        lines += [f"{LABELS[kind]}:", "", "| " + " | ".join(stages) + " |", "|" + "---|" * len(stages),
+                  "| " + " | ".join(f"{v:.1f}" for v in stages.values()) + " |", ""]
     return lines
 
 
@@ -354,16 +414,18 @@ def markdown(results: dict, keep: str) -> str:
     section = [header, "", f"Machine: {results['machine']}.", ""]
     for name, entry in results["products"].items():
         section += ["#" + line if line.startswith("## ") else line for line in product_section(name, entry)]
-    kept = _section(keep, "## GPU" if device == "cpu" else "## CPU")
+    kept = _section(keep, "## GPU" if device == "cpu" else "## CPU") or (NO_GPU if device == "cpu" else [])
     cpu, gpu = (section, kept) if device == "cpu" else (kept, section)
     lines = [
         "# Benchmarks",
         "",
         "Measured by `make bench` (CPU) and `make bench-gpu` (tools/bench.py): each contender in its own "
-        "process; the two engines interleaved and repeated (medians, every run beside them). Peak RSS is the "
-        "process's own high-water mark of resident memory (VmHWM). The engine's time is end to end (JP2 reading, "
-        "inference, blending, writing the 10 m GeoTIFF with overviews); the reference implementations get their "
-        "30 m input array ready in memory, and their time is the masking call alone. The bare model is "
+        "process; the engine (shadow check on and off) and CSmask with its own reading interleaved and "
+        "repeated (medians, every run beside them). Wall time needs a quiet machine; CPU time (user + sys of "
+        "the process, all threads) hardly depends on other programs. Peak RSS is the process's own high-water "
+        "mark of resident memory (VmHWM). The engine's time is end to end (JP2 reading, inference, blending, "
+        "writing the 10 m GeoTIFF with overviews); CSmask's is its reading of the six bands onto 30 m and its "
+        "masking call (it writes nothing); s2cloudless gets its input ready in memory. The bare model is "
         "`session.run` on inputs already in memory: the floor.",
         "",
         *cpu, *gpu,
@@ -371,6 +433,11 @@ def markdown(results: dict, keep: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+NO_GPU = ["## GPU", "", "Not measured: no machine with an NVIDIA GPU was available to this project's runs. `make bench-gpu` "
+          "(onnxruntime-gpu with the CUDA 12 / cuDNN 9 wheels in .deps-gpu) writes this section, and "
+          "tests/engine/test_speed_levers.py::test_the_gpu_keeps_the_cpus_mask runs, where one is.", ""]
 
 
 def _section(text: str, header: str) -> list[str]:
@@ -391,11 +458,13 @@ def main() -> int:
     parser.add_argument("--output")
     parser.add_argument("--array")
     parser.add_argument("--tiles", type=int, default=0)
+    parser.add_argument("--tile-rows", type=int, default=256)
+    parser.add_argument("--tile-cols", type=int, default=256)
     parser.add_argument("--level", default="L2A")
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--first", default="", help=argparse.SUPPRESS)
-    parser.add_argument("--no-read-ahead", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each engine, interleaved (median)")
+    parser.add_argument("--no-check", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the engine and CSmask, interleaved (medians)")
     parser.add_argument("--skip-full", action="store_true", help="only the real product")
     parser.add_argument("--skip-s2cloudless", action="store_true")
     args = parser.parse_args()
@@ -405,7 +474,9 @@ def main() -> int:
     if args.child:
         if args.child != "s2cloudless":
             import_plugin_package(args.first or None)
+        used = cpu_seconds()
         result = CHILDREN[args.child](args)
+        result["cpu_seconds"] = cpu_seconds() - used
         result["_peak_rss_kb"] = peak_rss_kb()
         print(json.dumps(result))
         return 0

@@ -1,11 +1,11 @@
-"""`make bench-levers`: what each speed lever gives, one at a time, and whether it keeps the mask.
+"""`make bench-levers`: what each speed lever gives, one at a time, and which tile geometry the models get.
 
-1. Speed, on a 40 km x 40 km window of the real T29UNU product (10 m output): the engine as it runs by
-   default against the same engine with one lever changed (no read-ahead, batch 1, spinning worker
-   threads), interleaved and repeated, medians and ratios.
-2. Agreement of tile geometries with the 256 px / 20 % mask, on two windows of the real product and the
-   labelled patch: tiles fitted to the image (TileGrid.fitted, up to 320-768 px) and the 256 px tiles
-   themselves shifted by 64 and 102 px (how much the model's answer depends on where the tiles lie).
+1. Speed, on the upper-left quarter of the full-size generated L1C tile (10 m output): the engine as it runs
+   by default against the same engine with one lever changed (how onnxruntime's threads and the reader's
+   share the cores, the codes thread, read-ahead, batch size), interleaved and repeated: medians and ratios
+   of wall time and of CPU time.
+2. Tile geometries (256, 384, 512 px; 10-25 % overlap; fitted or not) scored on what has labels
+   (tools/tile_geometry.py), with the noise of each figure, and the fastest geometry within noise of today's.
 
 Writes docs/speed-levers.md. Run with QGIS's Python: /usr/bin/python3 tools/bench_levers.py [--repeat N]
 """
@@ -21,154 +21,156 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # real_product.py: the test windows
-from bench import REAL_L2A  # noqa: E402  (tools/ is this script's folder)
+from bench import ensure_full_tile  # noqa: E402  (tools/ is this script's folder)
+from tile_geometry import geometry_section  # noqa: E402
 from tools.plugin_package import import_plugin_package  # noqa: E402  (bench put the checkout on the path)
 
-SIX = ["blue", "green", "red", "nir", "swir16", "swir22"]
-BANDS = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B8A", "swir16": "B11", "swir22": "B12"}
+QUARTER_M = 54900.0  # the upper-left quarter of a tile: 5490 x 5490 px at 10 m
 
 
 def speed(repeat: int) -> list[str]:
+    """The engine on the upper-left quarter of the full generated L1C tile, one lever changed at a time."""
+    import resource
+
     import numpy as np
-    import onnxruntime as ort
-    from s2cloudmask.inference.masking.cirrus import CIRRUS_FLAG, L2A_RULE
-    from s2cloudmask.inference.masking.engine import run_mask
+    from s2cloudmask.inference.masking.cirrus import plan_class3
+    from s2cloudmask.inference.masking.engine import BATCH_SIZE, batch_size, refinement_steps, run_mask
     from s2cloudmask.inference.masking.model_card import builtin_card
+    from s2cloudmask.inference.cores import usable_cores
+    from s2cloudmask.inference.masking.pipeline import ThreadPlan
     from s2cloudmask.inference.masking.session import create_session
+    from s2cloudmask.inference.masking.shadows import ShadowGeometry
     from s2cloudmask.inference.reading.product import open_product, product_grid
     from s2cloudmask.inference.reading.sources import ProductSource
 
-    product = open_product(REAL_L2A)
-    x0, y0, _, _ = product.grids[10].bounds
-    out_grid = product_grid(product, 10, (x0 + 10000, y0 + 40000, x0 + 50000, y0 + 80000))
-    card = builtin_card("L2A", product.bands)
-    default, _ = create_session(card.model_path, "cpu")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
-    options.log_severity_level = 3
-    spinning = ort.InferenceSession(card.model_path, options, providers=["CPUExecutionProvider"])
-    variants = {"default (read-ahead, batch 4, sleeping threads)": (default, 4, True),
-                "no read-ahead": (default, 4, False), "batch 1": (default, 1, True),
-                "spinning worker threads": (spinning, 4, True)}
-    times: dict[str, list[float]] = {name: [] for name in variants}
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    product = open_product(ensure_full_tile())
+    x0, _, _, y1 = product.grids[10].bounds
+    out_grid = product_grid(product, 10, (x0, y1 - QUARTER_M, x0 + QUARTER_M, y1))
+    card = builtin_card("L1C", product.bands)
+    class3 = plan_class3(card.class_codes(), "L1C", b10=True, cirrus_layer=False)
+    bands = {**{spec.name: spec.sentinel2 for spec in card.bands}, **class3.bands}
+    steps = refinement_steps(ShadowGeometry.from_tile(product.tile.angles), 0.0)
+    plan = ThreadPlan.for_cores()
+    sessions: dict[int, object] = {}
+
+    def session(threads: int):
+        if threads not in sessions:
+            sessions[threads] = create_session(card.model_path, "cpu", threads, free_spatial=card.tiling is not None)[0]
+        return sessions[threads]
+
+    default = {"onnx": plan.onnx, "reader": plan.reader, "batch": batch_size("CPU", card, card.tiling),
+               "read_ahead_strips": True, "codes_thread": True}
+    all_cores = usable_cores()
+    other_batch = 1 if default["batch"] != 1 else BATCH_SIZE
+    variants = {
+        f"default (onnxruntime {plan.onnx} threads, {plan.reader} band files at once, read-ahead, codes thread)": {},
+        f"onnxruntime {all_cores}, reader {all_cores} (before)": {"onnx": all_cores, "reader": all_cores},
+        f"onnxruntime {all_cores}, reader 1": {"onnx": all_cores, "reader": 1},
+        f"onnxruntime {max(1, all_cores - 1)}, reader 1": {"onnx": max(1, all_cores - 1), "reader": 1},
+        "no codes thread (codes and writing in the model's thread)": {"codes_thread": False},
+        "no read-ahead": {"read_ahead_strips": False},
+        f"batch {other_batch}": {"batch": other_batch},
+    }
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     folder = Path(tempfile.mkdtemp())
-    for _ in range(repeat):
-        for name, (session, batch, ahead) in variants.items():
-            with ProductSource(product, dict(BANDS), out_grid.resampled(30),
-                               {CIRRUS_FLAG: ("MSK_CLASSI_B00", 2)}) as source:
-                started = time.perf_counter()
-                run_mask(source, out_grid, card, session, folder / "mask.tif", class3=L2A_RULE, batch_size=batch,
-                         read_ahead_strips=ahead)
-                times[name].append(time.perf_counter() - started)
-            print(f"  {name}: {times[name][-1]:.1f} s", flush=True)
-    base = float(np.median(times[next(iter(variants))]))
-    lines = ["| variant | median (s) | runs (s) | time / default |", "|---|---|---|---|"]
+    for _ in range(repeat):  # interleaved, so a busy machine slows every variant alike
+        for name, change in variants.items():
+            option = {**default, **change}
+            with ProductSource(product, bands, out_grid.resampled(card.resolution), class3.layers,
+                               option["reader"]) as source:
+                wall, used = time.perf_counter(), cpu()
+                run_mask(source, out_grid, card, session(option["onnx"]), folder / "mask.tif", class3=class3.rule,
+                         post_steps=steps, tiling=card.tiling, batch_size=option["batch"],
+                         read_ahead_strips=option["read_ahead_strips"], codes_thread=option["codes_thread"])
+                times[name].append((time.perf_counter() - wall, cpu() - used))
+            print(f"  {name}: {times[name][-1][0]:.1f} s, CPU {times[name][-1][1]:.1f} s", flush=True)
+    base = float(np.median([wall for wall, _ in times[next(iter(variants))]]))
+    base_cpu = float(np.median([used for _, used in times[next(iter(variants))]]))
+    lines = ["| variant | median (s) | runs (s) | time / default | CPU time (s) | CPU time / default |",
+             "|---|---|---|---|---|---|"]
     for name, runs in times.items():
-        lines.append(f"| {name} | {np.median(runs):.1f} | {', '.join(f'{t:.1f}' for t in runs)} | "
-                     f"{np.median(runs) / base:.2f} |")
+        wall, used = float(np.median([w for w, _ in runs])), float(np.median([c for _, c in runs]))
+        lines.append(f"| {name} | {wall:.1f} | {', '.join(f'{w:.1f}' for w, _ in runs)} | {wall / base:.2f} | "
+                     f"{used:.1f} | {used / base_cpu:.2f} |")
     return lines
 
 
-def agreement() -> list[str]:
-    import numpy as np
-    import rasterio
-    from affine import Affine
-    from rasterio.windows import Window
-    from real_product import LARGE_WINDOW
-    from s2cloudmask.inference.grid import Grid
-    from s2cloudmask.inference.masking.engine import run_mask
-    from s2cloudmask.inference.masking.model_card import Tiling, builtin_card
-    from s2cloudmask.inference.masking.session import create_session
-    from s2cloudmask.inference.reading.product import open_product, product_grid
-    from s2cloudmask.inference.reading.reader import ProductReader
-    from s2cloudmask.inference.reading.sources import ArraySource
+SPEED = "## Speed, one lever changed at a time"
+GEOMETRY = "## Tile geometry chosen by accuracy"
 
-    product = open_product(REAL_L2A)
-    cases = {}
-    for name, window in (("T29UNU 15 km window", LARGE_WINDOW),
-                         ("T29UNU 30 km window", (510000.0, 5830000.0, 540000.0, 5860000.0))):
-        grid = product_grid(product, 10, window).resampled(30)
-        with ProductReader(product, list(BANDS.values()), grid) as reader:
-            block = reader.read()
-        cases[name] = (np.where(block.valid, block.data, 0).astype(np.float32), grid, block.valid)
-    with np.load(REPO.parent / "shared" / "data" / "arrays" / "labelled_6band_patch.npz") as data:
-        cases["labelled patch"] = (np.moveaxis(data["img"], -1, 0).astype(np.float32), Grid("EPSG:32629", Affine(30, 0, 500000, 0, -30, 5900020), 512, 512), None)
-    card = builtin_card("L2A", SIX)
-    plain, _ = create_session(card.model_path, "cpu")
-    free, _ = create_session(card.model_path, "cpu", free_spatial=True)
-    folder = Path(tempfile.mkdtemp())
 
-    def mask(data, grid, valid, tiling=None):
-        run_mask(ArraySource(data, SIX, grid, valid), grid, card, free if tiling else plain, folder / "m.tif",
-                 tiling=tiling, batch_size=1 if tiling else 4)
-        with rasterio.open(folder / "m.tif") as dataset:
-            return dataset.read(1)
-
-    def share(a, b):
-        valid = b > 0
-        return f"{((a == b) & valid).sum() / valid.sum():.4f}"
-
-    lines = ["| input | fitted <= 320 px | fitted <= 512 px | fitted <= 768 px | 256 px shifted 64 px | "
-             "256 px shifted 102 px |", "|---|---|---|---|---|---|"]
-    for name, (data, grid, valid) in cases.items():
-        reference = mask(data, grid, valid)
-        row = [share(mask(data, grid, valid, Tiling(size, 51, 32)), reference) for size in (320, 512, 768)]
-        for shift in (64, 102):
-            window = Window(shift, shift, grid.width - shift, grid.height - shift)
-            moved = mask(data[:, shift:, shift:], grid.window_grid(window),
-                         None if valid is None else valid[shift:, shift:])
-            row.append(share(moved, reference[shift:, shift:]))
-        lines.append(f"| {name} ({grid.width} x {grid.height} px at 30 m) | " + " | ".join(row) + " |")
-        print("  " + lines[-1], flush=True)
-    return lines
+def kept_section(page: Path, header: str) -> list[str]:
+    """The body of a section of the page as it stands (for the section a run skips)."""
+    lines = page.read_text(encoding="utf-8").splitlines() if page.exists() else []
+    if header not in lines:
+        return ["Not measured yet."]
+    start = lines.index(header) + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ") or lines[i].startswith("Contains ")),
+               len(lines))
+    return lines[start:end]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--skip-speed", action="store_true", help="only the agreement of tile geometries")
-    parser.add_argument("--skip-agreement", action="store_true", help="only the speed of the levers")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-speed", action="store_true", help="only the accuracy of tile geometries")
+    parser.add_argument("--skip-geometry", action="store_true", help="only the speed of the levers")
+    parser.add_argument("--shadow-check", choices=["on", "off"], default="on",
+                        help="the cloud-shadow check of the products scored for the tile geometries")
     args = parser.parse_args()
     import_plugin_package()
     import onnxruntime
 
-    load = os.getloadavg()[0]
-    speed_lines = ["Not measured in this run (--skip-speed)."]
+    page = REPO / "docs" / "speed-levers.md"
+    speed_lines = kept_section(page, SPEED)
     if not args.skip_speed:
         print("Speed levers (interleaved):", flush=True)
-        speed_lines = speed(args.repeat)
-    agreement_lines = ["Not measured in this run (--skip-agreement)."]
-    if not args.skip_agreement:
-        print("Tile geometry against the 256 px / 20 % mask:", flush=True)
-        agreement_lines = agreement()
+        before = os.getloadavg()[0]
+        lines = speed(args.repeat)
+        speed_lines = [
+            "",
+            "The engine on the upper-left quarter of the full-size generated L1C tile (tools/bench.py makes it; "
+            "5490 x 5490 px at 10 m, every band read from its JPEG 2000 file), shadow check on, each variant "
+            f"{args.repeat} times, interleaved: medians. Wall time needs a quiet machine; CPU time (user + sys of the "
+            f"process) hardly depends on the load. Load average {before:.1f} when it began, "
+            f"{os.getloadavg()[0]:.1f} when it ended. Machine: {platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} cores, onnxruntime {onnxruntime.__version__}, CPU execution provider.",
+            "",
+            *lines,
+            "",
+        ]
+    geometry_lines = kept_section(page, GEOMETRY)
+    if not args.skip_geometry:
+        print("Tile geometries scored against labels:", flush=True)
+        lines, _ = geometry_section(args.shadow_check == "on")
+        geometry_lines = [
+            "",
+            "The DLR models pool over the whole tile (squeeze-and-excitation), so a pixel's class depends on where "
+            "the tiles lie, and agreement with one geometry's mask cannot judge another: each geometry is scored on "
+            "what has labels, as in docs/accuracy.md (tools/tile_geometry.py; `tools/bench_levers.py --skip-speed` "
+            "makes this section alone). The built-in cards take the fastest geometry within noise of 256 px / 20 %.",
+            "",
+            *lines,
+            "",
+        ]
     text = "\n".join([
         "# Speed levers",
         "",
-        "Measured by `make bench-levers` (tools/bench_levers.py). Machine: "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, onnxruntime "
-        f"{onnxruntime.__version__}, CPU execution provider; load average {load:.1f} when the run began "
-        "(the machine is shared, so only ratios of interleaved runs mean much).",
+        "Measured by `make bench-levers` (tools/bench_levers.py; `--skip-speed` or `--skip-geometry` makes one "
+        "section and keeps the other).",
         "",
-        "## Speed, one lever changed at a time",
-        "",
-        "The engine on a 40 km x 40 km window of the real T29UNU product, 10 m output.",
-        "",
+        SPEED,
         *speed_lines,
-        "",
-        "## Tile geometry: share of valid pixels with the same class as the 256 px / 20 % mask",
-        "",
-        "The DLR models pool over the whole tile (squeeze-and-excitation), so a pixel's class depends on the "
-        "tile around it. Fitted tiles would send fewer pixels through the model (1.2x the image's pixels instead "
-        "of 1.8x on a full tile), but no tile geometry keeps 99 % of the 256 px / 20 % mask on the real product: "
-        "the 256 px tiles themselves, moved by a few dozen pixels, do not. The built-in cards keep 256 px / 20 %.",
-        "",
-        *agreement_lines,
-        "",
+        GEOMETRY,
+        *geometry_lines,
         "Contains modified Copernicus Sentinel data 2022.",
         "",
     ])
-    (REPO / "docs" / "speed-levers.md").write_text(text, encoding="utf-8")
+    page.write_text(text, encoding="utf-8")
     print("\n" + text)
     return 0
 
