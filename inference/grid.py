@@ -59,11 +59,3 @@ class Grid:
         row0 = math.floor(round((gymax - ymax) / res, 6))
         row1 = math.ceil(round((gymax - ymin) / res, 6))
         return self.window_grid(Window(col0, row0, col1 - col0, row1 - row0))
-
-    def overview_factors(self, smallest: int = 256) -> list[int]:
-        """Powers of two down to the last level still `smallest` pixels a side (always at least one level)."""
-        factors, factor = [], 2
-        while math.ceil(max(self.width, self.height) / factor) >= smallest:
-            factors.append(factor)
-            factor *= 2
-        return factors or [2]

@@ -41,6 +41,23 @@ def training_python() -> Path:
 
 
 @pytest.fixture(scope="session")
+def cog_errors():
+    """GDAL's own Cloud-Optimised GeoTIFF validator (osgeo_utils, shipped with the GDAL in use): a function
+    giving a file's errors (an empty list for a valid COG; the validator's advice, such as overviews for a
+    small file, is not an error)."""
+    from osgeo_utils.samples.validate_cloud_optimized_geotiff import ValidateCloudOptimizedGeoTIFFException, validate
+
+    def errors(path: Path) -> list[str]:
+        try:
+            _, found, _ = validate(str(path), full_check=True)
+        except ValidateCloudOptimizedGeoTIFFException as exc:
+            return [str(exc)]
+        return found
+
+    return errors
+
+
+@pytest.fixture(scope="session")
 def sandbox() -> Path:
     return SANDBOX
 

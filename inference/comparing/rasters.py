@@ -27,7 +27,8 @@ from rasterio.windows import Window
 from ..classes import NODATA
 from ..errors import OutputError, ProductError
 from ..grid import Grid
-from ..outputs import gdal_write_errors
+from ..cog import copy_as_cog, remove_with_sidecars
+from ..outputs import gdal_write_errors, partial_path
 from ..reading.product import Product, as_product, check_regular_file, no_scl_error, scl_file
 from .difference import DIFFERENCE_CODES, DIFFERENCE_COLOURS
 
@@ -206,19 +207,21 @@ def difference_profile(grid: Grid) -> dict[str, Any]:
 
 
 class DifferenceWriter:
-    """The difference GeoTIFF, written block by block as the comparison streams, like the mask's MaskWriter.
+    """The difference raster, written block by block as the comparison streams, like the mask's MaskWriter.
 
-    Used as a context manager inside `atomic_output`: leaving the block normally
-    finishes the file (the description, tags and category names given to
-    `describe`, overviews), leaving it with an exception drops it. GDAL reports
-    a full disk only to its error handler, so every write, flush and close runs
-    under `gdal_write_errors`.
+    Used as a context manager inside `atomic_output`: blocks go into a staging
+    GeoTIFF beside it; leaving the block normally finishes that file (the
+    description, tags and category names given to `describe`) and copies it to
+    `path` as a Cloud-Optimised GeoTIFF (cog.py); leaving it with an exception
+    drops it. GDAL reports a full disk only to its error handler, so every
+    write, flush and close runs under `gdal_write_errors`.
     """
 
     def __init__(self, path: Path, target: Path, grid: Grid) -> None:
         self.path, self.target, self.grid = path, target, grid  # target: the name the user gave, for messages
+        self.staged = partial_path(target)
         with self.checked():
-            self.dataset = rasterio.open(path, "w", **difference_profile(grid))
+            self.dataset = rasterio.open(self.staged, "w", **difference_profile(grid))
         try:
             with self.checked():  # the colour table is a TIFF tag: set before the first block is written
                 colours = {code: DIFFERENCE_COLOURS[code] for code in (NODATA, *DIFFERENCE_CODES)}
@@ -250,18 +253,18 @@ class DifferenceWriter:
             with self.checked():
                 self.dataset.set_band_description(1, self.description)
                 self.dataset.update_tags(**self.tags)
-                self.dataset.build_overviews(self.grid.overview_factors(), Resampling.nearest)
-        except BaseException:
+            with self.checked():
+                self.dataset.close()
+            with self.checked():
+                set_category_names(self.staged, self.names)
+            copy_as_cog(self.staged, self.path, "NEAREST")
+        finally:
             self._drop()
-            raise
-        with self.checked():
-            self.dataset.close()
-        with self.checked():
-            set_category_names(self.path, self.names)
 
     def _drop(self) -> None:
         with contextlib.suppress(Exception):
-            self.dataset.close()  # the file is removed with the temporary name; its closing errors do not matter
+            self.dataset.close()  # the staged file is removed; its closing errors do not matter
+        remove_with_sidecars(self.staged)
 
 
 def set_category_names(path: Path, names: dict[int, str]) -> None:

@@ -1,15 +1,16 @@
 """The mask GeoTIFF (and the optional probability GeoTIFF), written row by row as the engine produces them.
 
 Rows are collected into bands of whole 512-pixel blocks before they reach
-GDAL, so every compressed block is written once; overviews are built after the
-data (mode resampling, so they keep real class codes). Category names live in
-the .aux.xml side-car GDAL writes next to a GeoTIFF; `atomic_output` moves it
-into place together with the file.
+GDAL, so every compressed block is written once; the finished file is a
+Cloud-Optimised GeoTIFF whose overviews (mode resampling, so they keep real
+class codes) are built after the data (`inference/cog.py`). Category names
+live in the .aux.xml side-car GDAL writes next to a GeoTIFF; `atomic_output`
+moves it into place together with the file.
 
 GDAL reports a full disk only through its error handler, often long after the
 write that failed, so every call that writes, flushes, builds overviews or
-closes runs under `gdal_write_errors`: any failure stops the run with an
-OutputError naming the cause, and no output is left.
+closes runs under `gdal_write_errors` (in cog.py): any failure stops the run
+with an OutputError naming the cause, and no output is left.
 """
 
 from __future__ import annotations
@@ -26,17 +27,9 @@ from ..about import PLUGIN_SLUG, software_version
 from ..classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, NODATA
 from ..errors import OutputError
 from ..grid import Grid
-from ..outputs import gdal_write_errors, target_of
+from ..cog import COG_BLOCK, TiledRaster
 
-BLOCK = 512
-CREATION_OPTIONS = [
-    "TILED=YES",
-    f"BLOCKXSIZE={BLOCK}",
-    f"BLOCKYSIZE={BLOCK}",
-    "COMPRESS=DEFLATE",
-    "PREDICTOR=2",
-    "BIGTIFF=IF_SAFER",
-]
+BLOCK = COG_BLOCK
 MASK_DESCRIPTION = "Sentinel-2 cloud mask (0 no data, 1 clear, 2 cloud shadow, 3 semi-transparent cloud, 4 cloud)"
 PROBABILITY_NODATA = 255
 
@@ -69,30 +62,20 @@ def is_cloud_mask(tags: dict[str, str]) -> bool:
 
 
 class _BlockRows:
-    """One GeoTIFF being filled top to bottom, flushed to GDAL one block row at a time."""
+    """One raster being filled top to bottom, handed on one block row at a time (each tile written once)."""
 
     def __init__(self, path: Path, grid: Grid, bands: int, nodata: int):
-        driver = gdal.GetDriverByName("GTiff")
-        self.path = path
-        self.target = target_of(path)  # the name the user gave, for messages
-        options = CREATION_OPTIONS + (["PHOTOMETRIC=MINISBLACK"] if bands > 1 else [])
-        with self.checked():
-            self.dataset = driver.Create(str(path), grid.width, grid.height, bands, gdal.GDT_Byte, options)
-            if self.dataset is None:
-                raise OutputError(f"GDAL could not create {self.target}: {gdal.GetLastErrorMsg()}")
-            self.dataset.SetGeoTransform(grid.transform.to_gdal())
-            if grid.crs:
-                self.dataset.SetProjection(CRS.from_user_input(grid.crs).to_wkt())
-            for index in range(1, bands + 1):
-                self.dataset.GetRasterBand(index).SetNoDataValue(nodata)
+        self.raster = TiledRaster(path, grid, bands, np.uint8, nodata, tile=BLOCK)
+        self.target = self.raster.target  # the name the user gave, for messages
         self.grid = grid
         self.pending: list[np.ndarray] = []
         self.pending_rows = 0
         self.written = 0
 
-    def checked(self):
-        """The block's GDAL failures become one OutputError naming the cause (a full disk, say)."""
-        return gdal_write_errors(self.target, self.path.parent)
+    @property
+    def dataset(self):
+        """The GDAL dataset being filled, to set descriptions, names and tags before the first rows."""
+        return self.raster.dataset
 
     def add(self, rows: np.ndarray) -> None:
         """rows: uint8 (bands, n, width)."""
@@ -104,33 +87,22 @@ class _BlockRows:
     def _flush(self, count: int) -> None:
         stacked = np.concatenate(self.pending, axis=1)
         chunk, rest = stacked[:, :count], stacked[:, count:]
-        with self.checked():
-            for index in range(chunk.shape[0]):
-                err = self.dataset.GetRasterBand(index + 1).WriteArray(np.ascontiguousarray(chunk[index]), 0, self.written)
-                if err != 0:
-                    raise OutputError(f"Writing {self.target} failed: {gdal.GetLastErrorMsg()}")
-            self.dataset.FlushCache()  # write and release the finished blocks: memory stays at one block row
+        self.raster.write(chunk, self.written)
         self.written += count
         self.pending = [rest] if rest.shape[1] else []
         self.pending_rows = rest.shape[1]
 
     def finish(self, resampling: str) -> None:
+        """The last rows, then the Cloud-Optimised GeoTIFF with its overviews at the writer's path."""
         if self.pending_rows:
             self._flush(self.pending_rows)
         if self.written != self.grid.height:
+            self.abandon()
             raise OutputError(f"{self.target} received {self.written} of {self.grid.height} rows.")
-        with self.checked():
-            self.dataset.FlushCache()
-            self.dataset = None  # closes the file and writes the .aux.xml: failures show up here
-        with self.checked():
-            dataset = gdal.Open(str(self.path), gdal.GA_Update)
-            if dataset is None or dataset.BuildOverviews(resampling, self.grid.overview_factors()) != 0:
-                raise OutputError(f"Building overviews for {self.target} failed: {gdal.GetLastErrorMsg()}")
-            dataset.FlushCache()
-            dataset = None
+        self.raster.finish(resampling)
 
     def abandon(self) -> None:
-        self.dataset = None
+        self.raster.abandon()
 
 
 def write_palette(path: Path) -> None:
@@ -172,7 +144,11 @@ class MaskWriter:
         self._probabilities = None
         if probabilities is not None:
             names = class_names or []
-            self._probabilities = _BlockRows(probabilities, grid, len(names), PROBABILITY_NODATA)
+            try:
+                self._probabilities = _BlockRows(probabilities, grid, len(names), PROBABILITY_NODATA)
+            except BaseException:
+                self._mask.abandon()
+                raise
             for index, name in enumerate(names, start=1):
                 self._probabilities.dataset.GetRasterBand(index).SetDescription(f"Probability of {name} (percent)")
             self._probabilities.dataset.SetMetadata(
@@ -184,12 +160,13 @@ class MaskWriter:
 
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
         """Finish the files (remaining rows, overviews) on success; on any error drop them unfinished."""
-        if exc_type is None:
-            self._mask.finish("MODE")
-            write_palette(self._path)
-            if self._probabilities is not None:
-                self._probabilities.finish("AVERAGE")
-        else:
+        try:
+            if exc_type is None:
+                self._mask.finish("MODE")
+                write_palette(self._path)
+                if self._probabilities is not None:
+                    self._probabilities.finish("AVERAGE")
+        finally:
             self._mask.abandon()
             if self._probabilities is not None:
                 self._probabilities.abandon()

@@ -20,6 +20,7 @@ from rasterio.crs import CRS
 from scipy import ndimage
 
 from ..classes import CLASS_NAMES, MASK_CODES
+from ..cog import staged_cog
 from ..defaults import DEFAULT_REFERENCE_RESOLUTION, DEFAULT_SUGGESTIONS
 from ..errors import SampleError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
@@ -126,7 +127,8 @@ def _classify_scene(stack: FeatureStack, model: Any, output: str | Path, confide
         confidence_dataset = None
         if confidence is not None:
             confidence_path = outputs.enter_context(atomic_output(confidence))
-            confidence_dataset = outputs.enter_context(rasterio.open(confidence_path, "w", **_confidence_profile(grid)))
+            staged = outputs.enter_context(staged_cog(confidence_path, "AVERAGE"))
+            confidence_dataset = outputs.enter_context(rasterio.open(staged, "w", **_confidence_profile(grid)))
             confidence_dataset.set_band_description(1, "Confidence of the reference mask (percent of the forest's "
                                                        "votes for the class it chose)")
             confidence_dataset.update_tags(**tags, UNITS="percent")

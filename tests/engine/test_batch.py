@@ -112,7 +112,7 @@ def test_workers_are_sized_for_cores_and_memory():
 
 # --- runs on a LocalCluster ---------------------------------------------------------------------------------------
 
-def test_good_products_give_masks_and_the_corrupt_one_its_message(products, client, tmp_path):
+def test_good_products_give_masks_and_the_corrupt_one_its_message(products, client, tmp_path, cog_errors):
     out = tmp_path / "out"
     result = run_batch(find_products(products), out, SETTINGS, client=client)
 
@@ -122,11 +122,12 @@ def test_good_products_give_masks_and_the_corrupt_one_its_message(products, clie
     for row in rows.values():
         assert row["status"] == DONE, row["error"]
         assert Path(row["mask"]).is_file() and row["device"] == "CPU" and row["date"] and row["tile"] == "32UPC"
+        assert cog_errors(row["mask"]) == []
         total = sum(row[key] for key in ("clear_percent", "cloud_shadow_percent", "semi_transparent_cloud_percent",
                                          "cloud_percent"))
         assert total == pytest.approx(100.0, abs=0.01)
         if row["level"] == "L2A":
-            assert 0.0 <= row["scl_agreement"] <= 1.0 and Path(row["difference"]).is_file()
+            assert 0.0 <= row["scl_agreement"] <= 1.0 and cog_errors(row["difference"]) == []
         else:
             assert row["scl_agreement"] is None and row["difference"] is None
     with (out / "summary.csv").open() as stream:

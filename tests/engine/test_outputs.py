@@ -248,6 +248,7 @@ def test_a_killed_run_leaves_nothing_that_looks_finished_and_the_next_run_cleans
 def test_partials_of_a_live_writer_are_left_alone(tmp_path: Path):
     child = _writer_child(tmp_path, tmp_path / "busy.tif", hold_seconds=30)
     try:
+        assert child.stdout.readline().strip() == "written"  # its staging file is gone; its output waits
         partials = _wait_for_partial(tmp_path)
         assert remove_stale_partials(tmp_path) == []
         write_mask(tmp_path / "mask.tif", random_codes(32, 32))

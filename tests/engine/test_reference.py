@@ -61,6 +61,11 @@ def test_150_scl_points_per_class_train_a_reference_that_reproduces_scl_on_150_o
     assert min(per_class.values()) > 0.6, per_class
 
 
+def test_the_reference_and_its_confidence_are_cogs(scl_reference, cog_errors):
+    result = scl_reference["result"]
+    assert cog_errors(result.output) == [] and cog_errors(result.confidence) == []
+
+
 def test_cross_validation_holds_out_whole_blocks_and_scores_every_class(scl_reference):
     result = scl_reference["result"]
     cv = result.cross_validation

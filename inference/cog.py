@@ -1,0 +1,209 @@
+"""Cloud-Optimised GeoTIFFs, written block by block.
+
+A COG keeps its overviews ahead of the full-resolution blocks, so a reader
+fetching one corner over HTTP finds everything it needs near the file's head.
+Overviews can only be computed once every full-resolution block exists, so a
+streaming writer cannot lay a COG out in one pass. `TiledRaster` therefore
+writes a plain tiled GeoTIFF under a hidden partial name beside the output
+(lightly compressed, each tile written once), and `finish` copies it through
+GDAL's COG driver, which builds the overviews block by block and writes the
+final layout: peak memory stays at one block (plus GDAL's cache), never the
+whole raster. The staging file is removed on success and on failure; a killed
+run leaves only partial names, which `outputs.remove_stale_partials` clears.
+
+Every GDAL call that writes, flushes or closes runs under
+`outputs.gdal_write_errors`, so a full disk is an OutputError naming the cause.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal
+from rasterio.crs import CRS
+
+from .errors import OutputError
+from .grid import Grid
+from .outputs import SIDECAR_SUFFIXES, gdal_write_errors, partial_path, target_of
+
+COG_BLOCK = 512
+# The staging file is read once, by the COG driver: fast compression is enough.
+STAGING_OPTIONS = ["TILED=YES", "COMPRESS=DEFLATE", "ZLEVEL=1", "BIGTIFF=IF_SAFER"]
+GDAL_TYPES = {
+    np.dtype("uint8"): gdal.GDT_Byte,
+    np.dtype("uint16"): gdal.GDT_UInt16,
+    np.dtype("int16"): gdal.GDT_Int16,
+    np.dtype("float32"): gdal.GDT_Float32,
+}
+
+
+OVERVIEW_SMALLEST = 256  # px: overviews halve down to the last level still this long a side
+
+
+def overview_count(width: int, height: int) -> int:
+    """Levels of powers of two down to the last one still OVERVIEW_SMALLEST pixels a side; always at least one,
+    so QGIS draws even a small raster from an overview when zoomed out."""
+    count, factor = 0, 2
+    while math.ceil(max(width, height) / factor) >= OVERVIEW_SMALLEST:
+        count += 1
+        factor *= 2
+    return max(1, count)
+
+
+def cog_options(resampling: str, width: int, height: int) -> list[str]:
+    """The COG driver's options: 512 px blocks, DEFLATE with the predictor that suits the data type,
+    overviews always computed afresh with `resampling` (MODE for classes, AVERAGE for reflectance)."""
+    return [
+        f"BLOCKSIZE={COG_BLOCK}",
+        "COMPRESS=DEFLATE",
+        "PREDICTOR=YES",
+        f"RESAMPLING={resampling}",
+        "OVERVIEWS=IGNORE_EXISTING",
+        f"OVERVIEW_COUNT={overview_count(width, height)}",
+        "BIGTIFF=IF_SAFER",
+    ]
+
+
+@contextlib.contextmanager
+def _exceptions_off() -> Iterator[None]:
+    """GDAL's exceptions off for the block: a file is closed by dropping its last reference, and a failure raised
+    from that destructor would only be printed as noise; the error handler in force still hears it."""
+    using = gdal.GetUseExceptions()
+    if using:
+        gdal.DontUseExceptions()
+    try:
+        yield
+    finally:
+        if using:
+            gdal.UseExceptions()
+
+
+@contextlib.contextmanager
+def _errors_ignored() -> Iterator[None]:
+    """GDAL errors ignored for the block: closing a file that is thrown away fails on a full disk."""
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        with _exceptions_off():
+            yield
+    finally:
+        gdal.PopErrorHandler()
+
+
+def remove_with_sidecars(path: Path) -> None:
+    for candidate in (path, *(Path(str(path) + suffix) for suffix in SIDECAR_SUFFIXES)):
+        with contextlib.suppress(FileNotFoundError):
+            candidate.unlink()
+
+
+def copy_as_cog(staged: Path, path: Path, resampling: str) -> None:
+    """Copy a finished GeoTIFF (and what its .aux.xml holds: category names, descriptions) to `path` as a COG."""
+    target = target_of(path)
+    source = copied = None
+    try:
+        with gdal_write_errors(target, path.parent):
+            source = gdal.Open(str(staged), gdal.GA_ReadOnly)
+            if source is None:
+                raise OutputError(f"Could not reopen the staged {target}: {gdal.GetLastErrorMsg()}")
+            options = cog_options(resampling, source.RasterXSize, source.RasterYSize)
+            copied = gdal.GetDriverByName("COG").CreateCopy(str(path), source, strict=1, options=options)
+            if copied is None:
+                raise OutputError(f"Writing {target} as a Cloud-Optimised GeoTIFF failed: {gdal.GetLastErrorMsg()}")
+            copied.FlushCache()
+            with _exceptions_off():
+                copied = None  # closing writes the .aux.xml: failures show up here
+    finally:
+        with _errors_ignored():
+            copied = source = None
+
+
+@contextlib.contextmanager
+def staged_cog(path: Path, resampling: str) -> Iterator[Path]:
+    """A path beside `path` to write a tiled GeoTIFF into by any means (rasterio, GDAL); once the block ends
+    normally it is copied to `path` as a COG. The staged file is removed either way."""
+    staged = partial_path(target_of(path))
+    try:
+        yield staged
+        copy_as_cog(staged, path, resampling)
+    finally:
+        remove_with_sidecars(staged)
+
+
+class TiledRaster:
+    """One raster being written block by block into a staging GeoTIFF, finished as a COG at `path`.
+
+    `tile` is the staging file's tile side: writes of whole tiles (the caller's
+    blocks) are compressed once and leave GDAL's cache at once.
+    """
+
+    def __init__(self, path: Path, grid: Grid, bands: int, dtype: np.dtype | str, nodata: float | None, *,
+                 tile: int = COG_BLOCK, descriptions: Sequence[str] = (), tags: dict[str, str] | None = None):
+        self.path = path
+        self.target = target_of(path)  # the name the user gave, for messages
+        self.grid = grid
+        self.dtype = np.dtype(dtype)
+        self.staged = partial_path(self.target)
+        self.dataset = None
+        options = [*STAGING_OPTIONS, f"BLOCKXSIZE={tile}", f"BLOCKYSIZE={tile}"]
+        if bands > 1:
+            options.append("PHOTOMETRIC=MINISBLACK")
+        try:
+            with self.checked():
+                driver = gdal.GetDriverByName("GTiff")
+                self.dataset = driver.Create(str(self.staged), grid.width, grid.height, bands,
+                                             GDAL_TYPES[self.dtype], options)
+                if self.dataset is None:
+                    raise OutputError(f"GDAL could not create {self.target}: {gdal.GetLastErrorMsg()}")
+                self.dataset.SetGeoTransform(grid.transform.to_gdal())
+                if grid.crs:
+                    self.dataset.SetProjection(CRS.from_user_input(grid.crs).to_wkt())
+                for index in range(1, bands + 1):
+                    band = self.dataset.GetRasterBand(index)
+                    if nodata is not None:
+                        band.SetNoDataValue(float(nodata))
+                    if index <= len(descriptions):
+                        band.SetDescription(descriptions[index - 1])
+                if tags:
+                    self.dataset.SetMetadata(tags)
+        except BaseException:
+            self.abandon()
+            raise
+
+    def checked(self):
+        """The block's GDAL failures become one OutputError naming the cause (a full disk, say)."""
+        return gdal_write_errors(self.target, self.path.parent)
+
+    def band(self, index: int):
+        """The staging file's GDAL band (1-based), to set scales, offsets or category names before finishing."""
+        return self.dataset.GetRasterBand(index)
+
+    def write(self, data: np.ndarray, row: int, col: int = 0) -> None:
+        """data: (bands, rows, cols) at (row, col) of the grid."""
+        with self.checked():
+            for index in range(data.shape[0]):
+                err = self.dataset.GetRasterBand(index + 1).WriteArray(
+                    np.ascontiguousarray(data[index], dtype=self.dtype), col, row)
+                if err != 0:
+                    raise OutputError(f"Writing {self.target} failed: {gdal.GetLastErrorMsg()}")
+            self.dataset.FlushCache()  # finished tiles leave the cache: memory stays at one block
+
+    def finish(self, resampling: str) -> None:
+        """Close the staging file and copy it to `path` as a COG with overviews."""
+        try:
+            with self.checked():
+                self.dataset.FlushCache()
+                with _exceptions_off():
+                    self.dataset = None  # closes the file and writes its .aux.xml: failures show up here
+            copy_as_cog(self.staged, self.path, resampling)
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Drop the staging file (the COG at `path`, if any, belongs to the caller's atomic_output)."""
+        dataset, self.dataset = self.dataset, None
+        with _errors_ignored():
+            del dataset
+        remove_with_sidecars(self.staged)
