@@ -14,6 +14,10 @@ class ProductError(CloudMaskError):
     """The input is not a readable Sentinel-2 product (or not one we support)."""
 
 
+class RemoteError(ProductError):
+    """A remote file (a STAC item, one of its assets) cannot be fetched: refused, not found, or out of reach."""
+
+
 class BandError(CloudMaskError):
     """A band the model needs is missing, or a band stack has the wrong shape."""
 

@@ -116,6 +116,18 @@ def gdal_in_global_namespace() -> bool:
     return platform.system() == "Linux" and hasattr(ctypes.CDLL(None), "GDALVersionInfo")
 
 
+def rasterio_has_own_gdal(plugin_dir: Path = PLUGIN_DIR) -> bool:
+    """Whether rasterio runs on a GDAL of its own (the plugin's wheel outside Linux) rather than on QGIS's.
+
+    A setting made through QGIS's GDAL (osgeo) then does not reach rasterio's reads, and one made through
+    rasterio does not reach QGIS: the two libraries keep separate settings.
+    """
+    import rasterio  # the caller reads through rasterio, so it is imported already
+
+    package = Path(rasterio.__file__).parent
+    return package.is_relative_to(dependency_dir(plugin_dir)) and not gdal_in_global_namespace()
+
+
 def _imports(module: str) -> bool:
     """Whether a module really imports (found is not enough: a wheel for another Python is found, then fails)."""
     if module in sys.modules:

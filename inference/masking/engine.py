@@ -483,12 +483,11 @@ def mask_product(
     output_grid = product_grid(product, int(resolution), extent)
     geometry = None
     if shadow_check:
-        angles = product.tile.angles if product.tile is not None else None
-        if angles is None:
-            notices.warn(f"Product {product.product_id} gives no sun angles in its tile metadata; "
+        if product.angles is None:
+            notices.warn(f"Product {product.product_id} gives no sun angles (tile metadata or STAC item); "
                          "the cloud-shadow check is skipped and cloud shadow is the model's.")
         else:
-            geometry = ShadowGeometry.from_tile(angles)
+            geometry = ShadowGeometry.from_tile(product.angles)
     steps = [*refinement_steps(geometry, buffer), *post_steps]
     cores = ThreadPlan.for_cores(threads)
     prep = prepare(model, product.level, product.bands, f"product {product.product_id}",

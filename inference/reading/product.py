@@ -36,10 +36,12 @@ from .metadata import (
     MASK_AS_RASTER,
     NATIVE_RESOLUTION,
     ProductMetadata,
+    SunViewAngles,
     TileMetadata,
     parse_metadata,
     parse_tile_metadata,
 )
+from .remote import display_url, is_remote, is_url, remote_error, remote_reads
 
 MAX_XML_BYTES = 64 * 1024 * 1024
 
@@ -61,7 +63,7 @@ OTHER_MISSIONS = (
 
 WHAT_TO_OPEN = (
     "Open a Sentinel-2 Level-1C or Level-2A product: its .SAFE folder, its .zip as downloaded, "
-    "or the MTD_MSIL1C.xml / MTD_MSIL2A.xml inside it."
+    "the MTD_MSIL1C.xml / MTD_MSIL2A.xml inside it, or a STAC item (its URL or .json file)."
 )
 MULTI_TILE_ADVICE = (
     "Products from before December 2016 could hold many tiles; this tool reads single-tile products only. "
@@ -178,7 +180,10 @@ def join(root: str, *parts: str) -> str:
 
 
 def display_path(path: str) -> str:
-    """A GDAL path as a person reads it: '/vsizip//data/x.zip/A.SAFE/f.jp2' -> '/data/x.zip!/A.SAFE/f.jp2'."""
+    """A GDAL path as a person reads it: '/vsizip//data/x.zip/A.SAFE/f.jp2' -> '/data/x.zip!/A.SAFE/f.jp2';
+    a remote one as its URL, without the query string that may hold a token."""
+    if is_remote(path) and not path.startswith("/vsizip/"):
+        return display_url(path)
     if path.startswith("/vsizip/"):
         inner = path[len("/vsizip/"):]
         match = re.match(r"^(.*?\.zip)(/.*)?$", inner, re.IGNORECASE)
@@ -217,6 +222,7 @@ class Product:
     tile: TileMetadata | None
     missing_files: tuple[str, ...] = ()  # listed in the MTD xml but absent (a cut-down product)
     warnings: tuple[str, ...] = field(default=())
+    angles: SunViewAngles | None = None  # sun and view angles for the shadow check (MTD_TL.xml, or a STAC item's)
 
     @property
     def bands(self) -> list[str]:
@@ -570,10 +576,12 @@ def _collect_files(root: str, granule: str | None, metadata: ProductMetadata, ti
 def _open_raster(path: str):
     """rasterio dataset for a product file, ProductError naming it when GDAL cannot open it."""
     check_regular_file(path)
-    with gdal_errors() as errors:
+    with gdal_errors() as errors, remote_reads(path):
         try:
             dataset = rasterio.open(path)
         except Exception as exc:  # rasterio.errors.RasterioIOError and friends
+            if is_remote(path):
+                raise remote_error(path, " ".join([str(exc), *errors])) from None
             raise ProductError(
                 f"The file {display_path(path)} cannot be opened as a raster ({short_error(exc)}). It is damaged or was "
                 "not completely downloaded; download the product again."
@@ -599,8 +607,11 @@ def _epsg(crs) -> int | None:
         return None
 
 
-def _grids(product_source: str, tile: TileMetadata | None, band_files, mask_files) -> tuple[dict[int, Grid], str, list[str]]:
-    """The 10/20/60 m grids from MTD_TL Geoposition, cross-checked with one file per resolution."""
+def _grids(product_source: str, tile: TileMetadata | None, band_files, mask_files,
+           tile_expected: bool = True) -> tuple[dict[int, Grid], str, list[str]]:
+    """The 10/20/60 m grids from MTD_TL Geoposition, cross-checked with one file per resolution.
+
+    tile_expected: a missing MTD_TL.xml is worth a warning (a SAFE always has one; a STAC item need not)."""
     warnings: list[str] = []
     by_resolution: dict[int, str] = {}
     for band in BAND_IDS:  # a spectral file per resolution, else a mask or SCL
@@ -650,7 +661,7 @@ def _grids(product_source: str, tile: TileMetadata | None, band_files, mask_file
             f"The georeferencing of {display_path(product_source)} cannot be found: no tile metadata (MTD_TL.xml) and "
             "no readable raster. The product is incomplete; download it again."
         )
-    if tile is None:
+    if tile is None and tile_expected:
         warnings.append("The tile metadata (MTD_TL.xml) is missing; the grids were taken from the raster files.")
     return grids, crs, warnings
 
@@ -659,12 +670,17 @@ def _grids(product_source: str, tile: TileMetadata | None, band_files, mask_file
 
 
 def open_product(path: str | os.PathLike) -> Product:
-    """Open a product: a .SAFE folder, a product .zip (read in place), or its MTD_MSIL1C.xml / MTD_MSIL2A.xml.
+    """Open a product: a .SAFE folder, a product .zip (read in place), its MTD_MSIL1C.xml / MTD_MSIL2A.xml,
+    or a STAC item (its URL or .json file; reading/stac.py).
 
     Raises ProductError with a message that names the file and says what to do.
     Nothing is written anywhere.
     """
     source = os.fspath(path)
+    if is_stac_item(source):
+        from .stac import open_item  # stac.py builds its Product with this module's helpers, so it imports us
+
+        return open_item(source)
     root, mtd_path, is_zip = _locate(source)
     parsed = parse_metadata(vsi_read(mtd_path), display_path(mtd_path))
     if isinstance(parsed, TileMetadata):
@@ -726,6 +742,7 @@ def open_product(path: str | os.PathLike) -> Product:
         tile=tile,
         missing_files=tuple(missing),
         warnings=tuple(warnings),
+        angles=tile.angles if tile is not None else None,
     )
 
 
@@ -844,8 +861,16 @@ def _extent_in_crs(extent, crs: str, footprint, product: Product) -> tuple[float
     return bounds  # type: ignore[return-value]
 
 
-def product_on_disk(product: Product) -> str:
-    """What an output must never be or lie in: the SAFE folder on disk, or the zip a product is read from."""
+def is_stac_item(source: str) -> bool:
+    """Whether what a user gave names a STAC item: an http(s) URL, or a .json file."""
+    return is_url(source) or source.lower().endswith(".json")
+
+
+def product_on_disk(product: Product) -> str | None:
+    """What an output must never be or lie in: the SAFE folder on disk, the zip a product is read from, or a
+    STAC item's .json file (None for an item read over the network: nothing of it is on this disk)."""
+    if product.layout.startswith("stac"):
+        return None if is_url(product.source) else product.source
     if product.is_zip:
         match = re.match(r"^/vsizip/(.*?\.zip)(?:/|$)", product.root, re.IGNORECASE)
         return match.group(1) if match else product.source

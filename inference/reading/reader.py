@@ -52,6 +52,7 @@ from .product import (
     scl_key,
     short_error,
 )
+from .remote import is_remote, remote_error, remote_reads
 
 __all__ = ["BandBlock", "ProductReader", "open_product", "product_grid", "read_mask_layer", "read_scl"]
 
@@ -219,10 +220,12 @@ def _int_window(window, grid: Grid) -> tuple[int, int, int, int]:
 
 def _open(path: str, **options):
     check_regular_file(path)
-    with gdal_errors() as errors:
+    with gdal_errors() as errors, remote_reads(path):
         try:
             dataset = rasterio.open(path, **options)
         except Exception as exc:
+            if is_remote(path):
+                raise remote_error(path, " ".join([str(exc), *errors])) from None
             raise ProductError(
                 f"The file {display_path(path)} cannot be opened as a raster ({short_error(exc)}). It is damaged or was not "
                 "completely downloaded; download the product again."
@@ -315,14 +318,18 @@ class _Source:
         return out
 
     def _read(self, dataset, band: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        with gdal_errors() as errors:
+        with gdal_errors() as errors, remote_reads(self.path):
             try:
                 data = dataset.read(band, window=Window(c0, r0, c1 - c0, r1 - r0))
             except Exception as exc:
+                if is_remote(self.path):
+                    raise remote_error(self.path, " ".join([str(exc), *errors]), what=f"the file of {self.label}") from None
                 raise ProductError(
                     f"Reading {self.label} from {display_path(self.path)} failed ({short_error(exc)}). The file is damaged "
                     "or was not completely downloaded; download the product again."
                 ) from None
+        if errors and is_remote(self.path):
+            raise remote_error(self.path, " ".join(errors), what=f"the file of {self.label}")
         if errors:
             raise ProductError(
                 f"Reading {self.label} from {display_path(self.path)} failed ({errors[-1]}). The file is damaged or "
