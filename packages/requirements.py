@@ -15,7 +15,8 @@ PIN_FILES = (REQUIREMENTS, IF_MISSING_REQUIREMENTS, OLDER_MACOS_PINS)  # what th
 TRAINING_REQUIREMENTS = PLUGIN_DIR / "resources" / "requirements-train.txt"  # the fine-tuning environment's
 
 # distribution names whose import name differs from the name with "-" as "_"
-IMPORT_NAMES: dict[str, str] = {"attrs": "attr", "click-plugins": "click_plugins"}
+IMPORT_NAMES: dict[str, str] = {"attrs": "attr", "click-plugins": "click_plugins", "pystac-core": "pystac",
+                                 "python-dateutil": "dateutil"}
 
 
 def requirement_lines(path: Path = REQUIREMENTS) -> list[str]:

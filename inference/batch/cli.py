@@ -16,7 +16,10 @@ from ..defaults import DEFAULT_BUFFER, DEFAULT_RESOLUTION, DEVICES, RESOLUTIONS
 from ..errors import Cancelled, CloudMaskError
 from ..feedback import ConsoleFeedback
 from .cluster import LOCAL, SCHEDULER_VARIABLE
-from .inputs import find_products
+from ..reading.paths import is_url
+from ..reading.signing import Signing
+from ..reading.stac_search import DEFAULT_COLLECTION, DEFAULT_MAX_ITEMS, StacSearch
+from .inputs import find_products, found_by_search
 from .records import DONE, FAILED, NOT_RUN, SKIPPED, Settings
 from .runner import run_batch
 
@@ -26,9 +29,9 @@ def parser() -> argparse.ArgumentParser:
         prog="python3 -m s2cloudmask.inference.batch",
         description="Mask many Sentinel-2 products on dask workers; a rerun into the same OUT resumes.",
     )
-    parser.add_argument("products", nargs="+",
+    parser.add_argument("products", nargs="*",
                         help="a folder of .SAFE folders / .zip files, a glob ('/data/*.zip'), a text file with one "
-                             "product per line, products themselves, or STAC item .json files")  # fmt: skip
+                             "product per line, products themselves, or STAC items (URLs or .json files)")  # fmt: skip
     parser.add_argument("out", help="output folder: masks, SCL differences, records/, summary.csv, summary.json")
     parser.add_argument("--scheduler", help=f"dask scheduler address, e.g. tcp://host:8786 (default: "
                                             f"${SCHEDULER_VARIABLE}, else workers on this machine; "
@@ -44,8 +47,41 @@ def parser() -> argparse.ArgumentParser:
                         help="keep the model's cloud shadow as it is (no check against the sun geometry)")
     parser.add_argument("--buffer", type=float, default=DEFAULT_BUFFER,
                         help="metres grown around cloud, semi-transparent cloud and shadow (default 0)")
-    parser.add_argument("--stac", action="store_true", help="a folder named is read for STAC item .json files")
+    stac = parser.add_argument_group("STAC", "items from a STAC API search, or folders of item .json files")
+    stac.add_argument("--stac", nargs="?", const=True, default=None, metavar="API_URL",
+                      help="alone: the folders named are read for STAC item .json files; with a STAC API's URL "
+                           "(https://earth-search.aws.element84.com/v1): search it and mask what it finds")
+    stac.add_argument("--collection", default=DEFAULT_COLLECTION, help=f"default {DEFAULT_COLLECTION}")
+    stac.add_argument("--bbox", type=_bbox, metavar="W,S,E,N",
+                      help="search area in degrees; each product is masked within it only")
+    stac.add_argument("--start", help="first date, e.g. 2024-06-01")
+    stac.add_argument("--end", help="last date, e.g. 2024-08-31")
+    stac.add_argument("--max-cloud", type=float, help="largest eo:cloud_cover (percent)")
+    stac.add_argument("--max-items", type=int, default=DEFAULT_MAX_ITEMS, help=f"default {DEFAULT_MAX_ITEMS}")
+    stac.add_argument("--stac-token", help="a SAS token for Planetary Computer assets (or $S2CLOUDMASK_STAC_TOKEN)")
+    stac.add_argument("--stac-signing-url", help="a URL handing out such tokens, {collection} replaced "
+                                                 "(or $S2CLOUDMASK_STAC_SIGNING_URL)")
     return parser
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(value) for value in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not W,S,E,N in degrees, such as 11.2,47.1,11.5,47.3") from None
+    return west, south, east, north
+
+
+def _sources(args: argparse.Namespace, say) -> list[str]:
+    """The products named, or found by the STAC search (listed before anything runs)."""
+    api = args.stac if isinstance(args.stac, str) and is_url(args.stac) else None
+    if api:
+        search = StacSearch(api, args.collection, args.bbox, args.start, args.end, args.max_cloud, args.max_items)
+        return found_by_search(search, args.out, say) + (find_products(args.products) if args.products else [])
+    named = [*args.products, *([args.stac] if isinstance(args.stac, str) else [])]
+    if not named:
+        raise CloudMaskError("Name the products to mask, or a STAC API to search with --stac URL.")
+    return find_products(named, stac=bool(args.stac))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,9 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     bar = ConsoleFeedback()
     settings = Settings(model=args.model, device=args.device, resolution=args.resolution,
                         compare=not args.no_compare, threads=args.threads,
-                        shadow_check=not args.no_shadow_check, buffer=args.buffer)
+                        shadow_check=not args.no_shadow_check, buffer=args.buffer,
+                        extent=(*args.bbox, "EPSG:4326") if args.bbox else None)
+    if args.stac_token or args.stac_signing_url:  # the workers, started later, inherit it
+        Signing(args.stac_token or "", args.stac_signing_url or "").export()
     try:
-        sources = find_products(args.products, stac=args.stac)
+        sources = _sources(args, lambda line: print(line, file=sys.stderr))
         print(f"{len(sources)} product(s) -> {args.out}", file=sys.stderr)
         result = run_batch(sources, args.out, settings, scheduler=args.scheduler, workers=args.workers,
                            retries=args.retries, feedback=bar)

@@ -56,11 +56,13 @@ class Settings:
     threads: int = 0  # onnxruntime threads per worker; 0: all the worker's cores
     shadow_check: bool = DEFAULT_SHADOW_CHECK
     buffer: float = DEFAULT_BUFFER  # metres
+    extent: tuple | None = None  # (xmin, ymin, xmax, ymax, crs): mask only this area of each product
 
     def key(self) -> dict:
         """The settings that change the outputs (device and threads only change the speed)."""
         return {"model": self.model, "resolution": self.resolution, "compare": self.compare,
-                "shadow_check": self.shadow_check, "buffer": float(self.buffer)}
+                "shadow_check": self.shadow_check, "buffer": float(self.buffer),
+                "extent": list(self.extent) if self.extent else None}
 
 
 OUTPUT_COLUMNS = ("mask", "difference", "report")

@@ -54,7 +54,7 @@ def _run(source: str, out: Path, settings: Settings, row: dict) -> None:
     outputs = output_paths(out, product.product_id)
     result = mask_product(product, outputs["mask"], model=settings.model, device=settings.device,
                           resolution=settings.resolution, threads=settings.threads, shadow_check=settings.shadow_check,
-                          buffer=settings.buffer, open_session=SESSIONS)
+                          buffer=settings.buffer, extent=settings.extent, open_session=SESSIONS)
     row.update(device=result.device_used, mask=str(outputs["mask"]))
     for code in MASK_CODES:
         row[percent_column(code)] = round(float(result.class_percentages.get(code, 0.0)), 4)

@@ -7,18 +7,27 @@ must answer even before rasterio and onnxruntime are installed.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 PRODUCT_FILE_NAMES = ("MTD_MSIL1C.XML", "MTD_MSIL2A.XML", "MANIFEST.SAFE")
 
 
+def is_url(text: str | Path) -> bool:
+    """Whether text is an http(s) URL (a STAC item's, an asset's)."""
+    return urlparse(str(text)).scheme.lower() in ("http", "https")
+
+
 def is_product_path(path: str | Path) -> bool:
     """Whether a path is something `open_product` takes: a .SAFE folder (or one holding its MTD xml),
-    a .zip, an MTD_MSIL1C/2A.xml or a manifest.safe. A cheap look at the name, no parsing."""
+    a .zip, an MTD_MSIL1C/2A.xml, a manifest.safe, or a STAC item (a URL or a .json file). A cheap look at
+    the name, no parsing."""
+    if is_url(path):
+        return True
     candidate = Path(path)
     name = candidate.name.upper()
     if candidate.is_dir():
         return name.endswith(".SAFE") or any(candidate.glob("MTD_MSIL*.xml"))
-    return name.endswith(".ZIP") or name in PRODUCT_FILE_NAMES
+    return name.endswith((".ZIP", ".JSON")) or name in PRODUCT_FILE_NAMES
 
 
 def product_container(path: str | Path) -> Path:
@@ -30,10 +39,11 @@ def product_container(path: str | Path) -> Path:
 
 
 def product_id_from_name(path: str | Path) -> str:
-    """A product's id as its name gives it: X for X.SAFE, X.zip, X.SAFE.zip, and for the MTD xml inside X.SAFE."""
+    """A product's id as its name gives it: X for X.SAFE, X.zip, X.SAFE.zip, for the MTD xml inside X.SAFE, and
+    for a STAC item's X.json or URL .../items/X (an item's product id is its id)."""
     container = product_container(path)
     name = container.name
-    for suffix in (".zip", ".safe"):
+    for suffix in (".json", ".zip", ".safe"):
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name

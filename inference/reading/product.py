@@ -41,7 +41,8 @@ from .metadata import (
     parse_metadata,
     parse_tile_metadata,
 )
-from .remote import display_url, is_remote, is_url, remote_error, remote_reads
+from .paths import is_url
+from .remote import display_url, is_remote, remote_error, remote_reads
 
 MAX_XML_BYTES = 64 * 1024 * 1024
 

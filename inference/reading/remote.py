@@ -28,6 +28,7 @@ from urllib.parse import urlparse, urlsplit, urlunsplit
 from osgeo import gdal
 
 from ..errors import RemoteError
+from .paths import is_url
 
 REMOTE_PREFIXES = ("/vsicurl/", "/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsiswift/", "/vsioss/")
 RASTER_EXTENSIONS = (".tif", ".tiff", ".jp2")
@@ -55,10 +56,6 @@ HTTP_OPTIONS: dict[str, str] = {
 def is_remote(path: str) -> bool:
     """Whether a GDAL path is read over the network (/vsicurl/, /vsis3/, ..., also inside /vsizip/)."""
     return any(prefix in path for prefix in REMOTE_PREFIXES)
-
-
-def is_url(text: str) -> bool:
-    return urlparse(text).scheme.lower() in ("http", "https")
 
 
 def gdal_path(href: str) -> str:

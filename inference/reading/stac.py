@@ -64,7 +64,8 @@ from .product import (
     open_product,
     vsi_read,
 )
-from .remote import fetch, gdal_path, is_url, load_json, remote_reads
+from .paths import is_url
+from .remote import fetch, gdal_path, load_json, remote_reads
 from .signing import Signing, signed
 
 LAYOUT_EARTH_SEARCH = "stac:earth-search"

@@ -25,6 +25,7 @@ from s2cloudmask.inference.batch.records import DONE, FAILED, NOT_RUN, SKIPPED, 
 from s2cloudmask.inference.batch.runner import run_batch
 from s2cloudmask.inference.batch.workers import plan_workers
 from s2cloudmask.inference.errors import Cancelled, ProductError
+from s2cloudmask.inference.reading.product import open_product
 
 from tests.sandbox_env import PACKAGE_ROOT, REPO
 
@@ -78,18 +79,19 @@ def test_folder_glob_and_list_file_name_the_same_products(products, tmp_path):
     assert listed[:4] == from_folder and listed[4] == str(tmp_path / "missing.SAFE")  # fails in its own task
 
 
-def test_a_stac_item_gives_the_local_product_its_asset_points_at(products, tmp_path):
-    product = find_products(products)[0]
+def test_a_stac_item_is_a_product_that_opens_the_local_product_its_asset_points_at(products, tmp_path):
+    product = next(path for path in find_products(products) if "MSIL2A" in path)
     item = tmp_path / "item.json"
     item.write_text(json.dumps({"type": "Feature", "id": "x", "assets": {
         "thumbnail": {"href": "https://example.com/x.png"},
         "product": {"href": os.path.relpath(product, tmp_path)}}}))
-    assert find_products(item) == [product]
-    assert find_products(tmp_path, stac=True) == [product]
+    assert find_products(item) == [str(item)] == find_products(tmp_path, stac=True)
+    assert find_products("https://example.com/items/x") == ["https://example.com/items/x"]
+    assert open_product(item).root == product
     remote = tmp_path / "remote.json"
-    remote.write_text(json.dumps({"assets": {"product": {"href": "s3://bucket/S2B_MSIL2A_x.zip"}}}))
-    with pytest.raises(ProductError, match="remote.json.*s3://bucket.*download"):
-        find_products(remote)
+    remote.write_text(json.dumps({"type": "Feature", "assets": {"product": {"href": "s3://bucket/S2B_MSIL2A_x.zip"}}}))
+    with pytest.raises(ProductError, match="remote.json.*no Sentinel-2 band assets.*no product on this disk"):
+        open_product(remote)
 
 
 def test_nothing_to_run_is_an_error_that_names_the_folder(tmp_path):

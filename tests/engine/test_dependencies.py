@@ -70,7 +70,7 @@ def test_rasterio_helpers_come_only_with_a_missing_rasterio(monkeypatch):
     """A QGIS whose rasterio works gets none of rasterio's helpers, even where one of them is absent (Debian's
     rasterio 1.5 needs no cligj); a QGIS without rasterio gets the whole block."""
     own = requirements.requirement_lines(requirements.REQUIREMENTS)
-    rasterio_block, scipy_block = requirements.requirement_blocks(requirements.IF_MISSING_REQUIREMENTS)
+    rasterio_block, scipy_block, *_stac_blocks = requirements.requirement_blocks(requirements.IF_MISSING_REQUIREMENTS)
     for lacking, extra in ((["cligj", "click_plugins"], []), (["rasterio"], rasterio_block),
                            (["scipy", "cligj"], scipy_block)):
         monkeypatch.setattr(installer, "unusable_in_qgis_python", lambda modules, lacking=lacking: [
