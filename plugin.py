@@ -14,6 +14,7 @@ from qgis.PyQt.QtWidgets import QAction, QPushButton
 from .__about__ import I18N_DIR, ICON_PATH, PLUGIN_NAME, PLUGIN_SLUG
 from .packages.activation import activate, missing_modules
 from .processing.provider import CloudMaskProvider
+from .toolbelt.preferences import StacSettings
 from .ui.dependency_dialog import DependencyDialog
 from .ui.diagnostics_dialog import DiagnosticsDialog
 from .ui.dock import CloudMaskDock
@@ -46,6 +47,7 @@ class CloudMaskPlugin:
         return translator
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS's name)
+        StacSettings.get().apply()
         self.provider = CloudMaskProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)
 

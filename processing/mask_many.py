@@ -16,22 +16,28 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsProcessingException,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
 
 from ..inference.batch.cluster import LOCAL
-from ..inference.batch.inputs import find_products
+from ..inference.batch.inputs import find_products, found_by_search
 from ..inference.batch.records import COLUMNS, DONE, FAILED, NOT_RUN, SKIPPED, Settings
 from ..inference.batch.runner import batch_outputs, product_inputs, run_batch
 from ..inference.defaults import DEFAULT_RESOLUTION, MAX_WORKERS, RESOLUTIONS
+from ..inference.reading.stac_search import DEFAULT_COLLECTION, DEFAULT_MAX_ITEMS, StacSearch
 from .base import (
     BUFFER_HELP,
     CHOICES_HELP,
@@ -87,7 +93,17 @@ class MaskManyAlgorithm(MaskingAlgorithm):
             "listed in the summary with its message and does not stop the others.",
             [
                 ("PRODUCTS", "A folder holding .SAFE folders and/or .zip products. You can also type the path of "
-                             "a text file that lists one product per line, or a glob such as /data/*T32UPC*.zip."),
+                             "a text file that lists one product (or STAC item URL) per line, or a glob such as "
+                             "/data/*T32UPC*.zip. Optional when STAC_API is given."),
+                ("STAC_API", "Optional: a STAC API to search, such as https://earth-search.aws.element84.com/v1 or "
+                             "https://planetarycomputer.microsoft.com/api/stac/v1. What it finds is listed in the "
+                             "log before anything runs and kept in OUTPUT_FOLDER/stac-items/."),
+                ("COLLECTION", f"The collection searched (default {DEFAULT_COLLECTION})."),
+                ("EXTENT", "Optional: the area searched, and the area each product is masked in."),
+                ("START", "Optional: the first acquisition date searched, such as 2024-06-01."),
+                ("END", "Optional: the last acquisition date searched."),
+                ("MAX_CLOUD", "Optional: the largest cloud cover (percent, the item's eo:cloud_cover) searched."),
+                ("MAX_ITEMS", f"At most this many items are masked (default {DEFAULT_MAX_ITEMS})."),
                 ("MODEL", "'auto' (the built-in model for each product's level and bands) or an .onnx file."),
                 ("DEVICE", "auto (GPU if available, else CPU), cpu or gpu."),
                 ("RESOLUTION", "Pixel size of the output masks in metres: 10, 20 or 60."),
@@ -111,8 +127,20 @@ class MaskManyAlgorithm(MaskingAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
         self.addParameter(
             QgsProcessingParameterFile("PRODUCTS", "Products (folder, or list file)",
-                                       behavior=QgsProcessingParameterFile.Folder)
+                                       behavior=QgsProcessingParameterFile.Folder, optional=True)
         )
+        self.addParameter(QgsProcessingParameterString("STAC_API", "STAC API to search (URL)", optional=True))
+        self.addParameter(QgsProcessingParameterString("COLLECTION", "STAC collection", DEFAULT_COLLECTION))
+        self.addParameter(QgsProcessingParameterExtent("EXTENT", "Extent (searched, and masked)", optional=True))
+        self.addParameter(QgsProcessingParameterString("START", "First date (YYYY-MM-DD)", optional=True))
+        self.addParameter(QgsProcessingParameterString("END", "Last date (YYYY-MM-DD)", optional=True))
+        self.addParameter(QgsProcessingParameterNumber("MAX_CLOUD", "Largest cloud cover (%)",
+                                                       QgsProcessingParameterNumber.Double, optional=True,
+                                                       minValue=0, maxValue=100))
+        max_items = QgsProcessingParameterNumber("MAX_ITEMS", "Most items from the search",
+                                                 QgsProcessingParameterNumber.Integer, DEFAULT_MAX_ITEMS, minValue=1)
+        max_items.setFlags(max_items.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(max_items)
         self.addParameter(model_parameter())
         self.addParameter(device_parameter())
         self.addParameter(
@@ -134,6 +162,20 @@ class MaskManyAlgorithm(MaskingAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, f"Products {status}"))
         self.addOutput(QgsProcessingOutputFile("SUMMARY_CSV", "Summary CSV"))
 
+    def extent_and_bbox(self, parameters: dict, context: QgsProcessingContext) -> tuple[tuple | None, tuple | None]:
+        """EXTENT as the engine masks it (with its CRS), and as the search's bounds in degrees."""
+        if parameters.get("EXTENT") is None:
+            return None, None
+        rectangle = self.parameterAsExtent(parameters, "EXTENT", context)
+        if rectangle.isNull():
+            return None, None
+        crs = self.parameterAsExtentCrs(parameters, "EXTENT", context)
+        degrees = QgsCoordinateTransform(crs, QgsCoordinateReferenceSystem("EPSG:4326"),
+                                         context.transformContext()).transformBoundingBox(rectangle)
+        bounds = (rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum())
+        return (*bounds, crs.toWkt()), (degrees.xMinimum(), degrees.yMinimum(), degrees.xMaximum(),
+                                        degrees.yMaximum())
+
     def paths_read(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
         """Each product; the folder holding them is not itself read (masks may go beside them), a list file is."""
         read = super().paths_read(parameters, context)
@@ -151,13 +193,16 @@ class MaskManyAlgorithm(MaskingAlgorithm):
         return written
 
     def _sources(self, parameters: dict, context: QgsProcessingContext) -> list[str]:
-        return find_products(self.parameterAsFile(parameters, "PRODUCTS", context))
+        """The products named; a search's items are found in the run, into OUTPUT_FOLDER/stac-items/."""
+        products = self.parameterAsFile(parameters, "PRODUCTS", context)
+        return find_products(products) if products else []
 
     def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         products = self.parameterAsFile(parameters, "PRODUCTS", context)
         out = self.parameterAsString(parameters, "OUTPUT_FOLDER", context)
+        extent, bbox = self.extent_and_bbox(parameters, context)
         settings = Settings(
             model=model_value(self, parameters, context),
             device=self.parameterAsEnumString(parameters, "DEVICE", context),
@@ -165,11 +210,26 @@ class MaskManyAlgorithm(MaskingAlgorithm):
             compare=self.parameterAsBoolean(parameters, "COMPARE_SCL", context),
             shadow_check=self.parameterAsBool(parameters, "SHADOW_CHECK", context),
             buffer=self.parameterAsDouble(parameters, "BUFFER", context),
+            extent=extent,
         )
         workers = self.parameterAsInt(parameters, "WORKERS", context) or None
+        api = self.parameterAsString(parameters, "STAC_API", context).strip()
+        if not api and not products:
+            raise QgsProcessingException("Give PRODUCTS (a folder or list of products) or STAC_API (a STAC API to "
+                                         "search).")
         with engine_errors():
-            sources = find_products(products)
-            feedback.pushInfo(f"{len(sources)} product(s) in {products}")
+            sources = find_products(products) if products else []
+            if api:
+                max_cloud = parameters.get("MAX_CLOUD")
+                search = StacSearch(
+                    api, self.parameterAsString(parameters, "COLLECTION", context) or DEFAULT_COLLECTION, bbox,
+                    self.parameterAsString(parameters, "START", context) or None,
+                    self.parameterAsString(parameters, "END", context) or None,
+                    None if max_cloud in (None, "") else self.parameterAsDouble(parameters, "MAX_CLOUD", context),
+                    self.parameterAsInt(parameters, "MAX_ITEMS", context))
+                sources = found_by_search(search, out, feedback.pushInfo) + sources
+            feedback.pushInfo(f"{len(sources)} product(s) in {products}" if not api else
+                              f"{len(sources)} product(s) to mask")
             result = run_batch(sources, out, settings, workers=workers, scheduler=LOCAL,
                                feedback=ProcessingFeedbackAdapter(feedback))
         if result.plan is not None:

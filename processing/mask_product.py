@@ -33,7 +33,8 @@ from .base import (
 )
 from .results import add_mask_outputs, mask_result_values
 
-PRODUCT_FILTER = "Sentinel-2 products (*.zip MTD_MSIL1C.xml MTD_MSIL2A.xml manifest.safe);;All files (*)"
+PRODUCT_FILTER = ("Sentinel-2 products (*.zip MTD_MSIL1C.xml MTD_MSIL2A.xml manifest.safe);;STAC items (*.json);;"
+                  "All files (*)")
 
 
 class MaskProductAlgorithm(MaskingAlgorithm):
@@ -60,7 +61,9 @@ class MaskProductAlgorithm(MaskingAlgorithm):
                     "INPUT",
                     "The product: its .SAFE folder, the product .zip, or its MTD_MSIL1C.xml / MTD_MSIL2A.xml. "
                     "The file chooser picks files: for a .SAFE folder, choose the MTD xml or manifest.safe "
-                    "inside it, or type or paste the folder's path.",
+                    "inside it, or type or paste the folder's path. A STAC item works too: paste its URL "
+                    "(Earth Search, Planetary Computer) or choose its .json file; its bands are read over the "
+                    "network, only the blocks under EXTENT.",
                 ),
                 ("MODEL", "'auto' (the built-in model for the product's level and bands) or an .onnx file path."),
                 ("DEVICE", "auto (GPU if available, else CPU), cpu or gpu."),
@@ -93,7 +96,7 @@ class MaskProductAlgorithm(MaskingAlgorithm):
         self.addParameter(
             QgsProcessingParameterFile(
                 "INPUT",
-                "Sentinel-2 product (.SAFE folder, .zip or MTD xml)",
+                "Sentinel-2 product (.SAFE folder, .zip, MTD xml, or STAC item URL / .json)",
                 behavior=QgsProcessingParameterFile.File,
                 fileFilter=PRODUCT_FILTER,
             )

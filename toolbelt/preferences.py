@@ -1,4 +1,5 @@
-"""The dock's remembered choices: one typed object, read and written in one place.
+"""The plugin's remembered choices: the dock's, and how STAC assets are signed; each one typed object, read and
+written in one place.
 
 Only what a user would expect back next session is remembered: the product,
 the model and device, the shadow check and buffer, the SCL choice, the folders last used and the band
@@ -15,6 +16,7 @@ from typing import Any
 from qgis.core import QgsSettings
 
 from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_LEVEL, DEFAULT_SHADOW_CHECK
+from ..inference.reading.signing import Signing
 
 SETTINGS_GROUP = "s2cloudmask/dock"
 
@@ -74,3 +76,33 @@ class PlgSettings:
     @staticmethod
     def clear() -> None:
         QgsSettings().remove(SETTINGS_GROUP)
+
+
+STAC_SETTINGS_GROUP = "s2cloudmask/stac"
+
+
+@dataclass
+class StacSettings:
+    """How Planetary Computer assets are signed (inference/reading/signing.py): a SAS token, or the URL of a
+    signing endpoint; both empty: assets are read unsigned (Earth Search needs nothing)."""
+
+    token: str = ""
+    signing_url: str = ""
+
+    @staticmethod
+    def get() -> "StacSettings":
+        stored = QgsSettings()
+        return StacSettings(*(str(stored.value(f"{STAC_SETTINGS_GROUP}/{name}", "") or "")
+                              for name in ("token", "signing_url")))
+
+    def set(self) -> None:
+        stored = QgsSettings()
+        for name, value in asdict(self).items():
+            stored.setValue(f"{STAC_SETTINGS_GROUP}/{name}", value)
+        self.apply()
+
+    def apply(self) -> None:
+        """Hand the settings to the engine (and the batch's workers) through the environment; a token given in
+        the environment of QGIS itself (S2CLOUDMASK_STAC_TOKEN) stays when the settings hold none."""
+        if self.token or self.signing_url:
+            Signing(self.token.strip(), self.signing_url.strip()).export()

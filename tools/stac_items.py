@@ -95,8 +95,9 @@ def item_id(product: Product, layout: str) -> str:
 
 
 def write_item(safe: str | Path, out: str | Path, base_url: str, variant: Variant = Variant(),
-               cloud_cover: float = 25.0) -> Path:
-    """COGs, metadata and the item (item.json) of `safe` under `out`, with hrefs below `base_url`."""
+               cloud_cover: float = 25.0, block: int = 256) -> Path:
+    """COGs (`block` pixels a side; Earth Search's are 1024), metadata and the item (item.json) of `safe` under
+    `out`, with hrefs below `base_url`."""
     product = open_product(str(safe))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,7 +109,7 @@ def write_item(safe: str | Path, out: str | Path, base_url: str, variant: Varian
         key = ES_KEYS[band] if variant.layout == "earth-search" else band
         name = f"{band}.tif" if variant.layout == "earth-search" else \
             Path(product.band_files[band][resolution]).with_suffix(".tif").name
-        write_cog(product.band_files[band][resolution], out / name, shift)
+        write_cog(product.band_files[band][resolution], out / name, shift, block)
         asset = {"href": f"{base_url}/{name}", "type": COG_TYPE, "roles": ["data", "reflectance"], "gsd": resolution,
                  "eo:bands": [{"name": key if variant.layout == "earth-search" else band}]}
         if variant.layout == "earth-search":
@@ -119,7 +120,7 @@ def write_item(safe: str | Path, out: str | Path, base_url: str, variant: Varian
         assets[key] = asset
     if product.level == "L2A":
         scl_key = "SCL_20m" if "SCL_20m" in product.mask_files else "SCL_60m"
-        write_cog(product.mask_files[scl_key], out / "SCL.tif")
+        write_cog(product.mask_files[scl_key], out / "SCL.tif", block=block)
         assets["scl" if variant.layout == "earth-search" else "SCL"] = {
             "href": f"{base_url}/SCL.tif", "type": COG_TYPE, "roles": ["data"], "gsd": int(scl_key[4:6])}
     if variant.granule_metadata and product.tile_metadata_file:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +29,7 @@ from urllib.parse import urlparse, urlsplit, urlunsplit
 from osgeo import gdal
 
 from ..errors import RemoteError
+from .metadata import parse_time
 from .paths import is_url
 
 REMOTE_PREFIXES = ("/vsicurl/", "/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsiswift/", "/vsioss/")
@@ -191,3 +193,30 @@ def load_json(data: bytes, source: str, what: str) -> object:
         return json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise RemoteError(f"{what[0].upper() + what[1:]} {display_url(source)} is not JSON ({exc}).") from None
+
+
+# ------------------------------------------------------------------------------------------- signing tokens
+
+RENEW_BEFORE = 300  # seconds: a token that expires sooner than this is fetched anew
+UNKNOWN_LIFETIME = 1800  # seconds a token without a stated expiry is used
+_TOKENS: dict[str, tuple[str, float]] = {}  # endpoint URL -> (token, expiry as time.time()), in memory only
+_TOKENS_LOCK = threading.Lock()
+
+
+def endpoint_token(endpoint: str, collection: str) -> str:
+    """The token a signing endpoint hands out for `collection` ("{collection}" in its URL), kept until shortly
+    before it expires; the answer is Planetary Computer's {"token": ..., "msft:expiry": ...}."""
+    url = endpoint.replace("{collection}", collection or "")
+    with _TOKENS_LOCK:
+        cached = _TOKENS.get(url)
+        if cached and cached[1] - time.time() > RENEW_BEFORE:
+            return cached[0]
+    answer = load_json(fetch(url, "the signing endpoint"), url, "the signing endpoint's answer")
+    token = str(answer.get("token", "")).lstrip("?") if isinstance(answer, dict) else ""
+    if not token:
+        raise RemoteError(f"The signing endpoint {display_url(url)} answered without a token; check the endpoint in "
+                          "the plugin's STAC settings (or S2CLOUDMASK_STAC_SIGNING_URL).")
+    expiry = parse_time(str(answer.get("msft:expiry", "")))
+    with _TOKENS_LOCK:
+        _TOKENS[url] = (token, expiry.timestamp() if expiry else time.time() + UNKNOWN_LIFETIME)
+    return token

@@ -8,7 +8,8 @@ token is never part of the plugin: a user gives either
 - a signing endpoint: a URL that hands out tokens, "{collection}" replaced by the
   item's collection (Planetary Computer's is
   https://planetarycomputer.microsoft.com/api/sas/v1/token/{collection}); the
-  token it returns is kept in memory until shortly before it expires.
+  token it returns is kept in memory until shortly before it expires
+  (remote.endpoint_token asks it).
 
 Both come from the environment (S2CLOUDMASK_STAC_TOKEN, S2CLOUDMASK_STAC_SIGNING_URL),
 which the QGIS side fills from the plugin's settings and the batch command line from
@@ -19,26 +20,17 @@ message, a record or an output's metadata (see remote.display_url).
 from __future__ import annotations
 
 import os
-import threading
-import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from ..errors import RemoteError
-from .metadata import parse_time
-from .remote import fetch, load_json
-
 TOKEN_VARIABLE = "S2CLOUDMASK_STAC_TOKEN"
 SIGNING_URL_VARIABLE = "S2CLOUDMASK_STAC_SIGNING_URL"
-RENEW_BEFORE = 300  # seconds: a token that expires sooner than this is fetched anew
-UNKNOWN_LIFETIME = 1800  # seconds a token without a stated expiry is used
-
-_CACHE: dict[str, tuple[str, float]] = {}  # endpoint URL -> (token, expiry as time.time())
-_CACHE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Signing:
+    """A light object (no GDAL, no rasterio): the QGIS side sets it while the engine's packages may be missing."""
+
     token: str = ""  # a SAS token, the query string without its "?"
     endpoint: str = ""  # a URL handing out tokens; "{collection}" is replaced by the item's collection
 
@@ -55,35 +47,9 @@ class Signing:
             else:
                 os.environ.pop(variable, None)
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.token or self.endpoint)
-
-    def token_for(self, collection: str) -> str:
-        """The token to append for an item of `collection` ('' when none is configured)."""
-        if self.token:
-            return self.token.lstrip("?")
-        if not self.endpoint:
-            return ""
-        url = self.endpoint.replace("{collection}", collection or "")
-        with _CACHE_LOCK:
-            cached = _CACHE.get(url)
-            if cached and cached[1] - time.time() > RENEW_BEFORE:
-                return cached[0]
-        answer = load_json(fetch(url, "the signing endpoint"), url, "the signing endpoint's answer")
-        token = str(answer.get("token", "")).lstrip("?") if isinstance(answer, dict) else ""
-        if not token:
-            raise RemoteError(f"The signing endpoint {url} answered without a token; check the endpoint in the "
-                              "plugin's STAC settings (or S2CLOUDMASK_STAC_SIGNING_URL).")
-        expiry = parse_time(str(answer.get("msft:expiry", ""))) if isinstance(answer, dict) else None
-        expires = expiry.timestamp() if expiry else time.time() + UNKNOWN_LIFETIME
-        with _CACHE_LOCK:
-            _CACHE[url] = (token, expires)
-        return token
-
 
 def signed(href: str, token: str) -> str:
     """href with the token appended to its query; an href that already carries a signature stays as it is."""
     if not token or urlparse(href).scheme.lower() not in ("http", "https") or "sig=" in urlparse(href).query:
         return href
-    return href + ("&" if "?" in href else "?") + token
+    return href + ("&" if "?" in href else "?") + token.lstrip("?")

@@ -65,7 +65,7 @@ from .product import (
     vsi_read,
 )
 from .paths import is_url
-from .remote import fetch, gdal_path, load_json, remote_reads
+from .remote import endpoint_token, fetch, gdal_path, load_json, remote_reads
 from .signing import Signing, signed
 
 LAYOUT_EARTH_SEARCH = "stac:earth-search"
@@ -138,7 +138,9 @@ def open_item(source: str) -> Product:
     layout = item_layout(assets)
     properties = item.get("properties") or {}
     collection = str(item.get("collection") or "")
-    token = Signing.from_environment().token_for(collection) if layout == LAYOUT_PLANETARY else ""
+    signing = Signing.from_environment()
+    token = "" if layout != LAYOUT_PLANETARY else signing.token or (
+        endpoint_token(signing.endpoint, collection) if signing.endpoint else "")
 
     def path_of(asset: ItemAsset) -> str:
         return gdal_path(signed(asset.href, token))

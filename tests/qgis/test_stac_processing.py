@@ -1,0 +1,81 @@
+"""STAC items through the Processing algorithms: an item's URL as maskproduct's INPUT, a STAC API search in
+maskmany, and the STAC settings that sign Planetary Computer assets. The items are served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import rasterio
+from conftest import RecordingFeedback
+from qgis.core import QgsProcessingContext
+from s2cloudmask.inference.reading.signing import SIGNING_URL_VARIABLE, TOKEN_VARIABLE
+from s2cloudmask.toolbelt.preferences import StacSettings
+
+from stac_helpers import serve_item, served, write_safe
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stac")
+    safe = write_safe(root / "safe")
+    with served(root / "served") as server:
+        url = serve_item(server, safe, "scene")
+        item = json.loads((server.root / "scene" / "item.json").read_text())
+        server.catalogue([item])
+        yield server, url, item
+
+
+def utm_extent(item: dict) -> str:
+    """The scene's north-west quarter, in its UTM CRS, as Processing writes an extent."""
+    with rasterio.open(item["assets"]["blue"]["href"].replace("http://", "/vsicurl/http://")) as dataset:
+        left, bottom, right, top = dataset.bounds
+    return f"{left},{(left + right) / 2},{(bottom + top) / 2},{top} [EPSG:32632]"
+
+
+def test_maskproduct_masks_a_stac_item_from_its_url(processing, catalogue, tmp_path):
+    server, url, item = catalogue
+    result = processing.run("s2cloudmask:maskproduct", {
+        "INPUT": url, "EXTENT": utm_extent(item), "RESOLUTION": "60", "DEVICE": "cpu",
+        "OUTPUT": str(tmp_path / "mask.tif")}, context=QgsProcessingContext(), feedback=RecordingFeedback())
+    with rasterio.open(result["OUTPUT"]) as mask:
+        assert (mask.width, mask.height) == (20, 20)  # a quarter of the 40 x 40 pixel scene
+        assert mask.tags()["PRODUCT_ID"] == item["id"]
+    assert result["CLEAR_PERCENT"] + result["CLOUD_PERCENT"] > 50
+
+
+def test_maskmany_lists_what_a_stac_search_found_then_masks_it(processing, catalogue, tmp_path):
+    server, _, item = catalogue
+    feedback = RecordingFeedback()
+    out = tmp_path / "out"
+    west, south, east, north = item["bbox"]
+    result = processing.run("s2cloudmask:maskmany", {
+        "STAC_API": server.base, "EXTENT": f"{west},{east},{south},{north} [EPSG:4326]", "START": "2022-06-01",
+        "END": "2022-06-30", "MAX_CLOUD": 50, "RESOLUTION": "60", "WORKERS": 1, "OUTPUT_FOLDER": str(out),
+        "SUMMARY": "TEMPORARY_OUTPUT"}, context=QgsProcessingContext(), feedback=feedback)
+    assert result["PRODUCTS_DONE"] == 1 and result["PRODUCTS_FAILED"] == 0
+    assert feedback.infos[0].startswith("1 STAC item(s) found") and item["id"] in feedback.infos[1]
+    assert (out / f"{item['id']}_cloudmask.tif").is_file()
+
+
+def test_maskmany_needs_products_or_a_stac_api(processing, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    with pytest.raises(QgsProcessingException, match="PRODUCTS .* or STAC_API"):
+        processing.run("s2cloudmask:maskmany", {"OUTPUT_FOLDER": str(tmp_path), "SUMMARY": "TEMPORARY_OUTPUT"},
+                       context=QgsProcessingContext(), feedback=RecordingFeedback())
+
+
+def test_the_stac_settings_reach_the_engine_through_the_environment(qgis_app, monkeypatch):
+    monkeypatch.delenv(TOKEN_VARIABLE, raising=False)
+    monkeypatch.delenv(SIGNING_URL_VARIABLE, raising=False)
+    StacSettings().set()  # nothing set: nothing exported
+    assert TOKEN_VARIABLE not in os.environ
+    StacSettings(token="st=1&sig=abc", signing_url="").set()
+    assert os.environ[TOKEN_VARIABLE] == "st=1&sig=abc" and StacSettings.get().token == "st=1&sig=abc"
+    StacSettings(token="", signing_url="https://example.com/token/{collection}").set()
+    assert os.environ[SIGNING_URL_VARIABLE] == "https://example.com/token/{collection}"
+    assert TOKEN_VARIABLE not in os.environ
+    StacSettings().set()
