@@ -96,13 +96,17 @@ class StacSettings:
                               for name in ("token", "signing_url")))
 
     def set(self) -> None:
+        """Save, and hand to the engine at once (emptied fields: assets are read unsigned from now on)."""
         stored = QgsSettings()
         for name, value in asdict(self).items():
             stored.setValue(f"{STAC_SETTINGS_GROUP}/{name}", value)
-        self.apply()
+        self.signing().export()
 
     def apply(self) -> None:
-        """Hand the settings to the engine (and the batch's workers) through the environment; a token given in
-        the environment of QGIS itself (S2CLOUDMASK_STAC_TOKEN) stays when the settings hold none."""
+        """At start: hand the saved settings to the engine (and the batch's workers) through the environment; a
+        token given in the environment QGIS started with (S2CLOUDMASK_STAC_TOKEN) stays where none is saved."""
         if self.token or self.signing_url:
-            Signing(self.token.strip(), self.signing_url.strip()).export()
+            self.signing().export()
+
+    def signing(self) -> Signing:
+        return Signing(self.token.strip(), self.signing_url.strip())

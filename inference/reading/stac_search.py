@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DependencyError, ParameterError, RemoteError
-from .remote import is_url
+from .paths import is_url
 
 ITEMS_FOLDER = "stac-items"
 DEFAULT_COLLECTION = "sentinel-2-l2a"
