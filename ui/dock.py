@@ -53,6 +53,7 @@ from .reference_panel import ReferencePanel
 from .released_layers import ReleasedLayers
 from .results import ResultsPanel, describe_seconds, run_settings
 from .run_files import CompanionPaths
+from .stac_settings_dialog import StacSettingsDialog
 from .task import CloudMaskTask, RunOutcome, RunRequest, publish
 
 if TYPE_CHECKING:  # the reader needs rasterio; this module must load without it
@@ -193,9 +194,12 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             self.levelCombo.addItem(text, value)
         browse = QMenu(self.productBrowseButton)
         self.productFolderAction = QAction("A .SAFE folder…", browse)
-        self.productFileAction = QAction("A product .zip or MTD xml…", browse)
+        self.productFileAction = QAction("A product .zip, MTD xml or STAC item .json…", browse)
+        self.stacSettingsAction = QAction("STAC settings…", browse)
         browse.addAction(self.productFolderAction)
         browse.addAction(self.productFileAction)
+        browse.addSeparator()
+        browse.addAction(self.stacSettingsAction)
         self.productBrowseButton.setMenu(browse)
         self.rasterLayerCombo.setFilters(QgsMapLayerProxyModel.RasterLayer)
         self.rasterLayerCombo.setAllowEmptyLayer(True)
@@ -250,6 +254,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.productEdit.cleared.connect(lambda: self.set_product(""))
         self.productFolderAction.triggered.connect(self._choose_product_folder)
         self.productFileAction.triggered.connect(self._choose_product_file)
+        self.stacSettingsAction.triggered.connect(lambda: StacSettingsDialog(self).exec_())
         self.rasterLayerCombo.layerChanged.connect(self._layer_changed)
         self.sclModeCombo.currentIndexChanged.connect(self._update_scl_state)
         self.outputFileWidget.fileChanged.connect(self._output_edited)
@@ -338,14 +343,15 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             self,
             "Choose a Sentinel-2 product",
             self._browse_start(),
-            "Sentinel-2 products (*.zip MTD_MSIL1C.xml MTD_MSIL2A.xml);;All files (*)",
+            "Sentinel-2 products (*.zip MTD_MSIL1C.xml MTD_MSIL2A.xml);;STAC items (*.json);;All files (*)",
         )
         if path:
             self.set_product(path)
 
     def _browse_start(self) -> str:
         current = self.productEdit.text()
-        return str(folder_holding_product(current)) if current else PlgSettings.get().browse_folder
+        folder = folder_holding_product(current) if current else None
+        return str(folder) if folder is not None else PlgSettings.get().browse_folder
 
     def _show_source_page(self) -> None:
         self.sourceStack.setCurrentIndex(self.sourceCombo.currentIndex())
@@ -707,7 +713,8 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         settings.shadow_check, settings.buffer = request.shadow_check, request.buffer
         if self.uses_product:
             settings.product = self.product_path
-            settings.browse_folder = str(folder_holding_product(self.product_path))
+            folder = folder_holding_product(self.product_path)
+            settings.browse_folder = str(folder) if folder is not None else settings.browse_folder
         else:
             settings.scale, settings.offset, settings.level = request.scale, request.offset, request.level
         PlgSettings.set(settings)

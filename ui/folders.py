@@ -11,6 +11,8 @@ import os
 import stat
 from pathlib import Path
 
+from ..inference.reading.paths import is_url
+
 
 def accepts_output(folder: Path | None) -> bool:
     """A folder we may write into: writable, and not marked read-only (which root would otherwise ignore)."""
@@ -29,8 +31,11 @@ def first_writable(*candidates: Path | str | None) -> Path | None:
     return next((folder for folder in folders if accepts_output(folder)), None)
 
 
-def folder_holding_product(path: str | Path) -> Path:
-    """The folder holding the input: the .SAFE's parent (also for an MTD xml inside it), a .zip's or a raster's folder."""
+def folder_holding_product(path: str | Path) -> Path | None:
+    """The folder holding the input: the .SAFE's parent (also for an MTD xml inside it), a .zip's or a raster's folder;
+    None for a STAC item's URL (nothing of it is on this disk)."""
+    if is_url(path):
+        return None
     candidate = Path(path).resolve()
     if candidate.is_file() and candidate.name.upper().startswith(("MTD_MSIL", "MANIFEST")):
         candidate = candidate.parent

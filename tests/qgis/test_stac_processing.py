@@ -79,3 +79,32 @@ def test_the_stac_settings_reach_the_engine_through_the_environment(qgis_app, mo
     assert os.environ[SIGNING_URL_VARIABLE] == "https://example.com/token/{collection}"
     assert TOKEN_VARIABLE not in os.environ
     StacSettings().set()
+
+
+def test_the_dock_takes_a_stac_items_url_and_its_stac_settings(qgis_iface, qgis_new_project, catalogue, tmp_path,
+                                                               monkeypatch):
+    from dataclasses import replace
+
+    from s2cloudmask.toolbelt.preferences import PlgSettings
+    from s2cloudmask.ui.dock import CloudMaskDock
+    from s2cloudmask.ui.stac_settings_dialog import StacSettingsDialog
+
+    _, url, item = catalogue
+    PlgSettings.clear()
+    PlgSettings.set(replace(PlgSettings.get(), output_folder=str(tmp_path)))
+    dock = CloudMaskDock(qgis_iface)
+    try:
+        dock.set_product(url)
+        assert dock.product is not None and not dock.product_error
+        assert "L2A" in dock.productInfoLabel.text() and "32UPC" in dock.productInfoLabel.text()
+        assert Path(dock.outputFileWidget.filePath()) == tmp_path / f"{item['id']}_cloudmask.tif"
+        assert dock.stacSettingsAction.text() == "STAC settings…"
+    finally:
+        dock.deleteLater()
+        PlgSettings.clear()
+    monkeypatch.delenv(TOKEN_VARIABLE, raising=False)
+    dialog = StacSettingsDialog()
+    dialog.tokenEdit.setText("st=1&sig=abc")
+    dialog.accept()
+    assert os.environ[TOKEN_VARIABLE] == "st=1&sig=abc" and StacSettings.get().token == "st=1&sig=abc"
+    StacSettings().set()
