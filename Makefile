@@ -21,7 +21,7 @@ help:
 	@echo "make test-engine the engine tests alone, without starting QGIS"
 	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
 	@echo "make batch       mask many products on dask workers: PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS=...]"
-	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop"
+	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop; bytes a STAC item's 10 km extent fetches"
 	@echo "make bench-levers each speed lever alone: its time ratio and its agreement (docs/speed-levers.md)"
 	@echo "make bench-gpu   the same on an NVIDIA GPU (installs onnxruntime-gpu into .deps-gpu); its row in docs/benchmarks.md"
 	@echo "make accuracy    score the engine (shadow check off and on) against labels and the SCL; writes docs/accuracy.md"
@@ -56,6 +56,7 @@ batch: setup
 bench: setup
 	$(PYTHON) tools/bench.py
 	$(PYTHON) tools/bench_batch.py
+	$(PYTHON) tools/bench_stac.py
 
 accuracy: setup
 	$(PYTHON) tools/accuracy.py --write

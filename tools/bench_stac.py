@@ -6,7 +6,8 @@ extent of EXTENT_KM x EXTENT_KM at the tile's centre. The server counts the byte
 
     /usr/bin/python3 tools/bench_stac.py [--product PATH] [--extent-km 10] [--out bench-output/stac]
 
-Without --product the real T29UNU L2A of ../shared/data is used, else a generated full-size L2A tile.
+Without --product a full-size generated L2A tile (10980 x 10980 pixels at 10 m) is written once into OUT
+(the real sample of ../shared/data holds its bands at 60 m only, so it would not show a full tile's files).
 """
 
 from __future__ import annotations
@@ -34,20 +35,18 @@ from s2cloudmask.inference.masking.engine import mask_product  # noqa: E402
 from s2cloudmask.inference.reading.product import open_product  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-REAL_L2A = REPO.parent / "shared" / "data" / "sentinel2" / "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE"
 MODEL_BANDS = ("B02", "B03", "B04", "B8A", "B11", "B12")  # the built-in L2A model's six bands
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--product", type=Path, help="an L2A product (default: the real T29UNU sample)")
+    parser.add_argument("--product", type=Path, help="an L2A product (default: a generated full-size tile)")
     parser.add_argument("--extent-km", type=float, default=10.0)
     parser.add_argument("--resolution", type=int, default=10)
     parser.add_argument("--out", type=Path, default=REPO / "bench-output" / "stac")
     args = parser.parse_args(argv)
-    product_path = args.product or (REAL_L2A if REAL_L2A.is_dir() else None)
-    if product_path is None:
-        product_path = sp.write_product(args.out / "product", level="L2A", size=sp.FULL_TILE, extras=False)
+    product_path = args.product or next((args.out / "product").glob("*.SAFE"), None) or \
+        sp.write_product(args.out / "product", level="L2A", size=sp.FULL_TILE, extras=False)
     served = args.out / "served"
     item_folder = served / "item"
     with RangeServer(served) as server:

@@ -59,7 +59,7 @@ def _run(source: str, out: Path, settings: Settings, row: dict) -> None:
     for code in MASK_CODES:
         row[percent_column(code)] = round(float(result.class_percentages.get(code, 0.0)), 4)
     if settings.compare and product.level == "L2A":
-        comparison = compare_with_scl(outputs["mask"], source, outputs["difference"], report=outputs["report"])
+        comparison = compare_with_scl(outputs["mask"], product, outputs["difference"], report=outputs["report"])
         row.update(scl_agreement=_rounded(comparison.overall_agreement), scl_kappa=_rounded(comparison.kappa),
                    difference=str(outputs["difference"]), report=str(outputs["report"]))
 

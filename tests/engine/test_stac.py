@@ -235,3 +235,25 @@ def test_an_earth_search_item_gives_the_mask_of_its_safe(tmp_path):
     counted = (item_codes > 0) | (safe_codes > 0)
     assert np.mean(item_codes[counted] == safe_codes[counted]) >= 0.96  # 0.970 measured
     assert from_item.class_percentages.get(4, 0) > 1  # the scene's clouds are found, not an empty mask
+
+
+def test_an_item_whose_assets_are_the_safes_own_files_reads_them(safes, tmp_path):
+    """The Copernicus Data Space layout: keys B02_10m ... SCL_20m, hrefs to the SAFE's JPEG 2000 files."""
+    import json
+
+    safe = open_product(safes["l2a"])
+    assets = {f"{band}_{resolution}m": {"href": path, "type": "image/jp2", "roles": ["data"]}
+              for band, files in safe.band_files.items() for resolution, path in files.items()}
+    assets.update({key: {"href": path, "type": "image/jp2"} for key, path in safe.mask_files.items()
+                   if key.startswith("SCL")})
+    assets["granule_metadata"] = {"href": safe.tile_metadata_file, "type": "application/xml"}
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": safe.product_id, "collection": "sentinel-2-l2a",
+            "properties": {"datetime": safe.sensing_time.isoformat().replace("+00:00", "Z"),
+                           "platform": "sentinel-2b", "processing:level": "L2A"},
+            "assets": assets, "links": []}
+    (tmp_path / "item.json").write_text(json.dumps(item))
+    product = open_product(tmp_path / "item.json")
+    assert product.layout == "stac:safe-files" and product.band_files == safe.band_files
+    assert product.mask_files.keys() == {key for key in safe.mask_files if key.startswith("SCL")}
+    assert product.offsets == safe.offsets and product.angles == safe.angles
+    assert reflectance_at_pixel(product) == pytest.approx(reflectance_at_pixel(safe), abs=1e-6)
