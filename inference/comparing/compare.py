@@ -37,8 +37,8 @@ from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
 from ..masking.writer import written_here
 from ..outputs import atomic_output, check_geotiff_name, check_outputs, check_writable
-from ..reading.paths import is_product_path, product_container
-from ..reading.product import Product
+from ..reading.paths import is_product_path, is_url, product_container
+from ..reading.product import Product, open_product
 from .difference import MASK_CODE_TEXT, MASK_COLUMNS, SCL_COLUMNS, difference_lut
 from .metrics import Comparison, PairCounter
 from .rasters import (
@@ -133,9 +133,12 @@ def _compare(
     """Open both sides, stream the difference raster and the tally, then describe the file and write the report."""
     started = time.perf_counter()
     feedback = feedback or SilentFeedback()
+    if not isinstance(reference, Product) and is_url(str(reference)):  # a STAC item: opened, named by its id
+        reference = open_product(str(reference))
     opened = reference if isinstance(reference, Product) else None
     mask_path, output_path = Path(mask), Path(output)
-    reference_path = Path(opened.source if opened is not None else reference)
+    remote = opened is not None and is_url(opened.source)  # a path would fold the URL's "//"
+    reference_path = Path(opened.product_id if remote else opened.source if opened is not None else reference)
     label = _role(against_scl)
     _check_paths(mask_path, reference_path, output_path, report, label)
     with contextlib.ExitStack() as stack:

@@ -35,7 +35,7 @@ def utm_extent(item: dict) -> str:
     return f"{left},{(left + right) / 2},{(bottom + top) / 2},{top} [EPSG:32632]"
 
 
-def test_maskproduct_masks_a_stac_item_from_its_url(processing, catalogue, tmp_path):
+def test_maskproduct_and_comparescl_take_a_stac_items_url(processing, catalogue, tmp_path):
     server, url, item = catalogue
     result = processing.run("s2cloudmask:maskproduct", {
         "INPUT": url, "EXTENT": utm_extent(item), "RESOLUTION": "60", "DEVICE": "cpu",
@@ -44,6 +44,10 @@ def test_maskproduct_masks_a_stac_item_from_its_url(processing, catalogue, tmp_p
         assert (mask.width, mask.height) == (20, 20)  # a quarter of the 40 x 40 pixel scene
         assert mask.tags()["PRODUCT_ID"] == item["id"]
     assert result["CLEAR_PERCENT"] + result["CLOUD_PERCENT"] > 50
+    compared = processing.run("s2cloudmask:comparescl", {
+        "MASK": result["OUTPUT"], "SCL": url, "OUTPUT": str(tmp_path / "difference.tif")},
+        context=QgsProcessingContext(), feedback=RecordingFeedback())
+    assert 0.5 < compared["OVERALL_AGREEMENT"] <= 1
 
 
 def test_maskmany_lists_what_a_stac_search_found_then_masks_it(processing, catalogue, tmp_path):
