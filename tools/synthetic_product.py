@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import math
 import os
 import shutil
@@ -243,7 +244,10 @@ class Scene:
         acquisition: Acquisition = ACQUISITIONS["04.00"],
         cloud_cover: float = 0.25,
         cirrus_cover: float = 0.10,
+        weather: int | None = None,
     ) -> None:
+        """weather: None for a scene of its own; a number for one date of a series (`write_series`): the surface
+        (land cover, parcels, swath edge) is the seed's, the clouds, cirrus, shadows and haze are the date's."""
         if size < 60 or size % 6:
             raise ValueError(f"size must be a multiple of 6 and at least 60 (10 m pixels per side), got {size}")
         if level not in ("L1C", "L2A"):
@@ -256,10 +260,15 @@ class Scene:
         self.coarse_res = 10.0 * max(1, math.ceil(size / 1000))
         zenith, azimuth = math.radians(acquisition.sun_zenith), math.radians(acquisition.sun_azimuth)
         cloud_height = rng.uniform(1500.0, 2500.0)
+        weather_rng = None if weather is None else np.random.default_rng([seed, weather])
+        if weather_rng is not None:
+            cloud_height = weather_rng.uniform(1500.0, 2500.0)
         length = min(cloud_height * math.tan(zenith), 1600.0)
         # Shadows fall away from the sun: east and north components, metres.
         self.shadow_shift_m = (-length * math.sin(azimuth), -length * math.cos(azimuth))
-        self.pad = int(math.ceil((length + 600.0) / self.coarse_res)) + 4
+        # The padding shapes every field, so in a series it must not depend on one date's clouds: the longest shadow.
+        reach = length if weather_rng is None else 1600.0
+        self.pad = int(math.ceil((reach + 600.0) / self.coarse_res)) + 4
         n = int(math.ceil(self.extent_m / self.coarse_res)) + 2 * self.pad
         res = self.coarse_res
 
@@ -325,6 +334,31 @@ class Scene:
         self.edge_slope = rng.uniform(0.3, 0.5)
         self.detector_width = 25000.0
 
+        # Where the fine texture is read for clouds, in 10 m pixels (a multiple of 6, so 20 and 60 m agree).
+        self.cloud_texture_offset = (0, 0)
+        if weather_rng is not None:
+            self._change_weather(weather_rng, cloud_cover, cirrus_cover)
+
+    def _change_weather(self, rng: np.random.Generator, cloud_cover: float, cirrus_cover: float) -> None:
+        """A date's own clouds, cirrus, shadows and haze over the seed's surface (fields drawn from `rng`)."""
+        res, n = self.coarse_res, self.fields.shape[1]
+        inner = (slice(self.pad, n - self.pad),) * 2
+
+        def noise(beta: float, scale_m: float, **kw: float) -> np.ndarray:
+            return fractal_noise(rng, (n, n), beta, scale_m / res, **kw)
+
+        cloud = noise(3.0, 9000.0)
+        cirrus = noise(3.2, 15000.0, anisotropy=5.0, angle=rng.uniform(0, math.pi))
+        haze = noise(3.0, 30000.0)
+        self.cloud_threshold = float(np.quantile(cloud[inner], 1.0 - cloud_cover)) if cloud_cover > 0 else 99.0
+        self.cirrus_threshold = float(np.quantile(cirrus[inner], 1.0 - cirrus_cover)) if cirrus_cover > 0 else 99.0
+        shift_rows, shift_cols = -self.shadow_shift_m[1] / res, self.shadow_shift_m[0] / res
+        cloud_shadow = ndimage.shift(cloud, (shift_rows, shift_cols), order=1, mode="nearest")
+        for name, field_values in (("cloud", cloud), ("cloud_shadow", cloud_shadow), ("cirrus", cirrus), ("haze", haze)):
+            self.fields[self.field_index[name]] = field_values
+        steps = self.TEXTURE // 6
+        self.cloud_texture_offset = (6 * int(rng.integers(steps)), 6 * int(rng.integers(steps)))
+
     # -- sampling helpers --------------------------------------------------
 
     def _coarse_coordinates(self, centres_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -384,13 +418,18 @@ class Scene:
 
     # -- rendering ------------------------------------------------------------
 
-    def render(self, resolution: int, row_start: int, row_stop: int, bands: tuple[str, ...]) -> SceneBlock:
-        """Reflectance of `bands` and the scene's layers on rows [row_start, row_stop) of the grid at `resolution`."""
+    def render(self, resolution: int, row_start: int, row_stop: int, bands: tuple[str, ...],
+               clear_sky: bool = False) -> SceneBlock:
+        """Reflectance of `bands` and the scene's layers on rows [row_start, row_stop) of the grid at `resolution`.
+
+        clear_sky: the same rows without clouds, cirrus and shadows (the true surface under them).
+        """
         f = self._sample_fields(resolution, row_start, row_stop, list(self.field_index))
-        tex = self._texture(resolution, row_start, row_stop, (0, 0))
+        cloud_at = (self.cloud_texture_offset[0] * 10 // resolution, self.cloud_texture_offset[1] * 10 // resolution)
+        tex = self._texture(resolution, row_start, row_stop, cloud_at)
         tex_land = self._texture(resolution, row_start, row_stop, (self.TEXTURE // 3, self.TEXTURE // 2))
         shift_px = (round(-self.shadow_shift_m[1] / resolution), round(self.shadow_shift_m[0] / resolution))
-        tex_shadow = self._texture(resolution, row_start, row_stop, (-shift_px[0], -shift_px[1]))
+        tex_shadow = self._texture(resolution, row_start, row_stop, (cloud_at[0] - shift_px[0], cloud_at[1] - shift_px[1]))
 
         # Clouds: fine texture roughens the edges; thicker cores are brighter; the sunward side is lit.
         density = f["cloud"] + 0.3 * tex
@@ -400,6 +439,8 @@ class Scene:
         shadow_density = f["cloud_shadow"] + 0.3 * tex_shadow
         shadow = _ramp(shadow_density, self.cloud_threshold + 0.05, self.cloud_threshold + 0.45) * (1.0 - cloud)
         cirrus = 0.9 * _ramp(f["cirrus"] + 0.25 * tex, self.cirrus_threshold - 0.3, self.cirrus_threshold + 0.9)
+        if clear_sky:
+            cloud, shadow, cirrus = (np.zeros_like(layer) for layer in (cloud, shadow, cirrus))
 
         # Land cover as fractions of six end members.
         water = np.maximum(
@@ -563,9 +604,10 @@ class ProductPlan:
         return baseline_offset(self.baseline)
 
 
-def plan_product(level: str, baseline: str, layout: str, granules: int, extras: bool) -> ProductPlan:
-    """Every name in the product, derived from the acquisition of the processing baseline."""
-    acq = ACQUISITIONS[baseline]
+def plan_product(level: str, baseline: str, layout: str, granules: int, extras: bool,
+                 acquisition: Acquisition | None = None) -> ProductPlan:
+    """Every name in the product, derived from the acquisition (by default the processing baseline's)."""
+    acq = acquisition or ACQUISITIONS[baseline]
     sat, nb = acq.satellite, baseline.replace(".", "")
     tiles = list(TILE_ORIGINS)[:granules]
     if layout == "long":
@@ -1182,6 +1224,8 @@ def write_product(
     cloud_cover: float = 0.25,
     cirrus_cover: float = 0.10,
     extras: bool = True,
+    acquisition: Acquisition | None = None,
+    weather: int | None = None,
 ) -> Path:
     """Write a synthetic product into folder `out` and return its path (.SAFE folder or .zip).
 
@@ -1189,6 +1233,8 @@ def write_product(
     `extras` adds what a cloud mask never reads (TCI, AOT, WVP, preview, snow
     probability); leave it off for full-size benchmark products. truth.tif is
     written beside the product. Everything appears only when complete.
+    acquisition and weather: one date of a series (`write_series`): its own date and names, and its own
+    clouds over the surface of `seed`.
     """
     baseline = baseline or ("02.04" if layout == "long" else "04.00")
     if level not in ("L1C", "L2A"):
@@ -1208,7 +1254,7 @@ def write_product(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    plan = plan_product(level, baseline, layout, granules, extras)
+    plan = plan_product(level, baseline, layout, granules, extras, acquisition)
     staging = out / f".{plan.name}.partial-{uuid.uuid4().hex[:8]}"
     safe = staging / (plan.name + ".SAFE")
     truth_tmp = out / f".truth.partial-{uuid.uuid4().hex[:8]}.tif"
@@ -1224,7 +1270,7 @@ def write_product(
                 for res in RESOLUTIONS:
                     if level == "L2A":
                         (safe / granule.folder / f"IMG_DATA/R{res}m").mkdir(exist_ok=True)
-                scene = Scene(size, seed + 1000 * i, level, plan.acquisition, cloud_cover, cirrus_cover)
+                scene = Scene(size, seed + 1000 * i, level, plan.acquisition, cloud_cover, cirrus_cover, weather)
                 truth, stats = render_granule(scene, plan, granule, safe, seed + 1000 * i, pool)
                 _write_xml(safe / granule.folder / granule.metadata, tile_metadata(plan, granule, scene, stats))
                 if i == 0:
@@ -1266,6 +1312,126 @@ def _move_raster(source: Path, target: Path) -> None:
 def truth_path(product: str | Path) -> Path:
     """The truth raster written beside a product."""
     return Path(product).parent / "truth.tif"
+
+
+# ---------------------------------------------------------------------------
+# A time series: one tile, one surface, many dates with their own clouds
+# ---------------------------------------------------------------------------
+
+SERIES_START = datetime(2022, 5, 2, 10, 15, 59, 24000)
+REVISIT_DAYS = 5  # Sentinel-2A and 2B together
+# Thick-cloud cover of the dates in turn: mostly cloudy, a few nearly clear, as a European spring.
+SERIES_CLOUD_COVERS = (0.30, 0.55, 0.15, 0.70, 0.40, 0.05, 0.60, 0.25, 0.45, 0.35)
+SERIES_CIRRUS_COVER = 0.05
+# The surface bands at 20 m, as a composite or a cleaned stack holds them by default.
+SURFACE_BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
+SURFACE_RESOLUTION = 20
+SERIES_FILE = "series.json"
+
+
+def series_acquisition(index: int) -> Acquisition:
+    """The acquisition of date `index`: every five days, Sentinel-2A and 2B in turn, on one relative orbit."""
+    base = ACQUISITIONS["04.00"]
+    shift = SERIES_START + timedelta(days=REVISIT_DAYS * index) - base.sensing
+    return Acquisition(("S2A", "S2B")[index % 2], base.sensing + shift, base.generation + shift,
+                       base.granule_sensing + shift, base.absolute_orbit + 72 * index, base.relative_orbit,
+                       base.centre, base.sun_zenith, base.sun_azimuth)
+
+
+def write_surface(path: Path, scene: Scene, origin: tuple[float, float]) -> None:
+    """The true surface reflectance under every date's clouds, float32 at 20 m, in SURFACE_BANDS order.
+
+    A 10 m band is the mean of its four 10 m pixels (what a reader averaging the 10 m file gives), a 20 m
+    band is the 20 m rendering itself, so a perfect composite of clear pixels matches it to the DN's rounding.
+    """
+    factor = SURFACE_RESOLUTION // 10
+    n = scene.size // factor
+    surface = np.zeros((len(SURFACE_BANDS), n, n), np.float32)
+    fine = tuple(b for b in SURFACE_BANDS if NATIVE_RESOLUTION[b] == 10)
+    coarse = tuple(b for b in SURFACE_BANDS if NATIVE_RESOLUTION[b] != 10)
+    for r0, r1 in scene.strips(10):
+        block = scene.render(10, r0, r1, fine, clear_sky=True)
+        for band in fine:
+            surface[SURFACE_BANDS.index(band), r0 // factor:r1 // factor] = _block_mean(block.reflectance[band], factor)
+    for r0, r1 in scene.strips(SURFACE_RESOLUTION):
+        block = scene.render(SURFACE_RESOLUTION, r0, r1, coarse, clear_sky=True)
+        for band in coarse:
+            surface[SURFACE_BANDS.index(band), r0:r1] = block.reflectance[band]
+    valid = scene.valid(SURFACE_RESOLUTION, 0, n)
+    surface[:, ~valid] = np.nan
+    dataset = gdal.GetDriverByName("GTiff").Create(str(path), n, n, len(SURFACE_BANDS), gdal.GDT_Float32,
+                                                   ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=3"])
+    try:
+        dataset.SetGeoTransform((origin[0], float(SURFACE_RESOLUTION), 0.0, origin[1], 0.0, -float(SURFACE_RESOLUTION)))
+        dataset.SetProjection(_srs_wkt())
+        dataset.SetMetadataItem("SOURCE", "tools.synthetic_product true surface reflectance of the series")
+        for index, band in enumerate(SURFACE_BANDS, start=1):
+            raster = dataset.GetRasterBand(index)
+            raster.SetDescription(band)
+            raster.SetNoDataValue(float("nan"))
+            raster.WriteArray(surface[index - 1])
+        dataset.FlushCache()
+    finally:
+        dataset = None
+
+
+def write_series(out: str | Path, *, dates: int = 8, level: str = "L2A", size: int = 600, seed: int = 0,
+                 cloud_covers: tuple[float, ...] = SERIES_CLOUD_COVERS) -> Path:
+    """Write `dates` products of one tile over one surface, each with its own clouds, into folder `out`.
+
+    out then holds the products (.SAFE, named by date), truth/<product id>.tif (each date's own mask
+    codes, as truth.tif beside a single product), surface.tif (the true surface reflectance, float32 at
+    20 m: Level-2A's bottom-of-atmosphere reflectance, for either level) and series.json (the dates, ids,
+    cloud covers and files). Cloud covers are taken from `cloud_covers` in turn. Everything appears only
+    when complete. Returns `out`.
+    """
+    if dates < 1:
+        raise ValueError(f"a series needs at least one date, got {dates}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = out / f".series.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        (staging / "truth").mkdir(parents=True)
+        entries = []
+        for index in range(dates):
+            acquisition = series_acquisition(index)
+            cover = cloud_covers[index % len(cloud_covers)]
+            product = write_product(staging / f"date-{index}", level=level, size=size, seed=seed, extras=False,
+                                    cloud_cover=cover, cirrus_cover=SERIES_CIRRUS_COVER, acquisition=acquisition,
+                                    weather=index)
+            product_id = product.name.removesuffix(".SAFE")
+            os.replace(product, staging / product.name)
+            _move_raster(truth_path(product), staging / "truth" / f"{product_id}.tif")
+            entries.append({"product": product.name, "product_id": product_id,
+                            "date": acquisition.sensing.strftime("%Y-%m-%d"), "cloud_cover": cover,
+                            "truth": f"truth/{product_id}.tif"})
+        scene = Scene(size, seed, "L2A", series_acquisition(0), weather=0)
+        write_surface(staging / "surface.tif", scene, TILE_ORIGINS["32UPC"])
+        (staging / SERIES_FILE).write_text(json.dumps(
+            {"level": level, "size": size, "seed": seed, "surface": "surface.tif", "surface_bands": SURFACE_BANDS,
+             "surface_resolution": SURFACE_RESOLUTION, "dates": entries}, indent=1), encoding="utf-8")
+        (out / "truth").mkdir(exist_ok=True)
+        for entry in entries:
+            target = out / entry["product"]
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging / entry["product"], target)
+            _move_raster(staging / entry["truth"], out / entry["truth"])
+        _move_raster(staging / "surface.tif", out / "surface.tif")
+        os.replace(staging / SERIES_FILE, out / SERIES_FILE)
+        return out
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_series(folder: str | Path) -> dict:
+    """series.json of a folder write_series wrote, with the paths made absolute."""
+    folder = Path(folder)
+    series = json.loads((folder / SERIES_FILE).read_text(encoding="utf-8"))
+    series["surface"] = folder / series["surface"]
+    for entry in series["dates"]:
+        entry["product"], entry["truth"] = folder / entry["product"], folder / entry["truth"]
+    return series
 
 
 # ---------------------------------------------------------------------------
@@ -1340,8 +1506,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--granules", type=int, default=1, help="granules in a long-layout product (1 or 2)")
     parser.add_argument("--cloud-cover", type=float, default=0.25, help="fraction of the scene under thick cloud")
     parser.add_argument("--lean", action="store_true", help="skip what no cloud mask reads (TCI, AOT, WVP, preview)")
+    parser.add_argument("--series", type=int, default=0, metavar="DATES",
+                        help="write a time series of this many dates over one surface (truth/, surface.tif)")
     args = parser.parse_args(argv)
     try:
+        if args.series:
+            print(write_series(args.out, dates=args.series, level=args.level, size=args.size, seed=args.seed))
+            return 0
         path = write_product(
             args.out, level=args.level, baseline=args.baseline, size=args.size, seed=args.seed, layout=args.layout,
             granules=args.granules, zip_output=args.zip, cloud_cover=args.cloud_cover, extras=not args.lean,

@@ -494,3 +494,30 @@ def test_the_generator_runs_as_a_script_from_anywhere(tmp_path):
     done = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "--level" in done.stdout and "--out" in done.stdout
+
+
+def test_a_series_is_one_surface_under_each_dates_own_clouds(tmp_path):
+    folder = sp.write_series(tmp_path / "series", dates=3, size=240, seed=4)
+    series = sp.read_series(folder)
+    assert [entry["date"] for entry in series["dates"]] == ["2022-05-02", "2022-05-07", "2022-05-12"]
+    assert len({entry["product_id"] for entry in series["dates"]}) == 3
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [entry["product"].name for entry in series["dates"]] + ["series.json", "surface.tif", "truth"])
+    with rasterio.open(series["surface"]) as dataset:
+        surface = dataset.read(sp.SURFACE_BANDS.index("B05") + 1)
+        assert dataset.descriptions == sp.SURFACE_BANDS and dataset.res == (20.0, 20.0)
+    truths, b05 = [], []
+    for entry in series["dates"]:
+        truth = _read(entry["truth"])
+        truths.append(truth)
+        clear20 = (truth.reshape(120, 2, 120, 2) == sp.TRUTH_CLEAR).all(axis=(1, 3))
+        dn = _read(_one(entry["product"], "GRANULE/*/IMG_DATA/R20m/*_B05_20m.jp2")).astype(np.float64)
+        reflectance = (dn - 1000.0) / 10000.0
+        b05.append(reflectance)
+        # where the truth is clear, the product shows the one surface (a thin haze of cirrus at most)
+        assert np.median(np.abs(reflectance[clear20] - surface[clear20])) < 1e-4
+    assert not np.array_equal(truths[0], truths[1]) and not np.array_equal(truths[1], truths[2])
+    cloudy = [(t >= sp.TRUTH_THIN).mean() for t in truths]
+    assert cloudy[1] == max(cloudy)  # thick-cloud covers of SERIES_CLOUD_COVERS in turn: 30 %, 55 %, 15 %
+    valid = (truths[0] > 0).reshape(120, 2, 120, 2).all(axis=(1, 3))
+    assert np.isnan(surface[~valid]).all() and np.isfinite(surface[valid]).all()
