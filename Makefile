@@ -9,11 +9,19 @@ PYTEST_ARGS ?=
 PRODUCTS    ?=
 OUT         ?=
 BATCH_ARGS  ?=
+EXTENT      ?=
+CRS         ?=
+RESOLUTION  ?=
+START       ?=
+END         ?=
+METHOD      ?=
+MASKS       ?=
+COMPOSITE_ARGS ?=
 PATCHES     ?=
 EPOCHS      ?= 20
 BASE_MODEL  ?= auto
 
-.PHONY: help setup train-env test test-engine demo batch bench finetune bench-levers bench-gpu accuracy package install uninstall screenshots translations clean
+.PHONY: help setup train-env test test-engine demo batch composite bench finetune bench-levers bench-gpu accuracy package install uninstall screenshots translations clean
 
 help:
 	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
@@ -21,7 +29,8 @@ help:
 	@echo "make test-engine the engine tests alone, without starting QGIS"
 	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
 	@echo "make batch       mask many products on dask workers: PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS=...]"
-	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop; bytes a STAC item's 10 km extent fetches"
+	@echo "make composite   a cloud-free composite: PRODUCTS=<folder, glob or list file> OUT=<composite.tif> [EXTENT= CRS= RESOLUTION= START= END= METHOD= MASKS=]"
+	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop; bytes a STAC item's 10 km extent fetches; composites"
 	@echo "make bench-levers each speed lever alone: its time ratio and its agreement (docs/speed-levers.md)"
 	@echo "make bench-gpu   the same on an NVIDIA GPU (installs onnxruntime-gpu into .deps-gpu); its row in docs/benchmarks.md"
 	@echo "make accuracy    score the engine (shadow check off and on) against labels and the SCL; writes docs/accuracy.md"
@@ -53,10 +62,17 @@ batch: setup
 	@test -n "$(PRODUCTS)" -a -n "$(OUT)" || { echo "usage: make batch PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS='--workers 2 --resolution 60']"; exit 2; }
 	$(PYTHON) tools/batch.py "$(PRODUCTS)" "$(OUT)" $(BATCH_ARGS)
 
+composite: setup
+	@test -n "$(PRODUCTS)" -a -n "$(OUT)" || { echo "usage: make composite PRODUCTS=<folder, glob or list file> OUT=<composite.tif> [EXTENT=xmin,ymin,xmax,ymax[,CRS] CRS=EPSG:... RESOLUTION=20 START=YYYY-MM-DD END=YYYY-MM-DD METHOD=median|bap MASKS=<folder> COMPOSITE_ARGS=...]"; exit 2; }
+	$(PYTHON) tools/composite.py "$(PRODUCTS)" "$(OUT)" $(if $(EXTENT),--extent="$(EXTENT)",) $(if $(CRS),--crs "$(CRS)",) \
+		$(if $(RESOLUTION),--resolution $(RESOLUTION),) $(if $(START),--start $(START),) $(if $(END),--end $(END),) \
+		$(if $(METHOD),--method $(METHOD),) $(if $(MASKS),--masks "$(MASKS)",) $(COMPOSITE_ARGS)
+
 bench: setup
 	$(PYTHON) tools/bench.py
 	$(PYTHON) tools/bench_batch.py
 	$(PYTHON) tools/bench_stac.py
+	$(PYTHON) tools/bench_composite.py
 
 accuracy: setup
 	$(PYTHON) tools/accuracy.py --write

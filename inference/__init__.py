@@ -44,6 +44,8 @@ ENTRY_POINTS = {
     "scl_file": ".reading.product",
     "build_true_colour_view": ".reading.context_views",
     "build_scl_view": ".reading.context_views",
+    "apply_mask": ".cleaning.apply",
+    "composite": ".cleaning.composite",
     "finetune": ".training.finetune",
     "model_files": ".training.finetune",
     "report_files": ".comparing.report",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .classes import CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
+
 # Digital number -> reflectance for a plain raster: reflectance = DN * SCALE + OFFSET. These fit Level-2A
 # from processing baseline 04.00 on (BOA_ADD_OFFSET -1000, quantification 10000).
 DEFAULT_SCALE = 0.0001
@@ -59,3 +61,24 @@ AUTO_MODEL = "auto"
 def model_file(model: str | Path) -> str | Path | None:
     """The model file a run reads, for the checks that no output replaces it; None for the built-in models."""
     return None if str(model).strip().lower() == AUTO_MODEL else model
+
+
+# Clean pixels (applymask, composite): the mask classes a user may remove, by the names every door uses;
+# all three are removed unless the user keeps some.
+CLEAN_CLASSES = {"cloud": CLOUD, "semi_transparent_cloud": SEMI_TRANSPARENT, "cloud_shadow": CLOUD_SHADOW}
+# The surface bands a cleaned stack or a composite holds unless asked otherwise (B01, B09 and B10 are
+# atmospheric bands), and the grid they share without upsampling a band.
+CLEAN_BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
+DEFAULT_CLEAN_RESOLUTION = 20
+# What a cleaned stack holds: reflectance as float32 (no data NaN), or the product's digital numbers as uint16
+# (no data 0) with each band's scale and offset in its metadata.
+CLEAN_VALUES = ("reflectance", "dn")
+# Composites: how a pixel's clear observations become one value, and which masks say what is clear ("scl" and
+# "none" serve comparisons: docs/accuracy.md).
+COMPOSITE_METHODS = {"median": "median of the clear observations", "bap": "best-available pixel"}
+MASK_SOURCES = ("plugin", "scl", "none")
+
+# True colour wherever the plugin shows bands (the context view, cleaned stacks, composites): B04, B03, B02
+# from black to white over this reflectance, as ESA's TCI images: land reads well, clouds saturate.
+TRUE_COLOUR_BANDS = ("B04", "B03", "B02")
+TRUE_COLOUR_REFLECTANCE = (0.0, 0.25)

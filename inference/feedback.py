@@ -86,6 +86,43 @@ class ConsoleFeedback:
             self._bar = ""
 
 
+class Notices:
+    """Feedback that passes everything on and keeps each warning once: the user hears it at once, and the run's
+    result lists it."""
+
+    def __init__(self, feedback: Feedback):
+        self.feedback = feedback
+        self.messages: list[str] = []
+
+    def warn(self, message: str) -> None:
+        if message not in self.messages:
+            self.messages.append(message)
+            self.feedback.warn(message)
+
+    def progress(self, percent: float, stage: str) -> None:
+        self.feedback.progress(percent, stage)
+
+    def is_cancelled(self) -> bool:
+        return self.feedback.is_cancelled()
+
+
+class Share:
+    """One step's feedback as a share of a whole run's: its 0-100 % fill [start, end] of the run's bar, its
+    stages prefixed with what the step is; cancel and warnings pass through."""
+
+    def __init__(self, feedback: Feedback, start: float, end: float, prefix: str):
+        self.feedback, self.start, self.end, self.prefix = feedback, start, end, prefix
+
+    def progress(self, percent: float, stage: str) -> None:
+        self.feedback.progress(self.start + (self.end - self.start) * percent / 100.0, f"{self.prefix}{stage}")
+
+    def is_cancelled(self) -> bool:
+        return self.feedback.is_cancelled()
+
+    def warn(self, message: str) -> None:
+        self.feedback.warn(message)
+
+
 def check_cancelled(feedback: Feedback) -> None:
     """Raise Cancelled if the user asked to stop; call between units of work."""
     if feedback.is_cancelled():

@@ -59,3 +59,8 @@ class Grid:
         row0 = math.floor(round((gymax - ymax) / res, 6))
         row1 = math.ceil(round((gymax - ymin) / res, 6))
         return self.window_grid(Window(col0, row0, col1 - col0, row1 - row0))
+
+    def blocks(self, size: int) -> list[Window]:
+        """Square windows of `size` pixels covering the grid row by row (the last ones cut at the edges)."""
+        return [Window(col, row, min(size, self.width - col), min(size, self.height - row))
+                for row in range(0, self.height, size) for col in range(0, self.width, size)]

@@ -41,7 +41,8 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..__about__ import ICON_PATH
-from ..inference.defaults import DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK, DEVICES, MAX_BUFFER
+from ..inference.batch.inputs import find_products
+from ..inference.defaults import CLEAN_CLASSES, DEFAULT_BUFFER, DEFAULT_SHADOW_CHECK, DEVICES, MAX_BUFFER
 from ..inference.errors import CloudMaskError
 from ..inference.outputs import check_geotiff_name, check_outputs
 from ..inference.reading.paths import is_product_path, product_container
@@ -252,6 +253,17 @@ class CloudMaskAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self):  # noqa: N802 (QGIS's name)
         return type(self)()
 
+    def extent_value(self, parameters: dict, context: QgsProcessingContext) -> tuple | None:
+        """EXTENT as the engine takes it; without a CRS ("xmin,xmax,ymin,ymax") it is in the input's CRS."""
+        if parameters.get("EXTENT") is None:
+            return None
+        rectangle = self.parameterAsExtent(parameters, "EXTENT", context)
+        if rectangle.isNull():
+            return None
+        bounds = (rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum())
+        crs = self.parameterAsExtentCrs(parameters, "EXTENT", context)
+        return (*bounds, crs.toWkt()) if crs.isValid() else bounds
+
     def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802
         """QGIS only says "Incorrect parameter value" for a raster it cannot open; say which file and why."""
         ok, message = super().checkParameterValues(parameters, context)
@@ -364,6 +376,41 @@ class ReferenceAlgorithm(CloudMaskAlgorithm):
 
     def groupId(self) -> str:  # noqa: N802 (QGIS's name)
         return "reference"
+
+
+class CleaningAlgorithm(CloudMaskAlgorithm):
+    """Masks applied to bands and composites share the toolbox group "Clean pixels"."""
+
+    def group(self) -> str:
+        return QCoreApplication.translate("CleaningAlgorithm", "Clean pixels")
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS's name)
+        return "cleaning"
+
+
+def classes_parameter() -> QgsProcessingParameterEnum:
+    """CLASSES: the mask classes removed, by name; all three unless the user keeps some."""
+    parameter = QgsProcessingParameterEnum("CLASSES", "Mask classes to remove", options=list(CLEAN_CLASSES),
+                                           allowMultiple=True, defaultValue=list(CLEAN_CLASSES),
+                                           usesStaticStrings=True, optional=True)
+    parameter.setHelp("Pixels of these classes (and wherever the mask has no data) become no data.")
+    return parameter
+
+
+def classes_value(algorithm: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> list[int]:
+    names = algorithm.parameterAsEnumStrings(parameters, "CLASSES", context) or list(CLEAN_CLASSES)
+    return [CLEAN_CLASSES[name] for name in names]
+
+
+def product_list(algorithm: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> list[str]:
+    """PRODUCTS (a folder, a list file, a glob, STAC items) as the product paths the batch runner takes."""
+    return find_products(algorithm.parameterAsFile(parameters, "PRODUCTS", context))
+
+
+def bands_value(algorithm: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> list[str]:
+    """BANDS as a list: "B02, B03 B04" -> ["B02", "B03", "B04"]; empty for the default."""
+    text = algorithm.parameterAsString(parameters, "BANDS", context) or ""
+    return [part for part in text.replace(",", " ").split() if part]
 
 
 def unreadable_raster_message(parameter: str, value: str) -> str:

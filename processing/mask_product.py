@@ -123,17 +123,6 @@ class MaskProductAlgorithm(MaskingAlgorithm):
         )
         add_mask_outputs(self)
 
-    def extent_value(self, parameters: dict, context: QgsProcessingContext) -> tuple | None:
-        """EXTENT as the engine takes it; without a CRS ("xmin,xmax,ymin,ymax") it is in the product's CRS."""
-        if parameters.get("EXTENT") is None:
-            return None
-        rectangle = self.parameterAsExtent(parameters, "EXTENT", context)
-        if rectangle.isNull():
-            return None
-        bounds = (rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum())
-        crs = self.parameterAsExtentCrs(parameters, "EXTENT", context)
-        return (*bounds, crs.toWkt()) if crs.isValid() else bounds
-
     def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:

@@ -7,7 +7,9 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..__about__ import ICON_PATH
+from .apply_mask import ApplyMaskAlgorithm
 from .compare_scl import CompareSclAlgorithm
+from .composite import CompositeAlgorithm
 from .export_patches import ExportPatchesAlgorithm
 from .finetune import FinetuneAlgorithm
 from .mask_many import MaskManyAlgorithm
@@ -42,6 +44,8 @@ class CloudMaskProvider(QgsProcessingProvider):
             MaskRasterAlgorithm(),
             CompareSclAlgorithm(),
             MaskManyAlgorithm(),
+            ApplyMaskAlgorithm(),
+            CompositeAlgorithm(),
             ReferenceMaskAlgorithm(),
             ValidateAlgorithm(),
             ExportPatchesAlgorithm(),

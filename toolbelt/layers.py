@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import QgsMapLayer, QgsPalettedRasterRenderer, QgsRasterLayer
+from qgis.core import (
+    QgsContrastEnhancement,
+    QgsMapLayer,
+    QgsMultiBandColorRenderer,
+    QgsPalettedRasterRenderer,
+    QgsRasterLayer,
+)
 from qgis.PyQt.QtGui import QColor
 
 from ..__about__ import STYLE_DIR
 from ..inference.classes import CLEAR, CLEAR_SHOWN_COLOUR
+from ..inference.defaults import TRUE_COLOUR_BANDS, TRUE_COLOUR_REFLECTANCE
 
 MASK_STYLE = STYLE_DIR / "mask.qml"
 SCL_STYLE = STYLE_DIR / "scl.qml"
@@ -27,6 +34,8 @@ SCL_LAYER_NAME = "Scene classification (SCL)"
 DIFFERENCE_LAYER_NAME = "SCL difference"
 REFERENCE_LAYER_NAME = "Reference mask"
 CONFIDENCE_LAYER_NAME = "Reference confidence"
+CLEAN_LAYER_NAME = "Clean bands"
+COMPOSITE_LAYER_NAME = "Cloud-free composite"
 
 # The mask layer's two styles (Layers panel > right-click > Styles): clear see-through, or clear in green.
 CLEAR_HIDDEN_STYLE = "clear transparent"
@@ -86,3 +95,36 @@ def style_difference_layer(layer: QgsRasterLayer) -> None:
 def style_confidence_layer(layer: QgsRasterLayer) -> None:
     """The reference's confidence in percent: red where the forest is unsure, green where it is sure."""
     apply_style(layer, CONFIDENCE_STYLE)
+
+
+def style_rgb(layer: QgsRasterLayer, bands: tuple[int, int, int], minimum: float, maximum: float) -> None:
+    """Red, green, blue from three bands (1-based), each stretched linearly from minimum to maximum."""
+    provider = layer.dataProvider()
+    renderer = QgsMultiBandColorRenderer(provider, *bands)
+    enhancements = []
+    for band in bands:
+        enhancement = QgsContrastEnhancement(provider.dataType(band))
+        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+        enhancement.setMinimumValue(minimum)
+        enhancement.setMaximumValue(maximum)
+        enhancements.append(enhancement)
+    renderer.setRedContrastEnhancement(enhancements[0])
+    renderer.setGreenContrastEnhancement(enhancements[1])
+    renderer.setBlueContrastEnhancement(enhancements[2])
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+    layer.emitStyleChanged()
+
+
+def style_band_stack(layer: QgsRasterLayer) -> None:
+    """A cleaned stack or a composite in true colour: B04, B03, B02 (found by their band descriptions) over the
+    reflectance of ESA's TCI images. A stack of digital numbers looks the same: QGIS applies each band's scale
+    and offset. A stack without those bands keeps QGIS's own look."""
+    names = [layer.bandName(band) for band in range(1, layer.bandCount() + 1)]  # "Band 03: B04"
+    numbers = []
+    for wanted in TRUE_COLOUR_BANDS:
+        found = [i for i, name in enumerate(names, start=1) if name == wanted or name.endswith(f": {wanted}")]
+        if not found:
+            return
+        numbers.append(found[0])
+    style_rgb(layer, tuple(numbers), *TRUE_COLOUR_REFLECTANCE)  # type: ignore[arg-type]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qgis.core import QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRasterLayer
+from qgis.core import QgsRasterLayer
+
+from ..toolbelt.layers import style_rgb
 
 if TYPE_CHECKING:  # the engine's reading room needs rasterio; this module must load without it
     from ..inference.reading.context_views import ContextView
@@ -17,17 +19,4 @@ if TYPE_CHECKING:  # the engine's reading room needs rasterio; this module must 
 
 def style_true_colour(layer: QgsRasterLayer, view: ContextView) -> None:
     """Red, green, blue from bands 1-3, stretched linearly between the view's limits."""
-    provider = layer.dataProvider()
-    renderer = QgsMultiBandColorRenderer(provider, 1, 2, 3)
-    enhancements = []
-    for band in (1, 2, 3):
-        enhancement = QgsContrastEnhancement(provider.dataType(band))
-        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
-        enhancement.setMinimumValue(view.minimum)
-        enhancement.setMaximumValue(view.maximum)
-        enhancements.append(enhancement)
-    renderer.setRedContrastEnhancement(enhancements[0])
-    renderer.setGreenContrastEnhancement(enhancements[1])
-    renderer.setBlueContrastEnhancement(enhancements[2])
-    layer.setRenderer(renderer)
-    layer.triggerRepaint()
+    style_rgb(layer, (1, 2, 3), view.minimum, view.maximum)

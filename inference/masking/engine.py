@@ -39,7 +39,7 @@ from ..defaults import (
     model_file,
 )
 from ..errors import BandError, ModelError
-from ..feedback import Feedback, SilentFeedback, check_cancelled
+from ..feedback import Feedback, Notices, SilentFeedback, check_cancelled
 from ..grid import Grid
 from ..outputs import atomic_output, check_outputs, check_raster_outputs, check_writable
 from ..reading.paths import product_container
@@ -85,26 +85,6 @@ class MaskResult:
     # "blend", "waiting for the codes thread" (the model's thread, the caller's); "upsample, codes, post-steps",
     # "write" (the codes thread); "finish and overviews" (the caller's, after the others)
     stage_seconds: dict[str, float] = field(default_factory=dict)
-
-
-class _Notices:
-    """Warnings go to the user at once and into the result."""
-
-    def __init__(self, feedback: Feedback):
-        self.feedback = feedback
-        self.messages: list[str] = []
-
-    def warn(self, message: str) -> None:
-        if message not in self.messages:
-            self.messages.append(message)
-            self.feedback.warn(message)
-
-    # the Feedback protocol, so sessions can warn through the same channel
-    def progress(self, percent: float, stage: str) -> None:
-        self.feedback.progress(percent, stage)
-
-    def is_cancelled(self) -> bool:
-        return self.feedback.is_cancelled()
 
 
 def _band_positions(source: BandSource, names: list[str], what: str) -> list[int]:
@@ -179,7 +159,7 @@ def run_mask(
     goes on (both off only to measure what they give).
     """
     started = time.perf_counter()
-    notices = feedback if isinstance(feedback, _Notices) else _Notices(feedback or SilentFeedback())
+    notices = feedback if isinstance(feedback, Notices) else Notices(feedback or SilentFeedback())
     model_positions = _band_positions(source, card.band_names, f"the model {card.label}")
     extra_names = list(dict.fromkeys([*(class3.bands if class3 else ()),
                                       *(name for step in post_steps for name in getattr(step, "bands", ()))]))
@@ -296,7 +276,7 @@ class Preparation:
 
 
 def prepare(model: str | Path, level: str, bands: list[str], where: str, *, b10: bool, cirrus_layer: bool,
-            product_id: str | None, device: str, threads: int, notices: _Notices,
+            product_id: str | None, device: str, threads: int, notices: Notices,
             open_session: SessionFactory = create_session, baseline: str | None = None) -> Preparation:
     """Card (for the level and the bands present), class-3 plan, and one session on the device asked for.
 
@@ -366,7 +346,7 @@ def mask_raster(
     open_session: how the ONNX session is obtained; scoring many rasters with one model passes a SessionCache.
     """
     started = time.perf_counter()
-    notices = _Notices(feedback or SilentFeedback())
+    notices = Notices(feedback or SilentFeedback())
     geometry = None
     if shadow_check and sun_azimuth is not None and sun_zenith is not None:
         geometry = ShadowGeometry(float(sun_zenith), float(sun_azimuth) % 360.0)
@@ -417,7 +397,7 @@ def mask_raster(
     return replace(result, seconds=round(time.perf_counter() - started, 3))
 
 
-def _product_bands(card: ModelCard, product: Any, notices: _Notices) -> dict[str, str]:
+def _product_bands(card: ModelCard, product: Any, notices: Notices) -> dict[str, str]:
     """Model band name -> Sentinel-2 band id present in the product, using the card's fallbacks."""
     chosen: dict[str, str] = {}
     missing: list[str] = []
@@ -468,7 +448,7 @@ def mask_product(
     read_ahead: decode the next strip's bands while the model runs (off only to measure what it gives).
     """
     started = time.perf_counter()
-    notices = _Notices(feedback or SilentFeedback())
+    notices = Notices(feedback or SilentFeedback())
     model_input = model_file(model)
     given = product_container(product_path) if isinstance(product_path, (str, Path)) else None
     outputs = {"OUTPUT": output, "OUTPUT_PROBABILITIES": probabilities}

@@ -17,12 +17,10 @@ from osgeo import gdal
 
 from ..errors import OutputError
 from ..outputs import atomic_output
+from ..defaults import TRUE_COLOUR_BANDS, TRUE_COLOUR_REFLECTANCE
 from .paths import is_product_path
 from .product import Product, as_product, scl_file
 
-TRUE_COLOUR_BANDS = ("B04", "B03", "B02")
-# Reflectance shown from black to white, as ESA's TCI images: land reads well, clouds saturate.
-TRUE_COLOUR_REFLECTANCE = (0.0, 0.25)
 
 
 @dataclass(frozen=True)

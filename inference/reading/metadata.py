@@ -625,3 +625,10 @@ def to_reflectance(dn: np.ndarray, band_ids: Sequence[str], metadata, out: np.nd
         np.add(array.astype(np.float32, copy=False), offsets, out=result)
         result /= quantification
     return result[0] if squeeze else result
+
+
+def reflectance_scaling(band_ids: Sequence[str], metadata) -> list[tuple[float, float]]:
+    """to_reflectance as GDAL's per-band (scale, offset): reflectance = DN * scale + offset, for files that keep
+    the digital numbers and let their reader convert them."""
+    quantification = float(metadata.quantification)
+    return [(1.0 / quantification, float(offset) / quantification) for offset in band_offsets(band_ids, metadata)]

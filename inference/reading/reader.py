@@ -442,8 +442,12 @@ class ProductReader:
                 source.close()
         self._sources = {}
 
-    def read(self, window=None) -> BandBlock:
-        """The bands on `window` (a rasterio Window of whole pixels of `grid`; None: the whole grid)."""
+    def read(self, window=None, *, reflectance: bool = True) -> BandBlock:
+        """The bands on `window` (a rasterio Window of whole pixels of `grid`; None: the whole grid).
+
+        reflectance=False: the product's digital numbers, resampled as the reflectance would be (float32),
+        for outputs that keep the product's own values.
+        """
         if not self._sources:
             raise ProductError(f"The reader of {self.product.product_id} is closed.")
         win = _int_window(window, self.grid)
@@ -464,7 +468,7 @@ class ProductReader:
             dn[i] = values
             invalid |= band_invalid
             sat |= band_sat
-        data = to_reflectance(dn, self.bands, self.product, out=dn)
+        data = to_reflectance(dn, self.bands, self.product, out=dn) if reflectance else dn
         data[:, invalid] = 0.0
         return BandBlock(data=data, valid=~invalid, saturated=sat & ~invalid)
 

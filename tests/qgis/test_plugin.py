@@ -18,7 +18,8 @@ from s2cloudmask.ui.diagnostics_dialog import DiagnosticsDialog
 from tests.sandbox_env import PACKAGE_ROOT
 
 ALGORITHMS = {"s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:comparescl", "s2cloudmask:maskmany",
-              "s2cloudmask:referencemask", "s2cloudmask:validate", "s2cloudmask:exportpatches", "s2cloudmask:finetune"}
+              "s2cloudmask:referencemask", "s2cloudmask:validate", "s2cloudmask:exportpatches", "s2cloudmask:finetune",
+              "s2cloudmask:applymask", "s2cloudmask:composite"}
 
 
 def _registered_algorithms() -> set[str]:

@@ -57,14 +57,15 @@ def test_provider_offers_its_algorithms(processing):
     assert provider.name() == "Sentinel-2 Cloud Mask"
     assert not provider.icon().isNull()
     ids = sorted(alg.id() for alg in provider.algorithms())
-    assert ids == ["s2cloudmask:comparescl", "s2cloudmask:exportpatches", "s2cloudmask:finetune",
+    assert ids == ["s2cloudmask:applymask", "s2cloudmask:comparescl", "s2cloudmask:composite",
+                   "s2cloudmask:exportpatches", "s2cloudmask:finetune",
                    "s2cloudmask:maskmany",
                    "s2cloudmask:maskproduct", "s2cloudmask:maskraster", "s2cloudmask:referencemask",
                    "s2cloudmask:validate"]
     groups = {"comparescl": "Comparison", "maskproduct": "Cloud masking", "maskraster": "Cloud masking",
               "maskmany": "Cloud masking", "referencemask": "Reference and validation",
               "validate": "Reference and validation", "exportpatches": "Reference and validation",
-              "finetune": "Training"}
+              "finetune": "Training", "applymask": "Clean pixels", "composite": "Clean pixels"}
     for alg in provider.algorithms():
         assert not alg.icon().isNull()
         assert alg.group() == groups[alg.name()]

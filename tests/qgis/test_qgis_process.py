@@ -221,3 +221,36 @@ def test_an_update_keeps_the_installed_packages(tmp_path, real_l2a):
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert json.loads(ran.stdout)["results"]["DEVICE_USED"] == "CPU"
     assert not (plugins / "s2cloudmask" / ".deps").exists()
+
+
+def test_clean_pixels_run_headless_and_refuse_a_foreign_mask(qgis_env, tmp_path):
+    """applymask with a mask, composite masking what has none on the batch runner, and a mask of another product
+    refused with a non-zero exit, the message and no file."""
+    from s2cloudmask.inference.masking.engine import mask_product
+    from s2cloudmask.tools import synthetic_product as sp
+
+    series = sp.read_series(sp.write_series(tmp_path / "products", dates=2, size=240, seed=8))
+    first, second = series["dates"]
+    mask = tmp_path / "first_cloudmask.tif"
+    mask_product(first["product"], mask, resolution=20, device="cpu")
+    applied = qgis_process(qgis_env, "--json", "run", "s2cloudmask:applymask", "--", f"INPUT={first['product']}",
+                           f"MASK={mask}", "CLASSES=cloud", "CLASSES=cloud_shadow", "VALUES=dn",
+                           f"OUTPUT={tmp_path / 'clean.tif'}")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert json.loads(applied.stdout)["results"]["BANDS"].startswith("B02,B03,B04")
+    with rasterio.open(tmp_path / "clean.tif") as dataset:
+        assert dataset.dtypes[0] == "uint16" and dataset.tags()["CLASSES_REMOVED"].startswith("cloud shadow, cloud")
+
+    composited = qgis_process(qgis_env, "--json", "run", "s2cloudmask:composite", "--",
+                              f"PRODUCTS={tmp_path / 'products'}", "DEVICE=cpu", "START=2022-05-01",
+                              f"OUTPUT={tmp_path / 'composite.tif'}", timeout=900)
+    assert composited.returncode == 0, composited.stdout + composited.stderr
+    results = json.loads(composited.stdout)["results"]
+    assert results["MASKS_MADE"] == 2 and results["MASKS_FOLDER"] == str(tmp_path / "composite_masks")
+    assert (tmp_path / "composite_masks" / f"{second['product_id']}_cloudmask.tif").is_file()
+
+    refused = qgis_process(qgis_env, "run", "s2cloudmask:applymask", "--", f"INPUT={second['product']}",
+                           f"MASK={mask}", f"OUTPUT={tmp_path / 'wrong.tif'}")
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and f"made from {first['product_id']}" in said and "Traceback" not in said
+    assert not (tmp_path / "wrong.tif").exists()

@@ -1,0 +1,9 @@
+"""`python3 -m s2cloudmask.inference.cleaning PRODUCTS OUT`: a composite from a shell, with the plugin's own packages
+(importing the inference package has put them on sys.path)."""
+
+import sys
+
+if __name__ == "__main__":
+    from .cli import main
+
+    sys.exit(main())
