@@ -45,6 +45,7 @@ from ..toolbelt import layers as layer_styles
 from ..toolbelt.crs import qgis_crs
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.preferences import DockSettings, PlgSettings
+from .clean_task import CleanBandsTask
 from .context_layers import style_true_colour
 from .folders import first_writable, folder_holding_product
 from .model_list import ModelList
@@ -54,7 +55,7 @@ from .released_layers import ReleasedLayers
 from .results import ResultsPanel, describe_seconds, run_settings
 from .run_files import CompanionPaths
 from .stac_settings_dialog import StacSettingsDialog
-from .task import CloudMaskTask, RunOutcome, RunRequest, publish
+from .task import CloudMaskTask, EngineTask, RunOutcome, RunRequest, publish
 
 if TYPE_CHECKING:  # the reader needs rasterio; this module must load without it
     from ..inference.reading.product import Product
@@ -260,6 +261,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.outputFileWidget.fileChanged.connect(self._output_edited)
         self.runButton.clicked.connect(self.run)
         self.cancelButton.clicked.connect(self.cancel)
+        self.results.cleanButton.clicked.connect(self.clean_bands)
 
     def band_combo(self, role: str) -> Any:
         return getattr(self, f"{role}BandCombo")
@@ -545,16 +547,48 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         if existing and not self.confirm_replace(request.output, existing):
             return
         self._save_settings(request)
-        task = CloudMaskTask(request)
+        self._start(CloudMaskTask(request), self._succeeded)
+
+    def _start(self, task: EngineTask, succeeded: Any) -> None:
+        """Hand a task to QGIS's task manager, its progress and stage on the dock, its end to `succeeded` or the
+        shared failure and cancel handlers."""
         task.progressChanged.connect(lambda value: self.progressBar.setValue(round(value)))
         task.stageChanged.connect(lambda stage: self.stageLabel.setText(breakable(stage)))
-        task.succeeded.connect(self._succeeded)
+        task.succeeded.connect(succeeded)
         task.failed.connect(self._failed)
         task.cancelledRun.connect(self._cancelled)
         self.task = task
         self._set_running(True)
         self.stageLabel.setText(breakable(f"Waiting for the task manager to start {task.description()}…"))
         QgsApplication.taskManager().addTask(task)
+
+    def clean_bands(self) -> None:
+        """The Results tab's Clean bands: the last run's product with its mask applied, in QGIS's task manager."""
+        if self.task is not None:
+            self.log.log(RUNNING_TIP, Qgis.Info, push=True)
+            return
+        if self.last_outcome is None or self.last_outcome.request.product is None:
+            return
+        self._start(CleanBandsTask(self.last_outcome), self._cleaned)
+
+    def _cleaned(self, result: Any) -> None:
+        """The clean bands join the run's group, on top, in true colour."""
+        self._finish()
+        self.progressBar.setValue(100)
+        layer = QgsRasterLayer(result.output, layer_styles.CLEAN_LAYER_NAME, "gdal")
+        if not layer.isValid():
+            self._failed(f"QGIS could not open {result.output} as a layer.", result.output)
+            return
+        layer_styles.style_band_stack(layer)
+        project = QgsProject.instance()
+        project.addMapLayer(layer, False)
+        mask_node = next((node for node in project.layerTreeRoot().findLayers()
+                          if node.layer() is not None and node.layer().source() == self.last_outcome.mask.output), None)
+        (mask_node.parent() if mask_node is not None else project.layerTreeRoot()).insertLayer(0, layer)
+        summary = (f"Clean bands: {', '.join(result.bands)} in {Path(result.output).name}, "
+                   f"{result.kept_percent:.1f} % of the pixels with data kept.")
+        self.stageLabel.setText(breakable(summary))
+        QTimer.singleShot(0, lambda: self.log.bar(summary, Qgis.Success))
 
     def confirm_replace(self, output: str, existing: list[Path]) -> bool:
         """Ask before a run writes over files of an earlier run; No is the default. Whole names, wrapped."""
@@ -614,6 +648,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self._add_layers(outcome, place)
         self.results.show_run(outcome.request.label, mask, outcome.seconds, outcome.comparison, outcome.warnings,
                               run_settings(outcome.request, mask))
+        self.results.offer_cleaning(outcome.request.product is not None)
         self.mainTabs.setCurrentWidget(self.resultsTab)
         if self.auto_output == outcome.request.output:  # the next run gets fresh names, not these
             self._set_default_output(self._output_stem, Path(outcome.request.output).parent)

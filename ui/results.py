@@ -55,6 +55,11 @@ MATRIX_HEADERS = {
     "unclassified": "Unclass.",
     "snow_or_ice": "Snow, ice",
 }
+CLEAN_TIP = ("The product's bands at the run's resolution and extent, with what this mask removes (cloud, "
+             "semi-transparent cloud, cloud shadow) as no data, written beside the mask and added to the map in true "
+             "colour (as 'Apply a cloud mask to Sentinel-2 bands').")
+CLEAN_RASTER_TIP = ("This run masked a raster layer: use 'Apply a cloud mask to Sentinel-2 bands' in the Processing "
+                    "toolbox with the layer and this mask.")
 EMPTY_TEXT = "No results yet. Choose a product on the Mask tab and press Run; the figures appear here."
 DEVICE_CHOICES = {"auto": "automatic", "cpu": "CPU", "gpu": "GPU"}
 
@@ -191,6 +196,9 @@ class ResultsPanel(QWidget):
         self.warningsLabel = self._value_label("warningsValue")
         self.warningsLabel.setStyleSheet("color: #9a5b00;")
         form.addRow(self.warningsLabel)
+        self.cleanButton = QPushButton("Clean bands")
+        self.cleanButton.setObjectName("cleanButton")
+        form.addRow(self.cleanButton)
 
         # How the run was made: filled by show_run() from run_settings(), one row each.
         self.settingsGroup = QGroupBox("Settings")
@@ -267,6 +275,11 @@ class ResultsPanel(QWidget):
         else:
             self._show_comparison(comparison)
             self.sclGroup.show()
+
+    def offer_cleaning(self, product: bool) -> None:
+        """Clean bands needs the run's product: a raster layer's run has its mask but no product bands to read."""
+        self.cleanButton.setEnabled(product)
+        self.cleanButton.setToolTip(CLEAN_TIP if product else CLEAN_RASTER_TIP)
 
     def _show_settings(self, settings: list[tuple[str, str]]) -> None:
         while self.settingsForm.rowCount():

@@ -115,7 +115,7 @@ class TaskFeedback:
     share of the task's progress bar.
     """
 
-    def __init__(self, task: "CloudMaskTask") -> None:
+    def __init__(self, task: "EngineTask") -> None:
         self._task = task
         self._low, self._high = 0.0, 100.0
         self._stage = ""
@@ -143,21 +143,20 @@ class TaskFeedback:
             PlgLogger().log(message, Qgis.Warning)
 
 
-class CloudMaskTask(QgsTask):
-    """Runs one RunRequest in the background; reports back through its signals on the main thread."""
+class EngineTask(QgsTask):
+    """One engine call in the background (`_run`); reports back through its signals on the main thread."""
 
     stageChanged = pyqtSignal(str)  # noqa: N815 (Qt's naming)
-    succeeded = pyqtSignal(object)  # RunOutcome
+    succeeded = pyqtSignal(object)  # what _run returned
     failed = pyqtSignal(str, str)  # message for the user, details for the log
     cancelledRun = pyqtSignal()  # noqa: N815
+    what = "The run"  # how the failure message names the work
 
-    def __init__(self, request: RunRequest) -> None:
-        super().__init__(f"Cloud mask: {request.label}", QgsTask.CanCancel)
-        self.request = request
-        self.outcome: RunOutcome | None = None
+    def __init__(self, description: str) -> None:
+        super().__init__(description, QgsTask.CanCancel)
+        self.outcome: object | None = None
         self.error: BaseException | None = None
         self.details = ""
-        self.staging: Path | None = None  # the hidden folder the run writes into (ui/run_files.py)
 
     def run(self) -> bool:
         """True also for a cancelled run: cancelling is the user's choice, not a failure for the task manager."""
@@ -177,6 +176,34 @@ class CloudMaskTask(QgsTask):
             self.details = traceback.format_exc()
         self._discard()
         return False
+
+    def _run(self) -> object:
+        raise NotImplementedError
+
+    def _discard(self) -> None:
+        """What a cancelled or failed run must not leave behind (the engine's own outputs are atomic)."""
+
+    def finished(self, result: bool) -> None:  # noqa: FBT001 (QgsTask's signature)
+        if result and self.outcome is not None:
+            self.succeeded.emit(self.outcome)
+        elif self.isCanceled() or isinstance(self.error, Cancelled):
+            self._discard()  # the task manager may cancel before run() looked at the flag
+            self.cancelledRun.emit()
+        else:
+            message = str(self.error) if isinstance(self.error, CloudMaskError) else (
+                f"{self.what} stopped on an unexpected error ({type(self.error).__name__}: {self.error}). "
+                "Details are in the log panel; please report them."
+            )
+            self.failed.emit(message, self.details or message)
+
+
+class CloudMaskTask(EngineTask):
+    """Runs one RunRequest in the background: mask, comparison, context views (a RunOutcome)."""
+
+    def __init__(self, request: RunRequest) -> None:
+        super().__init__(f"Cloud mask: {request.label}")
+        self.request = request
+        self.staging: Path | None = None  # the hidden folder the run writes into (ui/run_files.py)
 
     def _run(self) -> RunOutcome:
         request = self.request
@@ -248,15 +275,3 @@ class CloudMaskTask(QgsTask):
         discard(self.staging)
         self.staging = None
 
-    def finished(self, result: bool) -> None:  # noqa: FBT001 (QgsTask's signature)
-        if result and self.outcome is not None:
-            self.succeeded.emit(self.outcome)
-        elif self.isCanceled() or isinstance(self.error, Cancelled):
-            self._discard()  # the task manager may cancel before run() looked at the flag
-            self.cancelledRun.emit()
-        else:
-            message = str(self.error) if isinstance(self.error, CloudMaskError) else (
-                f"The run stopped on an unexpected error ({type(self.error).__name__}: {self.error}). "
-                "Details are in the log panel; please report them."
-            )
-            self.failed.emit(message, self.details or message)

@@ -443,3 +443,30 @@ def test_the_model_field_offers_auto_and_the_fine_tuned_models(dock: CloudMaskDo
     model.unlink()
     QgsApplication.sendEvent(field, QFocusEvent(QEvent.FocusIn))
     assert str(model.resolve()) not in dock.modelList.entries_model.stringList()
+
+
+def test_clean_bands_applies_the_runs_mask_and_adds_the_bands_in_true_colour(
+    dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "window_cloudmask.tif"
+    choose_window(dock, real_l2a, output)
+    dock.runButton.click()
+    wait_until(lambda: dock.task is None)
+    assert dock.results.cleanButton.isEnabled() and "no data" in dock.results.cleanButton.toolTip()
+    dock.results.cleanButton.click()
+    assert f"Clean bands: {PRODUCT_ID}" in [task.description() for task in QgsApplication.taskManager().tasks()]
+    wait_until(lambda: dock.task is None)
+    assert not messages(qgis_iface, Qgis.Critical), messages(qgis_iface, Qgis.Critical)
+    clean = tmp_path / "window_clean.tif"
+    group = QgsProject.instance().layerTreeRoot().findGroup(PRODUCT_ID)
+    layer = group.findLayers()[0].layer()
+    assert layer.name() == "Clean bands" and Path(layer.source()) == clean
+    assert layer.renderer().type() == "multibandcolor" and layer.bandName(layer.renderer().redBand()).endswith("B04")
+    dataset = gdal.Open(str(clean))
+    assert dataset.GetRasterBand(1).GetDescription() == "B02" and dataset.GetMetadataItem("MASK") == output.name
+    assert dataset.RasterXSize == gdal.Open(str(output)).RasterXSize  # the run's grid: resolution and extent
+    dataset = None
+    assert "kept" in dock.stageLabel.text()
+    dock.results.cleanButton.click()  # again: a second file, the first one untouched
+    wait_until(lambda: dock.task is None)
+    assert (tmp_path / "window_clean_2.tif").is_file()
