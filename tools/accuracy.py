@@ -8,7 +8,10 @@ Three sources of labels, each with its limits (docs/accuracy.md says them):
   (tools/synthetic_product.py: synthetic scenes, shadows cast by the sun of the
   metadata);
 * agreement with Sen2Cor's SCL on the whole real T29UNU product at 60 m, per SCL
-  class, water and dark area included. SCL is a classification, not truth.
+  class, water and dark area included. SCL is a classification, not truth;
+* composites of a generated time series with this plugin's masks, the SCL's
+  cloud classes and no mask, against the series' true surface
+  (tools/composite_accuracy.py).
 
 Prints a Markdown table per source and, with --write, replaces the measured
 section of docs/accuracy.md. Run with QGIS's Python: /usr/bin/python3 tools/accuracy.py
@@ -195,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="replace the measured section of docs/accuracy.md")
     parser.add_argument("--skip-real", action="store_true", help="leave out the whole real tile (slow on a CPU)")
+    parser.add_argument("--skip-composites", action="store_true", help="leave out the composites of a generated series")
     args = parser.parse_args(argv)
     import_plugin_package()
     sections: list[str] = []
@@ -207,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
             sections += ["### Real T29UNU L2A, whole tile at 60 m, against its SCL", "", *lines, "",
                          f"Time with the check on / off: {seconds[True] / seconds[False]:.2f} (one run each, "
                          "this machine; `make bench` measures speed properly).", ""]
+        if not args.skip_composites:
+            from tools.composite_accuracy import score_composites  # needs the plugin package imported above
+
+            sections += ["### Composites of a generated series: this plugin's masks, the SCL, no mask", "",
+                         *score_composites(work), ""]
     text = "\n".join(sections)
     print(text)
     if args.write:

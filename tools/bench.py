@@ -407,6 +407,10 @@ def product_section(name: str, entry: dict) -> list[str]:
     return lines
 
 
+# The composite benchmark's part of the page (tools/bench_composite.py writes it between these lines).
+COMPOSITE_SECTION = ("<!-- composite: begin -->", "<!-- composite: end -->")
+
+
 def markdown(results: dict, keep: str) -> str:
     """The benchmark page: this run's section, and the other device's section kept from `keep`."""
     device = results["device"]
@@ -432,6 +436,9 @@ def markdown(results: dict, keep: str) -> str:
         "Contains modified Copernicus Sentinel data 2022 (the real product).",
         "",
     ]
+    begin, end = COMPOSITE_SECTION  # tools/bench_composite.py's section, kept as it wrote it
+    if begin in keep and end in keep:
+        lines += [begin + keep.split(begin, 1)[1].split(end, 1)[0] + end, ""]
     return "\n".join(lines)
 
 
