@@ -436,6 +436,7 @@ def mask_product(
     post_steps: Sequence[PostStep] = (),
     open_session: SessionFactory = create_session,
     read_ahead: bool = True,
+    reduced_resolution: bool = True,
 ) -> MaskResult:
     """Mask a Sentinel-2 L1C or L2A product on its 10, 20 or 60 m grid (optionally only within `extent`).
 
@@ -446,6 +447,9 @@ def mask_product(
     shadow_check: keep cloud shadow only where a cloud can cast it (sun and view angles of MTD_TL.xml);
     buffer: metres around cloud, semi-transparent cloud and shadow (0 = none).
     read_ahead: decode the next strip's bands while the model runs (off only to measure what it gives).
+    reduced_resolution: decode JPEG 2000 bands at the coarsest wavelet level still as fine as the model's grid
+    (much less decoding; the level's low-pass differs slightly from averaging the full-resolution pixels, which
+    is how Cloud-Optimised GeoTIFFs are read). False decodes full resolution, to compare the two.
     """
     started = time.perf_counter()
     notices = Notices(feedback or SilentFeedback())
@@ -478,7 +482,8 @@ def mask_product(
     model_bands = _product_bands(card, product, notices)
     bands = {**model_bands, **{name: band for name, band in class3.bands.items() if name not in model_bands}}
     model_grid = output_grid.resampled(card.resolution)
-    with ProductSource(product, bands, model_grid, class3.layers, cores.reader) as source:
+    with ProductSource(product, bands, model_grid, class3.layers, cores.reader,
+                       reduced_resolution=reduced_resolution) as source:
         used = {band: source.resolutions_used[band] for band in bands.values()}
         if int(resolution) < min(used.values()):  # a grid finer than every band read: its detail is not in the input
             for message in source.warnings:

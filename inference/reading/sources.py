@@ -181,11 +181,13 @@ class ProductSource:
     """
 
     def __init__(self, product: Any, bands: dict[str, str], grid: Grid,
-                 layers: dict[str, tuple[str, int]] | None = None, threads: int = 0):
+                 layers: dict[str, tuple[str, int]] | None = None, threads: int = 0,
+                 reduced_resolution: bool = True):
         self.product = product
         self.grid = grid
         self.layers = dict(layers or {})
-        self._reader = ProductReader(product, list(bands.values()), grid, band_names=list(bands), threads=threads)
+        self._reader = ProductReader(product, list(bands.values()), grid, band_names=list(bands), threads=threads,
+                                     reduced_resolution=reduced_resolution)
         self.band_names = [*bands, *self.layers]
         self.resolutions_used: dict[str, int] = dict(self._reader.resolutions_used)
         self.warnings: list[str] = list(self._reader.warnings)
