@@ -21,7 +21,7 @@ from ..errors import Cancelled, CloudMaskError, OutputError
 from ..feedback import Feedback, SilentFeedback
 from ..masking.session import gpu_providers
 from ..outputs import check_outputs, check_writable, failure_cause, remove_stale_partials
-from ..reading.paths import product_container, product_id_from_name
+from ..reading.paths import is_url, product_container, product_id_from_name
 from .cluster import connect, scheduler_address
 from .records import (
     DONE,
@@ -91,7 +91,7 @@ def run_batch(
     started, since = time.perf_counter(), time.time()
     check_counts(workers=workers, threads=settings.threads, retries=retries)
     out = Path(os.path.abspath(out))
-    sources = list(dict.fromkeys(os.path.abspath(source) for source in sources))
+    sources = list(dict.fromkeys(source if is_url(source) else os.path.abspath(source) for source in sources))
     twins = _twins(sources)
     check_outputs(batch_outputs(out, [source for source in sources if source not in twins]),
                   {**product_inputs(sources), "the model": model_file(settings.model)})

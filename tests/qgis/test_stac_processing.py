@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rasterio
 from conftest import RecordingFeedback
@@ -48,6 +49,24 @@ def test_maskproduct_and_comparescl_take_a_stac_items_url(processing, catalogue,
         "MASK": result["OUTPUT"], "SCL": url, "OUTPUT": str(tmp_path / "difference.tif")},
         context=QgsProcessingContext(), feedback=RecordingFeedback())
     assert 0.5 < compared["OVERALL_AGREEMENT"] <= 1
+
+
+def test_applymask_and_composite_take_a_stac_items_url(processing, catalogue, tmp_path, cog_errors):
+    _, url, item = catalogue
+    cleaned = processing.run("s2cloudmask:applymask", {
+        "INPUT": url, "RESOLUTION": "60", "DEVICE": "cpu", "OUTPUT": str(tmp_path / "clean.tif"),
+        "OUTPUT_MASK": str(tmp_path / "mask.tif")}, context=QgsProcessingContext(), feedback=RecordingFeedback())
+    with rasterio.open(cleaned["OUTPUT"]) as dataset:
+        assert dataset.tags()["PRODUCT_ID"] == item["id"] and dataset.descriptions[0] == "B02"
+    assert 0 < cleaned["KEPT_PERCENT"] < 100 and cog_errors(cleaned["OUTPUT"]) == []
+    composited = processing.run("s2cloudmask:composite", {
+        "PRODUCTS": url, "RESOLUTION": 60, "WORKERS": 1, "DEVICE": "cpu", "OUTPUT": str(tmp_path / "composite.tif")},
+        context=QgsProcessingContext(), feedback=RecordingFeedback())
+    assert composited["PRODUCTS_USED"] == 1 and composited["MASKS_MADE"] == 1 and cog_errors(composited["OUTPUT"]) == []
+    with rasterio.open(cleaned["OUTPUT"]) as clean, rasterio.open(composited["OUTPUT"]) as single:
+        assert single.transform == clean.transform  # one date: the composite is that date's clean bands
+        count = single.read(single.count)
+        assert ((count == 1) == np.isfinite(clean.read(1))).mean() > 0.95
 
 
 def test_maskmany_lists_what_a_stac_search_found_then_masks_it(processing, catalogue, tmp_path):
