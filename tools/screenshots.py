@@ -4,7 +4,9 @@
   (true colour under the mask) and the dock at the width QGIS gives it when docked;
 - docs/images/dock.png: the dock's Mask tab and Results tab as docked, and the whole results panel;
 - docs/images/mask-on-canvas.png: the mask alone over the empty white canvas;
-- docs/images/report.png: the HTML report of the run (QtWebKit).
+- docs/images/report.png: the HTML report of the run (QtWebKit);
+- docs/images/clean-bands.png: the QGIS window after the Results tab's Clean bands: the cleaned bands on the
+  map (what the mask removes is no data: the white canvas shows through), the dock as docked.
 
 The window holds the same QGIS widgets the plugin meets in QGIS (layer tree, map
 canvas, message bar, dock area), and the dock is added as the plugin adds it, with
@@ -221,7 +223,15 @@ def main() -> None:
     host.canvas.grab().save(str(args.out / "mask-on-canvas.png"))
 
     report_png(app, dock.last_outcome.report, args.out / "report.png")
-    print(f"wrote map.png, dock.png, mask-on-canvas.png and report.png in {args.out}")
+
+    dock.results.cleanButton.click()
+    wait_until(app, lambda: dock.task is None, timeout=600)
+    for node in group.findLayers():
+        node.setItemVisibilityChecked(node.name() == "Clean bands")
+    dock.resultsScroll.ensureWidgetVisible(dock.results.cleanButton)
+    render(app, host.canvas)
+    host.window.grab().save(str(args.out / "clean-bands.png"))
+    print(f"wrote map.png, dock.png, mask-on-canvas.png, report.png and clean-bands.png in {args.out}")
 
     close_host(app, host, dock, root)
 

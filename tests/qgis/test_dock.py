@@ -470,3 +470,22 @@ def test_clean_bands_applies_the_runs_mask_and_adds_the_bands_in_true_colour(
     dock.results.cleanButton.click()  # again: a second file, the first one untouched
     wait_until(lambda: dock.task is None)
     assert (tmp_path / "window_clean_2.tif").is_file()
+
+
+def test_cancelled_clean_bands_write_nothing_and_keep_the_run(
+    dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path
+) -> None:
+    choose_window(dock, real_l2a, tmp_path / "window_cloudmask.tif")
+    dock.runButton.click()
+    wait_until(lambda: dock.task is None)
+    before = sorted(tmp_path.iterdir())
+    layers = [node.layer().name() for node in QgsProject.instance().layerTreeRoot().findGroup(PRODUCT_ID).findLayers()]
+    dock.results.cleanButton.click()
+    dock.cancelButton.click()
+    wait_until(lambda: dock.task is None)
+    settle()
+    assert "Cancelled" in dock.stageLabel.text() and "earlier results are kept" in dock.stageLabel.text()
+    assert not messages(qgis_iface, Qgis.Critical) and sorted(tmp_path.iterdir()) == before
+    group = QgsProject.instance().layerTreeRoot().findGroup(PRODUCT_ID)
+    assert [node.layer().name() for node in group.findLayers()] == layers
+    assert dock.results.cleanButton.isEnabled()  # the run is still there to clean
