@@ -14,18 +14,15 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
 )
 
 from .. import inference
 from ..inference.defaults import (
     CLEAN_BANDS,
     CLEAN_VALUES,
-    DEFAULT_BUFFER,
     DEFAULT_CLEAN_RESOLUTION,
     DEFAULT_OFFSET,
     DEFAULT_SCALE,
-    MAX_BUFFER,
     RESOLUTIONS,
 )
 from ..toolbelt.layers import CLEAN_LAYER_NAME, MASK_LAYER_NAME, style_band_stack, style_mask_layer
@@ -35,8 +32,8 @@ from .base import (
     CleaningAlgorithm,
     ProcessingFeedbackAdapter,
     bands_value,
-    classes_parameter,
     classes_value,
+    cleaning_parameters,
     device_parameter,
     engine_errors,
     help_html,
@@ -97,11 +94,8 @@ class ApplyMaskAlgorithm(CleaningAlgorithm):
                                                      behavior=QgsProcessingParameterFile.File,
                                                      fileFilter=INPUT_FILTER))
         self.addParameter(QgsProcessingParameterRasterLayer("MASK", MASK_LAYER_NAME, optional=True))
-        self.addParameter(classes_parameter())
-        self.addParameter(QgsProcessingParameterNumber("BUFFER", "Buffer around what is removed (m)",
-                                                       QgsProcessingParameterNumber.Double, DEFAULT_BUFFER,
-                                                       optional=True, minValue=0.0, maxValue=MAX_BUFFER))
-        self.addParameter(QgsProcessingParameterString("BANDS", "Bands (empty: the surface bands)", optional=True))
+        for parameter in cleaning_parameters():
+            self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterEnum("RESOLUTION", "Output resolution (m)",
                                                      options=[str(r) for r in RESOLUTIONS],
                                                      defaultValue=str(DEFAULT_CLEAN_RESOLUTION),

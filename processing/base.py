@@ -33,6 +33,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
     QgsProcessingParameterVectorLayer,
     QgsProviderRegistry,
     QgsRasterLayer,
@@ -395,6 +396,16 @@ def classes_parameter() -> QgsProcessingParameterEnum:
                                            usesStaticStrings=True, optional=True)
     parameter.setHelp("Pixels of these classes (and wherever the mask has no data) become no data.")
     return parameter
+
+
+def cleaning_parameters() -> list:
+    """CLASSES, BUFFER and BANDS, as applymask and composite both take them."""
+    buffer = QgsProcessingParameterNumber("BUFFER", "Buffer around what is removed (m)",
+                                          QgsProcessingParameterNumber.Double, DEFAULT_BUFFER, optional=True,
+                                          minValue=0.0, maxValue=MAX_BUFFER)
+    buffer.setHelp(BUFFER_HELP)
+    return [classes_parameter(), buffer,
+            QgsProcessingParameterString("BANDS", "Bands (empty: the surface bands)", optional=True)]
 
 
 def classes_value(algorithm: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> list[int]:

@@ -23,7 +23,7 @@ from qgis.core import (
 from .. import inference
 from ..inference.batch.runner import batch_outputs, product_inputs
 from ..inference.cleaning.folders import masks_folder
-from ..inference.defaults import COMPOSITE_METHODS, DEFAULT_BUFFER, DEFAULT_CLEAN_RESOLUTION, MAX_BUFFER
+from ..inference.defaults import COMPOSITE_METHODS, DEFAULT_CLEAN_RESOLUTION
 from ..toolbelt.layers import COMPOSITE_LAYER_NAME, style_band_stack
 from .base import (
     BUFFER_HELP,
@@ -31,8 +31,8 @@ from .base import (
     CleaningAlgorithm,
     ProcessingFeedbackAdapter,
     bands_value,
-    classes_parameter,
     classes_value,
+    cleaning_parameters,
     device_parameter,
     engine_errors,
     help_html,
@@ -107,11 +107,8 @@ class CompositeAlgorithm(CleaningAlgorithm):
                                                      defaultValue="median", usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterString("TARGET_DATE", "Target date for bap (YYYY-MM-DD)",
                                                        optional=True))
-        self.addParameter(classes_parameter())
-        self.addParameter(QgsProcessingParameterNumber("BUFFER", "Buffer around what is removed (m)",
-                                                       QgsProcessingParameterNumber.Double, DEFAULT_BUFFER,
-                                                       optional=True, minValue=0.0, maxValue=MAX_BUFFER))
-        self.addParameter(QgsProcessingParameterString("BANDS", "Bands (empty: the surface bands)", optional=True))
+        for parameter in cleaning_parameters():
+            self.addParameter(parameter)
         workers = QgsProcessingParameterNumber("WORKERS", "Worker processes (0: automatic)",
                                                QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0)
         for parameter in (model_parameter(), device_parameter(), workers):
