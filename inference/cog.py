@@ -186,8 +186,8 @@ class TiledRaster:
             for index in range(data.shape[0]):
                 err = self.dataset.GetRasterBand(index + 1).WriteArray(
                     np.ascontiguousarray(data[index], dtype=self.dtype), col, row)
-                if err != 0:
-                    raise OutputError(f"Writing {self.target} failed: {gdal.GetLastErrorMsg()}")
+                if err != 0:  # as GDAL raises it with exceptions on: checked() names the cause (a full disk)
+                    raise RuntimeError(gdal.GetLastErrorMsg() or "GDAL gave no reason")
             self.dataset.FlushCache()  # finished tiles leave the cache: memory stays at one block
 
     def finish(self, resampling: str) -> None:

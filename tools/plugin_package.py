@@ -26,8 +26,10 @@ def import_plugin_package(first: str | None = None) -> None:
     for folder in (str(REPO), str(PACKAGE_ROOT)):
         if folder not in sys.path:
             sys.path.insert(0, folder)
+    from s2cloudmask.inference.gdal_mode import use_gdal_exceptions
     from s2cloudmask.packages.activation import activate
 
     activate()
+    use_gdal_exceptions()  # a tool owns its process: GDAL's mode is chosen, not left to a warning
     if first:
         sys.path.insert(0, first)

@@ -523,29 +523,39 @@ def write_jp2(path: Path, data: np.ndarray, origin: tuple[float, float], resolut
     ]  # fmt: skip
     if array.dtype == np.uint16:
         options.append("NBITS=15")
-    gdal.GetDriverByName("JP2OpenJPEG").CreateCopy(str(path), source, strict=1, options=options)
-    source = None
+    try:
+        copy = gdal.GetDriverByName("JP2OpenJPEG").CreateCopy(str(path), source, strict=1, options=options)
+        copy = None  # noqa: F841 - closing the copy writes the file
+    finally:
+        source = None
 
 
 def write_truth(path: Path, truth: np.ndarray, origin: tuple[float, float]) -> None:
-    """The generator's own mask codes as a tiled GeoTIFF with the plugin's palette and nodata 0."""
+    """The generator's own mask codes as a tiled GeoTIFF with the plugin's palette and nodata 0.
+
+    The colour table, names and tags go in before the pixels: libtiff 4.7 refuses
+    to change the photometric interpretation once blocks are written.
+    """
     driver = gdal.GetDriverByName("GTiff")
     rows, cols = truth.shape
     ds = driver.Create(str(path), cols, rows, 1, gdal.GDT_Byte, ["TILED=YES", "COMPRESS=DEFLATE"])
-    ds.SetGeoTransform((origin[0], 10.0, 0.0, origin[1], 0.0, -10.0))
-    ds.SetProjection(_srs_wkt())
-    band = ds.GetRasterBand(1)
-    band.WriteArray(truth)
-    band.SetNoDataValue(TRUTH_NODATA)
-    band.SetDescription("synthetic truth")
-    table = gdal.ColorTable()
-    for code, colour in classes.CLASS_COLOURS.items():
-        table.SetColorEntry(code, colour)
-    band.SetColorTable(table)
-    band.SetCategoryNames([classes.CLASS_NAMES[c] for c in sorted(classes.CLASS_NAMES)])
-    ds.SetMetadataItem("SOURCE", "tools.synthetic_product scene truth (codes 1-4 as the cloud mask)")
-    ds.FlushCache()
-    ds = None
+    try:
+        ds.SetGeoTransform((origin[0], 10.0, 0.0, origin[1], 0.0, -10.0))
+        ds.SetProjection(_srs_wkt())
+        ds.SetMetadataItem("SOURCE", "tools.synthetic_product scene truth (codes 1-4 as the cloud mask)")
+        band = ds.GetRasterBand(1)
+        band.SetNoDataValue(TRUTH_NODATA)
+        band.SetDescription("synthetic truth")
+        table = gdal.ColorTable()
+        for code, colour in classes.CLASS_COLOURS.items():
+            table.SetColorEntry(code, colour)
+        band.SetColorTable(table)
+        band.SetCategoryNames([classes.CLASS_NAMES[c] for c in sorted(classes.CLASS_NAMES)])
+        band.WriteArray(truth)
+        ds.FlushCache()
+    finally:
+        band = None
+        ds = None  # closed here even when a call above raised: no dataset outlives the function
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..classes import MASK_CODES
 from ..errors import BandError, CloudMaskError, ProductError
+from ..gdal_mode import use_gdal_exceptions
 from ..masking.session import SessionCache
 from .records import DONE, FAILED, Settings, empty_row, output_paths, percent_column, write_record
 
@@ -23,6 +24,7 @@ SESSIONS = SessionCache()
 
 def process_product(source: str, out: str, settings: Settings, attempt: int = 1) -> dict:
     """Mask (and compare) one product into `out`; return its summary row, also written as its record."""
+    use_gdal_exceptions()  # a worker process of the batch runner, never QGIS's own
     started = time.perf_counter()
     row = empty_row(source)
     row["attempts"] = attempt

@@ -271,8 +271,10 @@ def set_category_names(path: Path, names: dict[int, str]) -> None:
     dataset = gdal.Open(str(path), gdal.GA_Update)
     if dataset is None:
         raise OutputError(f"Could not reopen {path} to name its categories: {gdal.GetLastErrorMsg()}")
-    band = dataset.GetRasterBand(1)
-    if band.SetCategoryNames([names.get(code, "") for code in range(max(names) + 1)]) != gdal.CE_None:
-        raise OutputError(f"Could not name the categories of {path}: {gdal.GetLastErrorMsg()}")
-    band = dataset = None
+    try:
+        band = dataset.GetRasterBand(1)
+        if band.SetCategoryNames([names.get(code, "") for code in range(max(names) + 1)]) != gdal.CE_None:
+            raise OutputError(f"Could not name the categories of {path}: {gdal.GetLastErrorMsg()}")
+    finally:
+        band = dataset = None  # closed (and the names written) even when GDAL raised
 

@@ -116,13 +116,15 @@ def write_palette(path: Path) -> None:
     dataset = gdal.Open(str(path), gdal.GA_ReadOnly)
     if dataset is None:
         raise OutputError(f"Could not reopen {path} to add its colour table: {gdal.GetLastErrorMsg()}")
-    band = dataset.GetRasterBand(1)
-    table = gdal.ColorTable()
-    for code in (NODATA, *MASK_CODES):
-        table.SetColorEntry(code, CLASS_COLOURS[code])
-    if band.SetRasterColorTable(table) != 0 or band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex) != 0:
-        raise OutputError(f"Could not add the colour table to {path}: {gdal.GetLastErrorMsg()}")
-    dataset = None
+    try:
+        band = dataset.GetRasterBand(1)
+        table = gdal.ColorTable()
+        for code in (NODATA, *MASK_CODES):
+            table.SetColorEntry(code, CLASS_COLOURS[code])
+        if band.SetRasterColorTable(table) != 0 or band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex) != 0:
+            raise OutputError(f"Could not add the colour table to {path}: {gdal.GetLastErrorMsg()}")
+    finally:
+        band = dataset = None  # closed (the side-car written) even when GDAL raised
 
 
 class MaskWriter:

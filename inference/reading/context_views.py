@@ -38,8 +38,11 @@ def _mask_frame(mask_path: str) -> tuple[tuple[float, float, float, float], str]
     mask = gdal.OpenEx(mask_path, gdal.OF_RASTER)
     if mask is None:
         raise OutputError(f"Could not read the mask {mask_path}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}.")
-    xmin, xres, _, ymax, _, yres = mask.GetGeoTransform()
-    return (xmin, ymax + yres * mask.RasterYSize, xmin + xres * mask.RasterXSize, ymax), mask.GetProjection()
+    try:
+        xmin, xres, _, ymax, _, yres = mask.GetGeoTransform()
+        return (xmin, ymax + yres * mask.RasterYSize, xmin + xres * mask.RasterXSize, ymax), mask.GetProjection()
+    finally:
+        mask = None
 
 
 def _write_vrt(target: str, build: Callable[[str], Any]) -> str:
@@ -49,8 +52,10 @@ def _write_vrt(target: str, build: Callable[[str], Any]) -> str:
         dataset = build(str(temporary))
         if dataset is None:
             raise OutputError(f"Could not write {target}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}.")
-        dataset.FlushCache()
-        dataset = None
+        try:
+            dataset.FlushCache()
+        finally:
+            dataset = None
     return target
 
 
