@@ -55,7 +55,7 @@ class CloudMaskPlugin:
         self.initProcessing()
         self.dock = CloudMaskDock(self.iface, self.iface.mainWindow())
         self.dock.setObjectName("S2CloudMaskDock")
-        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
 
         icon = QIcon(str(ICON_PATH))
@@ -91,7 +91,7 @@ class CloudMaskPlugin:
         button = QPushButton(self.tr("Install dependencies…"))
         button.clicked.connect(self.show_dependency_dialog)
         item.layout().addWidget(button)
-        bar.pushWidget(item, Qgis.Warning)
+        bar.pushWidget(item, Qgis.MessageLevel.Warning)
         self.missing_item = item
 
     def show_dependency_dialog(self) -> None:

@@ -31,10 +31,25 @@ class Grid:
     def shape(self) -> tuple[int, int]:
         return (self.height, self.width)
 
+    def map_xy(self, col: float, row: float) -> tuple[float, float]:
+        """Map coordinates of a pixel position (col 0.5, row 0.5 is the first pixel's centre).
+
+        Spelled out rather than `transform * (col, row)`, which affine 3 deprecates
+        and whose replacement `@` the affine of Debian 12 and Ubuntu 24.04 (2.4) lacks.
+        """
+        t = self.transform
+        return t.c + t.a * col + t.b * row, t.f + t.d * col + t.e * row
+
+    def pixel_xy(self, x: float, y: float) -> tuple[float, float]:
+        """The pixel position (col, row, fractional) of map coordinates: map_xy undone."""
+        inverse = ~self.transform
+        return inverse.c + inverse.a * x + inverse.b * y, inverse.f + inverse.d * x + inverse.e * y
+
     def window_grid(self, window: Window) -> "Grid":
         """The sub-grid covered by an integer window."""
-        col, row = int(window.col_off), int(window.row_off)
-        return Grid(self.crs, self.transform * Affine.translation(col, row), int(window.width), int(window.height))
+        x, y = self.map_xy(int(window.col_off), int(window.row_off))
+        t = self.transform
+        return Grid(self.crs, Affine(t.a, t.b, x, t.d, t.e, y), int(window.width), int(window.height))
 
     def window_bounds(self, window: Window) -> tuple[float, float, float, float]:
         return window_bounds(window, self.transform)

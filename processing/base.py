@@ -145,7 +145,7 @@ def model_parameter(name: str = "MODEL", description: str = "Model ('auto' or an
     empty, it means 'auto'.
     """
     parameter = QgsProcessingParameterFile(
-        name, description, behavior=QgsProcessingParameterFile.File,
+        name, description, behavior=QgsProcessingParameterFile.Behavior.File,
         fileFilter="ONNX models (*.onnx);;All files (*)", defaultValue="auto", optional=True,
     )
     parameter.setHelp(help_text)
@@ -177,7 +177,7 @@ def refinement_parameters(shadow_help: str = SHADOW_CHECK_HELP) -> list:
                                           defaultValue=DEFAULT_SHADOW_CHECK, optional=True)
     check.setHelp(shadow_help)
     buffer = QgsProcessingParameterNumber("BUFFER", "Buffer around clouds and shadows (m)",
-                                          QgsProcessingParameterNumber.Double, DEFAULT_BUFFER, optional=True,
+                                          QgsProcessingParameterNumber.Type.Double, DEFAULT_BUFFER, optional=True,
                                           minValue=0.0, maxValue=MAX_BUFFER)
     buffer.setHelp(BUFFER_HELP)
     return [check, buffer]

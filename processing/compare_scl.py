@@ -103,7 +103,7 @@ class CompareSclAlgorithm(CloudMaskAlgorithm):
             QgsProcessingParameterFile(
                 "SCL",
                 "SCL raster or Level-2A product",
-                behavior=QgsProcessingParameterFile.File,
+                behavior=QgsProcessingParameterFile.Behavior.File,
                 fileFilter=SCL_FILTER,
             )
         )

@@ -63,16 +63,16 @@ class ExportPatchesAlgorithm(ReferenceAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
         self.addParameter(QgsProcessingParameterFile(
             "INPUT", "Sentinel-2 product (or CSV of products and references)",
-            behavior=QgsProcessingParameterFile.File, fileFilter=INPUT_FILTER))
+            behavior=QgsProcessingParameterFile.Behavior.File, fileFilter=INPUT_FILTER))
         self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Reference mask", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            "PATCH_SIZE", "Patch size (pixels)", type=QgsProcessingParameterNumber.Integer, defaultValue=512,
+            "PATCH_SIZE", "Patch size (pixels)", type=QgsProcessingParameterNumber.Type.Integer, defaultValue=512,
             minValue=16, maxValue=4096))
         self.addParameter(QgsProcessingParameterString("SPLIT", "Split train,validation,test", defaultValue="70,15,15"))
         self.addParameter(QgsProcessingParameterNumber(
-            "SEED", "Seed", type=QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+            "SEED", "Seed", type=QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            "MIN_PER_CLASS", "Minimum patches of each class per split", type=QgsProcessingParameterNumber.Integer,
+            "MIN_PER_CLASS", "Minimum patches of each class per split", type=QgsProcessingParameterNumber.Type.Integer,
             defaultValue=1, minValue=0))
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Patch folder"))
         for name in SPLITS:

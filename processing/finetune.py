@@ -77,13 +77,13 @@ class FinetuneAlgorithm(CloudMaskAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
         self.addParameter(QgsProcessingParameterFile("PATCHES", "Patch folder (from exportpatches)",
-                                                     behavior=QgsProcessingParameterFile.Folder))
+                                                     behavior=QgsProcessingParameterFile.Behavior.Folder))
         self.addParameter(model_parameter(
             "BASE_MODEL", "Base model ('auto' for the built-in DLR U-Net, or an .onnx file)",
             "'auto' starts from the built-in DLR U-Net that fits the patches' level and bands; otherwise the "
             "path of an ONNX model with a model card."))
         self.addParameter(QgsProcessingParameterNumber("EPOCHS", "Epochs (at most)",
-                                                       type=QgsProcessingParameterNumber.Integer, defaultValue=20,
+                                                       type=QgsProcessingParameterNumber.Type.Integer, defaultValue=20,
                                                        minValue=1, maxValue=1000))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Fine-tuned model",
                                                                 fileFilter="ONNX models (*.onnx)"))

@@ -8,7 +8,6 @@ from pathlib import Path
 from qgis.core import (
     QgsFeature,
     QgsFeatureSink,
-    QgsField,
     QgsFields,
     QgsProcessing,
     QgsProcessingContext,
@@ -30,7 +29,6 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..inference.batch.cluster import LOCAL
 from ..inference.batch.inputs import find_products, found_by_search
@@ -38,6 +36,7 @@ from ..inference.batch.records import COLUMNS, DONE, FAILED, NOT_RUN, SKIPPED, S
 from ..inference.batch.runner import batch_outputs, product_inputs, run_batch
 from ..inference.defaults import DEFAULT_RESOLUTION, MAX_WORKERS, RESOLUTIONS
 from ..inference.reading.stac_search import DEFAULT_COLLECTION, DEFAULT_MAX_ITEMS, StacSearch
+from ..toolbelt.compat import field
 from .base import (
     BUFFER_HELP,
     CHOICES_HELP,
@@ -63,11 +62,11 @@ def summary_fields() -> QgsFields:
     fields = QgsFields()
     for column in COLUMNS:
         if column == "attempts":
-            fields.append(QgsField(column, QVariant.Int))
+            fields.append(field(column, int))
         elif column.endswith("_percent") or column in NUMBER_COLUMNS:
-            fields.append(QgsField(column, QVariant.Double))
+            fields.append(field(column, float))
         else:
-            fields.append(QgsField(column, QVariant.String))
+            fields.append(field(column, str))
     return fields
 
 
@@ -127,7 +126,7 @@ class MaskManyAlgorithm(MaskingAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
         self.addParameter(
             QgsProcessingParameterFile("PRODUCTS", "Products (folder, or list file)",
-                                       behavior=QgsProcessingParameterFile.Folder, optional=True)
+                                       behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
         )
         self.addParameter(QgsProcessingParameterString("STAC_API", "STAC API to search (URL)", optional=True))
         self.addParameter(QgsProcessingParameterString("COLLECTION", "STAC collection", DEFAULT_COLLECTION))
@@ -135,11 +134,11 @@ class MaskManyAlgorithm(MaskingAlgorithm):
         self.addParameter(QgsProcessingParameterString("START", "First date (YYYY-MM-DD)", optional=True))
         self.addParameter(QgsProcessingParameterString("END", "Last date (YYYY-MM-DD)", optional=True))
         self.addParameter(QgsProcessingParameterNumber("MAX_CLOUD", "Largest cloud cover (%)",
-                                                       QgsProcessingParameterNumber.Double, optional=True,
+                                                       QgsProcessingParameterNumber.Type.Double, optional=True,
                                                        minValue=0, maxValue=100))
         max_items = QgsProcessingParameterNumber("MAX_ITEMS", "Most items from the search",
-                                                 QgsProcessingParameterNumber.Integer, DEFAULT_MAX_ITEMS, minValue=1)
-        max_items.setFlags(max_items.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+                                                 QgsProcessingParameterNumber.Type.Integer, DEFAULT_MAX_ITEMS, minValue=1)
+        max_items.setFlags(max_items.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(max_items)
         self.addParameter(model_parameter())
         self.addParameter(device_parameter())
@@ -152,12 +151,12 @@ class MaskManyAlgorithm(MaskingAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean("COMPARE_SCL", "Compare Level-2A masks with SCL",
                                                         defaultValue=True))
         workers = QgsProcessingParameterNumber("WORKERS", "Worker processes (0: automatic)",
-                                               QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
+                                               QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0,
                                                maxValue=MAX_WORKERS)
-        workers.setFlags(workers.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        workers.setFlags(workers.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(workers)
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
-        self.addParameter(QgsProcessingParameterFeatureSink("SUMMARY", "Batch summary", QgsProcessing.TypeVector))
+        self.addParameter(QgsProcessingParameterFeatureSink("SUMMARY", "Batch summary", QgsProcessing.SourceType.TypeVector))
         for name, status in COUNT_OUTPUTS.items():
             self.addOutput(QgsProcessingOutputNumber(name, f"Products {status}"))
         self.addOutput(QgsProcessingOutputFile("SUMMARY_CSV", "Summary CSV"))
@@ -237,11 +236,11 @@ class MaskManyAlgorithm(MaskingAlgorithm):
         for row in result.rows:
             if row["status"] == FAILED:
                 feedback.reportError(f"{row['product_id']}: {row['error']}", fatalError=False)
-        sink, sink_id = self.parameterAsSink(parameters, "SUMMARY", context, summary_fields(), QgsWkbTypes.NoGeometry)
+        sink, sink_id = self.parameterAsSink(parameters, "SUMMARY", context, summary_fields(), QgsWkbTypes.Type.NoGeometry)
         for row in result.rows:
             feature = QgsFeature(summary_fields())
             feature.setAttributes([row.get(column) for column in COLUMNS])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         unfinished = result.unfinished()
         if unfinished:  # a failed product fails the algorithm, as it fails make batch: scripts see it in $?
             raise QgsProcessingException(unfinished)

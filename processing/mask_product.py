@@ -97,7 +97,7 @@ class MaskProductAlgorithm(MaskingAlgorithm):
             QgsProcessingParameterFile(
                 "INPUT",
                 "Sentinel-2 product (.SAFE folder, .zip, MTD xml, or STAC item URL / .json)",
-                behavior=QgsProcessingParameterFile.File,
+                behavior=QgsProcessingParameterFile.Behavior.File,
                 fileFilter=PRODUCT_FILTER,
             )
         )

@@ -116,11 +116,11 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
             )
         self.addParameter(
             QgsProcessingParameterNumber(
-                "SCALE", "Scale (reflectance = DN × SCALE + OFFSET)", QgsProcessingParameterNumber.Double, DEFAULT_SCALE
+                "SCALE", "Scale (reflectance = DN × SCALE + OFFSET)", QgsProcessingParameterNumber.Type.Double, DEFAULT_SCALE
             )
         )
         self.addParameter(
-            QgsProcessingParameterNumber("OFFSET", "Offset", QgsProcessingParameterNumber.Double, DEFAULT_OFFSET)
+            QgsProcessingParameterNumber("OFFSET", "Offset", QgsProcessingParameterNumber.Type.Double, DEFAULT_OFFSET)
         )
         self.addParameter(
             QgsProcessingParameterEnum(
@@ -133,7 +133,7 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
         self.addParameter(shadow_check)
         for name, label, maximum in (("SUN_AZIMUTH", "Sun azimuth (degrees)", 360.0),
                                      ("SUN_ZENITH", "Sun zenith angle (degrees)", 89.0)):
-            self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Double,
+            self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Type.Double,
                                                            optional=True, minValue=0.0, maxValue=maximum))
         self.addParameter(buffer)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", MASK_LAYER_NAME))

@@ -7,7 +7,6 @@ import json
 from qgis.core import (
     QgsFeature,
     QgsFeatureSink,
-    QgsField,
     QgsFields,
     QgsGeometry,
     QgsPointXY,
@@ -27,11 +26,11 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from .. import inference
 from ..inference.classes import CLASS_NAMES, MASK_CODES
 from ..inference.defaults import DEFAULT_REFERENCE_RESOLUTION, DEFAULT_SUGGESTIONS, RESOLUTIONS
+from ..toolbelt.compat import field, field_names
 from ..toolbelt.layers import CONFIDENCE_LAYER_NAME, REFERENCE_LAYER_NAME, style_confidence_layer, style_mask_layer
 from ..toolbelt.crs import qgis_crs
 from ..toolbelt.sample_features import samples_from_features
@@ -96,9 +95,9 @@ class ReferenceMaskAlgorithm(ReferenceAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
         self.addParameter(QgsProcessingParameterFile(
-            "INPUT", "Sentinel-2 product or raster", behavior=QgsProcessingParameterFile.File, fileFilter=INPUT_FILTER))
+            "INPUT", "Sentinel-2 product or raster", behavior=QgsProcessingParameterFile.Behavior.File, fileFilter=INPUT_FILTER))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "SAMPLES", "Samples", [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]))
+            "SAMPLES", "Samples", [QgsProcessing.SourceType.TypeVectorPoint, QgsProcessing.SourceType.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterField("CLASS_FIELD", "Class field", parentLayerParameterName="SAMPLES"))
         self.addParameter(QgsProcessingParameterEnum(
             "RESOLUTION", "Resolution (m)", options=[str(r) for r in RESOLUTIONS],
@@ -106,13 +105,13 @@ class ReferenceMaskAlgorithm(ReferenceAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(
             "PROBABILITIES", "U-Net class probabilities (optional features)", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            "SUGGESTION_COUNT", "Number of suggested places", type=QgsProcessingParameterNumber.Integer,
+            "SUGGESTION_COUNT", "Number of suggested places", type=QgsProcessingParameterNumber.Type.Integer,
             defaultValue=DEFAULT_SUGGESTIONS, minValue=0, maxValue=1000))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", REFERENCE_LAYER_NAME))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT_CONFIDENCE", CONFIDENCE_LAYER_NAME, optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT_SUGGESTIONS", "Suggested places for samples", QgsProcessing.TypeVectorPoint, optional=True,
+            "OUTPUT_SUGGESTIONS", "Suggested places for samples", QgsProcessing.SourceType.TypeVectorPoint, optional=True,
             createByDefault=False))
         for name, text in (("CV_OVERALL_ACCURACY", "Cross-validated overall accuracy (0-1)"),
                            ("CV_BALANCED_ACCURACY", "Cross-validated balanced accuracy (0-1)"),
@@ -127,7 +126,7 @@ class ReferenceMaskAlgorithm(ReferenceAlgorithm):
         samples_source = self.parameterAsSource(parameters, "SAMPLES", context)
         if samples_source is None:
             raise QgsProcessingException(f"SAMPLES {parameters.get('SAMPLES')!r} is not a vector layer QGIS can open.")
-        class_field = (self.parameterAsFields(parameters, "CLASS_FIELD", context) or [""])[0]
+        class_field = (field_names(self, parameters, "CLASS_FIELD", context) or [""])[0]
         probabilities_layer = self.parameterAsRasterLayer(parameters, "PROBABILITIES", context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         confidence = optional_output(self.parameterAsOutputLayer(parameters, "OUTPUT_CONFIDENCE", context))
@@ -168,14 +167,14 @@ class ReferenceMaskAlgorithm(ReferenceAlgorithm):
 
     def _suggestions(self, parameters: dict, context: QgsProcessingContext, result, crs: str) -> str:
         fields = QgsFields()
-        fields.append(QgsField("rank", QVariant.Int))
-        fields.append(QgsField("confidence", QVariant.Double))
+        fields.append(field("rank", int))
+        fields.append(field("confidence", float))
         sink_crs = qgis_crs(crs)
         sink, destination = self.parameterAsSink(parameters, "OUTPUT_SUGGESTIONS", context, fields,
-                                                 QgsWkbTypes.Point, sink_crs)
+                                                 QgsWkbTypes.Type.Point, sink_crs)
         for rank, suggestion in enumerate(result.suggestions, start=1):
             feature = QgsFeature(fields)
             feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(suggestion.x, suggestion.y)))
             feature.setAttributes([rank, round(suggestion.confidence, 4)])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         return destination

@@ -74,9 +74,9 @@ class ValidateAlgorithm(ReferenceAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", "Reference mask", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "TOLERANCE", "Tolerance around reference class borders (pixels)",
-            type=QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0, maxValue=100))
+            type=QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0, maxValue=100))
         self.addParameter(QgsProcessingParameterFile(
-            "PAIRS", "Pairs of masks and references (CSV, batch mode)", behavior=QgsProcessingParameterFile.File,
+            "PAIRS", "Pairs of masks and references (CSV, batch mode)", behavior=QgsProcessingParameterFile.Behavior.File,
             fileFilter="CSV files (*.csv)", optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             "REPORT", "Report", fileFilter="HTML files (*.html)", optional=True, createByDefault=False))

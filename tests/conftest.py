@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,35 @@ REAL_L2A_NAME = "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SA
 QGIS_PYTHON = "/usr/bin/python3"  # QGIS's own Python, the one the plugin's installer runs
 # rasterio and what it imports: hidden together, as in a QGIS whose installer ships none of them
 RASTERIO_GROUP = ("rasterio", "affine", "attr", "attrs", "click", "cligj", "click_plugins", "certifi", "pyparsing")
+
+
+DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+def plugin_deprecations(caught: list[warnings.WarningMessage]) -> list[str]:
+    """The deprecations (and GDAL's FutureWarning) raised in the plugin's own code, not in its tests."""
+    return [
+        f"{path.relative_to(REPO)}:{warning.lineno}: {warning.category.__name__}: {warning.message}"
+        for warning in caught
+        if issubclass(warning.category, DEPRECATIONS)
+        and (path := Path(warning.filename).resolve()).is_relative_to(REPO)
+        and not path.is_relative_to(REPO / "tests")
+    ]
+
+
+@pytest.fixture(autouse=True)
+def no_deprecations_from_the_plugin():
+    """A deprecation warning raised in the plugin's own code (a QGIS, numpy, GDAL or affine spelling that a newer
+    release deprecates) fails the test, on every QGIS the suite runs on. Recorded rather than raised: raised
+    inside a Qt slot or a QgsTask it would abort QGIS. Other warnings go on to pytest's own summary."""
+    with warnings.catch_warnings(record=True) as caught:
+        for category in DEPRECATIONS:
+            warnings.filterwarnings("always", category=category, module="s2cloudmask")
+        yield
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    found = plugin_deprecations(caught)
+    assert not found, "the plugin's own code raised:\n" + "\n".join(found)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from qgis.PyQt.QtGui import QColor
 from ..__about__ import STYLE_DIR
 from ..inference.classes import CLEAR, CLEAR_SHOWN_COLOUR
 from ..inference.defaults import TRUE_COLOUR_BANDS, TRUE_COLOUR_REFLECTANCE
+from .compat import renderer_band
 
 MASK_STYLE = STYLE_DIR / "mask.qml"
 SCL_STYLE = STYLE_DIR / "scl.qml"
@@ -50,7 +51,7 @@ def apply_style(layer: QgsRasterLayer, style: Path) -> None:
     """Load a QML file's symbology onto the layer and refresh its legend."""
     if not style.is_file():
         raise StyleError(f"The style file {style} is missing; reinstall the Sentinel-2 Cloud Mask plugin.")
-    message, ok = layer.loadNamedStyle(str(style), QgsMapLayer.Symbology)
+    message, ok = layer.loadNamedStyle(str(style), QgsMapLayer.StyleCategory.Symbology)
     if not ok:
         raise StyleError(f"QGIS could not apply the style {style} to {layer.name()}: {message}")
     layer.triggerRepaint()
@@ -74,7 +75,7 @@ def style_mask_layer(layer: QgsRasterLayer) -> None:
     for entry in classes:
         if int(entry.value) == CLEAR:
             entry.color = QColor(*CLEAR_SHOWN_COLOUR)
-    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), hidden.band(), classes))
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), renderer_band(hidden), classes))
     manager.addStyleFromLayer(CLEAR_SHOWN_STYLE)
     layer.setRenderer(hidden)
     manager.setCurrentStyle(CLEAR_HIDDEN_STYLE)
@@ -104,7 +105,7 @@ def style_rgb(layer: QgsRasterLayer, bands: tuple[int, int, int], minimum: float
     enhancements = []
     for band in bands:
         enhancement = QgsContrastEnhancement(provider.dataType(band))
-        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum)
         enhancement.setMinimumValue(minimum)
         enhancement.setMaximumValue(maximum)
         enhancements.append(enhancement)

@@ -14,7 +14,7 @@ from qgis.core import Qgis, QgsMessageLog
 from ..__about__ import PLUGIN_NAME
 
 # How long each level stays in the message bar, in seconds (0: until the user closes it).
-BAR_DURATIONS = {Qgis.Info: 6, Qgis.Success: 8, Qgis.Warning: 10, Qgis.Critical: 0}
+BAR_DURATIONS = {Qgis.MessageLevel.Info: 6, Qgis.MessageLevel.Success: 8, Qgis.MessageLevel.Warning: 10, Qgis.MessageLevel.Critical: 0}
 
 
 class PlgLogger:
@@ -26,7 +26,7 @@ class PlgLogger:
     def log(
         self,
         message: str,
-        level: Qgis.MessageLevel = Qgis.Info,
+        level: Qgis.MessageLevel = Qgis.MessageLevel.Info,
         *,
         push: bool = False,
         details: str = "",
@@ -38,7 +38,7 @@ class PlgLogger:
         if bar is not None:
             bar.pushMessage(PLUGIN_NAME, message, level=level, duration=BAR_DURATIONS[level] if duration is None else duration)
 
-    def bar(self, message: str, level: Qgis.MessageLevel = Qgis.Info, duration: int | None = None) -> None:
+    def bar(self, message: str, level: Qgis.MessageLevel = Qgis.MessageLevel.Info, duration: int | None = None) -> None:
         """The message bar only: for a message whose text is already in the log (a summary of logged notes)."""
         if self.iface is not None:
             self.iface.messageBar().pushMessage(

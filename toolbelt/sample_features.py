@@ -34,10 +34,10 @@ def samples_from_features(features, source_crs: QgsCoordinateReferenceSystem, cl
         geometry = QgsGeometry(feature.geometry())
         if geometry.isNull() or geometry.isEmpty():
             raise SampleError(f"Feature {feature.id()} of {layer_name} has no geometry; delete it or draw it again.")
-        if QgsWkbTypes.geometryType(geometry.wkbType()) == QgsWkbTypes.LineGeometry:
+        if QgsWkbTypes.geometryType(geometry.wkbType()) == QgsWkbTypes.GeometryType.LineGeometry:
             raise SampleError(f"{layer_name} holds lines; samples are points or polygons.")
         geometry.transform(transform)
-        for part in geometry.asGeometryCollection() if geometry.isMultipart() and geometry.type() == QgsWkbTypes.PointGeometry else [geometry]:
+        for part in geometry.asGeometryCollection() if geometry.isMultipart() and geometry.type() == QgsWkbTypes.GeometryType.PointGeometry else [geometry]:
             samples.append(inference.Sample(json.loads(part.asJson()), feature[class_field], feature.id()))
     return samples
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from PyQt5.QtCore import QSettings
+from qgis.PyQt.QtCore import QSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -27,7 +27,7 @@ def set_enabled(settings_dir: Path, profile: str, enabled: bool) -> Path:
     """Write [PythonPlugins] s2cloudmask=true|false with Qt's own INI writer."""
     ini = settings_dir / "profiles" / profile / "QGIS" / "QGIS3.ini"
     ini.parent.mkdir(parents=True, exist_ok=True)
-    settings = QSettings(str(ini), QSettings.IniFormat)
+    settings = QSettings(str(ini), QSettings.Format.IniFormat)
     settings.setValue(f"PythonPlugins/{PLUGIN_FOLDER}", enabled)
     settings.sync()
     return ini

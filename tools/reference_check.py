@@ -57,7 +57,7 @@ def main() -> None:
     grid = product_grid(product, args.resolution)
     truth = scl_to_mask(read_scl(product, grid))
     train, check = draw_points(truth, args.points, args.seed)
-    samples = [Sample({"type": "Point", "coordinates": tuple(grid.transform * (c + 0.5, r + 0.5))}, code)
+    samples = [Sample({"type": "Point", "coordinates": grid.map_xy(c + 0.5, r + 0.5)}, code)
                for r, c, code in train]
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()

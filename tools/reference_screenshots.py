@@ -54,7 +54,7 @@ def main() -> None:
     for code in MASK_CODES:
         rows, cols = np.nonzero(truth == code)
         for i in rng.choice(rows.size, args.points, replace=False):
-            x, y = grid.transform * (cols[i] + 0.5, rows[i] + 0.5)
+            x, y = grid.map_xy(cols[i] + 0.5, rows[i] + 0.5)
             panel.add_sample(QgsPointXY(x, y), crs, code)
 
     def render(name: str) -> None:

@@ -89,7 +89,7 @@ def report_png(app, report: str, target: Path) -> None:
     wait_until(app, lambda: bool(loaded), timeout=60)
     size = page.mainFrame().contentsSize()
     page.setViewportSize(QSize(REPORT_WIDTH, size.height()))
-    image = QImage(REPORT_WIDTH, size.height(), QImage.Format_RGB32)
+    image = QImage(REPORT_WIDTH, size.height(), QImage.Format.Format_RGB32)
     image.fill(0xFFFFFF)
     painter = QPainter(image)
     page.mainFrame().render(painter)
@@ -126,12 +126,12 @@ def docked_host(title: str):
             project = QgsProject.instance()
             self.bridge = QgsLayerTreeMapCanvasBridge(project.layerTreeRoot(), self.canvas)
             self.model = QgsLayerTreeModel(project.layerTreeRoot())  # the view does not own it: keep it alive
-            self.model.setFlag(QgsLayerTreeModel.AllowNodeChangeVisibility)
+            self.model.setFlag(QgsLayerTreeModel.Flag.AllowNodeChangeVisibility)
             self.tree = QgsLayerTreeView()
             self.tree.setModel(self.model)
             self.layers_dock = QDockWidget("Layers")
             self.layers_dock.setWidget(self.tree)
-            self.window.addDockWidget(Qt.LeftDockWidgetArea, self.layers_dock)
+            self.window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.layers_dock)
 
         def mapCanvas(self):  # noqa: N802 (QgisInterface's names)
             return self.canvas
@@ -148,10 +148,10 @@ def docked_host(title: str):
     host = Host()
     QgsProject.instance().setCrs(QgsCoordinateReferenceSystem("EPSG:32629"))
     dock = CloudMaskDock(host)
-    host.addDockWidget(Qt.RightDockWidgetArea, dock)
+    host.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     host.window.resize(*WINDOW_SIZE)
     # the dock at the width it asks for when docked (CloudMaskDock.sizeHint), as QGIS gives it on a wider screen
-    host.window.resizeDocks([host.layers_dock, dock], [LAYERS_WIDTH, dock.sizeHint().width()], Qt.Horizontal)
+    host.window.resizeDocks([host.layers_dock, dock], [LAYERS_WIDTH, dock.sizeHint().width()], Qt.Orientation.Horizontal)
     host.window.show()
     return host, dock
 

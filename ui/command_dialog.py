@@ -42,7 +42,7 @@ class CommandDialog(QDialog):
         self.summary.setWordWrap(True)
         self.command_label = QLabel()
         self.command_label.setWordWrap(True)
-        self.command_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.command_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -50,11 +50,11 @@ class CommandDialog(QDialog):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setFont(QFont("monospace"))
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.action_button = QPushButton()
         self.copy_button = QPushButton(self.tr("Copy output"))
-        self.buttons.addButton(self.action_button, QDialogButtonBox.ActionRole)
-        self.buttons.addButton(self.copy_button, QDialogButtonBox.ActionRole)
+        self.buttons.addButton(self.action_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.buttons.rejected.connect(self.reject)
         self.action_button.clicked.connect(self.start)
         self.copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.log.toPlainText()))
@@ -81,7 +81,7 @@ class CommandDialog(QDialog):
         self.progress.setRange(0, 0)  # busy: pip gives no overall percentage
         self.log.appendPlainText("$ " + shell_command(command))
         process = QProcess(self)
-        process.setProcessChannelMode(QProcess.MergedChannels)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         process.readyReadStandardOutput.connect(self._read_output)
         process.finished.connect(self._finished)
         process.errorOccurred.connect(self._failed_to_start)
@@ -94,7 +94,7 @@ class CommandDialog(QDialog):
         self.log.appendPlainText(text.rstrip("\n"))
 
     def _failed_to_start(self, error) -> None:
-        if error != QProcess.FailedToStart:
+        if error != QProcess.ProcessError.FailedToStart:
             return
         self.progress.setRange(0, 1)
         self.action_button.setEnabled(True)

@@ -26,15 +26,15 @@ class DiagnosticsDialog(QDialog):
         self.text = QPlainTextEdit(diagnostics.report())
         self.text.setReadOnly(True)
         self.text.setFont(QFont("monospace"))
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         copy = QPushButton(self.tr("Copy to clipboard"))
         self.selfTestButton = QPushButton()
         self.selfTestButton.setToolTip(self.tr(
             "Opens a JPEG 2000 band, reprojects a window and runs an onnxruntime session in a separate QGIS Python, "
             "with the plugin's packages; takes a few seconds. The 'Dependency self-test' line then shows the result."))
         self._show_self_test_button()
-        buttons.addButton(self.selfTestButton, QDialogButtonBox.ActionRole)
-        buttons.addButton(copy, QDialogButtonBox.ActionRole)
+        buttons.addButton(self.selfTestButton, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.text.toPlainText()))
         self.selfTestButton.clicked.connect(self.run_self_test)
         buttons.rejected.connect(self.reject)

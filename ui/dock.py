@@ -22,7 +22,6 @@ from qgis.core import (
     Qgis,
     QgsApplication,
     QgsCoordinateTransform,
-    QgsMapLayerProxyModel,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
@@ -42,6 +41,7 @@ from ..inference.masking.session import DEVICE_NAMES, gpu_providers
 from ..inference.outputs import check_outputs, check_writable
 from ..inference.reading.paths import is_product_path
 from ..toolbelt import layers as layer_styles
+from ..toolbelt.compat import raster_layer_filter, set_abstract
 from ..toolbelt.crs import qgis_crs
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.preferences import DockSettings, PlgSettings
@@ -177,7 +177,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         """A tab's panel in a scroll area without a frame: it scrolls as a whole, downwards only."""
         area = QScrollArea()
         area.setObjectName(name)
-        area.setFrameShape(QScrollArea.NoFrame)
+        area.setFrameShape(QScrollArea.Shape.NoFrame)
         area.setWidgetResizable(True)
         area.setWidget(panel)
         return area
@@ -202,14 +202,14 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         browse.addSeparator()
         browse.addAction(self.stacSettingsAction)
         self.productBrowseButton.setMenu(browse)
-        self.rasterLayerCombo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.rasterLayerCombo.setFilters(raster_layer_filter())
         self.rasterLayerCombo.setAllowEmptyLayer(True)
         for role in OPTIONAL_BAND_ROLES:
             self.band_combo(role).setShowNotSetOption(True, "Not used")
         for combo in (self.sourceCombo, self.rasterLayerCombo, self.levelCombo, self.deviceCombo,
                       self.resolutionCombo, self.sclModeCombo, *(self.band_combo(role) for role in BAND_ROLES)):
             narrow(combo)
-        self.modelFileWidget.setStorageMode(QgsFileWidget.GetFile)
+        self.modelFileWidget.setStorageMode(QgsFileWidget.StorageMode.GetFile)
         self.modelFileWidget.lineEdit().setPlaceholderText("Built-in U-Net for the level")
         self.modelFileWidget.setDialogTitle("Choose an ONNX model")
         self.modelList = ModelList(self.modelFileWidget.lineEdit())  # 'auto' and this user's fine-tuned models
@@ -217,13 +217,13 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         for resolution in RESOLUTIONS:
             self.resolutionCombo.addItem(f"{resolution} m", resolution)
         # The condensed extent widget: one line and a menu (layer, map view, draw), where the expanded one needs 600 px.
-        self.extentWidget = QgsExtentWidget(self.extentGroupBox, QgsExtentWidget.CondensedStyle)
+        self.extentWidget = QgsExtentWidget(self.extentGroupBox, QgsExtentWidget.WidgetStyle.CondensedStyle)
         self.extentWidget.setObjectName("extentWidget")
         self.extentWidget.setMapCanvas(self.iface.mapCanvas())
         self.extentGroupBox.layout().addWidget(self.extentWidget)
-        self.sclFileWidget.setStorageMode(QgsFileWidget.GetFile)
+        self.sclFileWidget.setStorageMode(QgsFileWidget.StorageMode.GetFile)
         self.sclFileWidget.setDialogTitle("Choose the matching L2A product (.zip, MTD_MSIL2A.xml) or an SCL raster")
-        self.outputFileWidget.setStorageMode(QgsFileWidget.SaveFile)
+        self.outputFileWidget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.outputFileWidget.setConfirmOverwrite(True)
         self.outputFileWidget.setDialogTitle("Save the cloud mask as")
         for widget in (self.modelFileWidget, self.sclFileWidget, self.outputFileWidget):
@@ -240,7 +240,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         self.deviceCombo.clear()
         for label, value, tip in device_choices():
             self.deviceCombo.addItem(label, value)
-            self.deviceCombo.setItemData(self.deviceCombo.count() - 1, tip, Qt.ToolTipRole)
+            self.deviceCombo.setItemData(self.deviceCombo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.deviceCombo.setCurrentIndex(max(0, self.deviceCombo.findData(chosen)))
 
     def dependencies_changed(self) -> None:
@@ -362,7 +362,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             # a stack is as tall as its tallest page unless the hidden pages stop asking for room
             shown = index == self.sourceStack.currentIndex()
             self.sourceStack.widget(index).setSizePolicy(
-                QSizePolicy.Preferred, QSizePolicy.Preferred if shown else QSizePolicy.Ignored)
+                QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred if shown else QSizePolicy.Policy.Ignored)
         self.sourceStack.adjustSize()
 
     def _source_changed(self) -> None:
@@ -536,12 +536,12 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         stay as they are until this run is complete (ui/run_files.py).
         """
         if self.task is not None:
-            self.log.log(RUNNING_TIP, Qgis.Info, push=True)
+            self.log.log(RUNNING_TIP, Qgis.MessageLevel.Info, push=True)
             return
         try:
             request = self.build_request()
         except CloudMaskError as exc:  # a slip in the form: said plainly, not as an alarm
-            self.log.log(str(exc), Qgis.Info, push=True, duration=10)
+            self.log.log(str(exc), Qgis.MessageLevel.Info, push=True, duration=10)
             return
         existing = [path for path in CompanionPaths.beside(request.output).all_files(request.output) if path.exists()]
         if existing and not self.confirm_replace(request.output, existing):
@@ -592,11 +592,11 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
 
     def confirm_replace(self, output: str, existing: list[Path]) -> bool:
         """Ask before a run writes over files of an earlier run; No is the default. Whole names, wrapped."""
-        box = QMessageBox(QMessageBox.Question, "Replace the earlier results?",
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace the earlier results?",
                           breakable(f"These files in {Path(output).parent} exist and will be replaced:"),
-                          QMessageBox.Yes | QMessageBox.No, self)
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
         box.setObjectName("replaceQuestion")
-        box.setDefaultButton(QMessageBox.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
         box.setInformativeText(
             "\n".join(breakable(f"• {path.name}") for path in existing)
             + "\n\nTheir layers stay on the map until the new results are complete, then give way to them. "
@@ -604,7 +604,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         )
         for label in box.findChildren(QLabel):
             label.setWordWrap(True)
-        return box.exec() == QMessageBox.Yes
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def reference_input(self) -> str:
         """The scene the Reference tab labels: the chosen product once it opened, or the raster layer's file."""
@@ -662,19 +662,19 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
             count = len(outcome.warnings)
             summary += f" {count} note{'s' if count > 1 else ''} in the results panel and the log."
         # after QGIS's own "Task complete" notice, so the summary is the one on top of the message bar
-        QTimer.singleShot(0, lambda: self.log.bar(summary, Qgis.Success))
+        QTimer.singleShot(0, lambda: self.log.bar(summary, Qgis.MessageLevel.Success))
 
     def _failed(self, message: str, details: str) -> None:
         self._finish()
         self.progressBar.setValue(0)
         self.stageLabel.setText(self._kept("Stopped: see the message bar."))
-        QTimer.singleShot(0, lambda: self.log.log(message, Qgis.Critical, push=True, details=details))
+        QTimer.singleShot(0, lambda: self.log.log(message, Qgis.MessageLevel.Critical, push=True, details=details))
 
     def _cancelled(self) -> None:
         self._finish()
         self.progressBar.setValue(0)
         self.stageLabel.setText(self._kept("Cancelled; nothing was written."))
-        QTimer.singleShot(0, lambda: self.log.log("The run was cancelled; no output was written.", Qgis.Info, push=True))
+        QTimer.singleShot(0, lambda: self.log.log("The run was cancelled; no output was written.", Qgis.MessageLevel.Info, push=True))
 
     def _kept(self, stopped: str) -> str:
         """A stopped run's stage line; it says so when the map and the Results tab still show an earlier run."""
@@ -711,17 +711,17 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         for key, path, name, style, visible in entries:
             layer = QgsRasterLayer(path, name, "gdal")
             if not layer.isValid():
-                self.log.log(f"QGIS could not open {path} as a layer.", Qgis.Warning)
+                self.log.log(f"QGIS could not open {path} as a layer.", Qgis.MessageLevel.Warning)
                 continue
             try:
                 style(layer)
             except layer_styles.StyleError as exc:  # a broken installation, shown but not fatal
-                self.log.log(str(exc), Qgis.Warning)
+                self.log.log(str(exc), Qgis.MessageLevel.Warning)
             project.addMapLayer(layer, False)
             group.addLayer(layer).setItemVisibilityChecked(visible)
             added[key] = layer
         if view is not None and "true_colour" in added:
-            added["true_colour"].setAbstract(f"Built from {view.description}.")
+            set_abstract(added["true_colour"], f"Built from {view.description}.")
         if "mask" in added:
             self._zoom_to(added["mask"])
 

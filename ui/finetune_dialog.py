@@ -30,7 +30,7 @@ class FinetuneDialog(AlgorithmDialog):
         button.setToolTip(self.tr("Create the fine-tuning environment (a few minutes)"))
         button.clicked.connect(self.create_environment)
         item.layout().addWidget(button)
-        bar.pushWidget(item, Qgis.Warning)
+        bar.pushWidget(item, Qgis.MessageLevel.Warning)
         self.environment_item = item
 
     def create_environment(self) -> None:

@@ -15,9 +15,9 @@ class ModelList(QCompleter):
         super().__init__(line_edit)
         self.entries_model = QStringListModel(self)  # parented, so Python does not collect it under the completer
         self.setModel(self.entries_model)
-        self.setCaseSensitivity(Qt.CaseInsensitive)
-        self.setFilterMode(Qt.MatchContains)
-        self.setCompletionMode(QCompleter.PopupCompletion)
+        self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.refresh()
         line_edit.setCompleter(self)
         line_edit.installEventFilter(self)
@@ -29,6 +29,6 @@ class ModelList(QCompleter):
         self.entries_model.setStringList(self.entries())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.FocusIn:
+        if event.type() == QEvent.Type.FocusIn:
             self.refresh()
         return False

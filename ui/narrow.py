@@ -31,7 +31,7 @@ def unbroken(text: str) -> str:
 
 def keep_narrow(label: QLabel) -> QLabel:
     """A label that wraps and takes the width the panel gives it, never the width of its longest word."""
-    policy = QSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+    policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     policy.setHeightForWidth(True)  # its height still follows its width: wrapped lines are all shown
     label.setSizePolicy(policy)
     label.setWordWrap(True)
@@ -48,6 +48,6 @@ def wrapping_label(text: str = "", name: str = "") -> QLabel:
 
 def narrow(combo: QComboBox) -> QComboBox:
     """A combo box that may shrink below its longest entry (the popup still shows it whole): the panel stays narrow."""
-    combo.setSizePolicy(QSizePolicy.Ignored, combo.sizePolicy().verticalPolicy())
+    combo.setSizePolicy(QSizePolicy.Policy.Ignored, combo.sizePolicy().verticalPolicy())
     combo.setMinimumWidth(combo.fontMetrics().horizontalAdvance("x" * 8))
     return combo

@@ -35,7 +35,6 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsDataProvider,
     QgsFeature,
-    QgsField,
     QgsGeometry,
     QgsMarkerSymbol,
     QgsPointXY,
@@ -48,7 +47,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 from qgis.gui import QgsMapToolEmitPoint
-from qgis.PyQt.QtCore import QVariant, pyqtSignal
+from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtGui import QColor, QIcon, QPixmap
 from qgis.PyQt.QtWidgets import (
     QComboBox,
@@ -70,6 +69,7 @@ from ..inference.outputs import atomic_output, check_outputs
 from ..inference.reading.paths import is_product_path
 from ..toolbelt import layers as layer_styles
 from ..toolbelt.crs import qgis_crs
+from ..toolbelt.compat import field
 from ..toolbelt.log_handler import PlgLogger
 from ..toolbelt.preferences import PlgSettings
 from ..toolbelt.sample_features import samples_from_layer
@@ -125,7 +125,7 @@ class ReferenceTask(QgsTask):
 
     def __init__(self, source: str, samples: list, output: Path, confidence: Path, round_number: int,
                  resolution: int) -> None:
-        super().__init__(f"Reference mask, round {round_number}", QgsTask.CanCancel)
+        super().__init__(f"Reference mask, round {round_number}", QgsTask.Flag.CanCancel)
         self.arguments = {
             "source": source, "samples": samples, "output": output, "confidence": confidence,
             "resolution": resolution, "suggestions": DEFAULT_SUGGESTIONS, "layer": SAMPLE_LAYER_NAME,
@@ -197,7 +197,7 @@ class ReferencePanel(QWidget):
         self.sceneLabel = wrapping_label(name="referenceScene")
         layout.addWidget(self.sceneLabel)
         form = QFormLayout()
-        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.classCombo = narrow(QComboBox())
         self.classCombo.setObjectName("referenceClassCombo")
         for code in MASK_CODES:
@@ -305,7 +305,7 @@ class ReferencePanel(QWidget):
         self._crs = inference.input_crs(self.input_path())
         layer = QgsVectorLayer("Point", SAMPLE_LAYER_NAME, "memory")
         layer.setCrs(qgis_crs(self._crs))
-        layer.dataProvider().addAttributes([QgsField(CLASS_FIELD, QVariant.Int)])
+        layer.dataProvider().addAttributes([field(CLASS_FIELD, int)])
         layer.updateFields()
         categories = []
         for code in MASK_CODES:
@@ -331,7 +331,7 @@ class ReferencePanel(QWidget):
                 return  # already under the samples: shown once
             view = inference.build_true_colour_view(product, product.band_path("B04"), str(target))
         except CloudMaskError as exc:
-            self.log.log(f"The scene is shown without its true-colour view: {exc}", Qgis.Warning)
+            self.log.log(f"The scene is shown without its true-colour view: {exc}", Qgis.MessageLevel.Warning)
             return
         if view is None:
             return
@@ -408,10 +408,10 @@ class ReferencePanel(QWidget):
         options.layerName = "reference_samples"
         error, message, written, _ = QgsVectorFileWriter.writeAsVectorFormatV3(
             self.sample_layer(), path, QgsProject.instance().transformContext(), options)
-        if error != QgsVectorFileWriter.NoError:
+        if error != QgsVectorFileWriter.WriterError.NoError:
             raise CloudMaskError(f"Could not save the samples to {path}: {message}")
         self.samples_file = Path(written)
-        self.log.log(f"Samples saved to {written}.", Qgis.Success, push=True)
+        self.log.log(f"Samples saved to {written}.", Qgis.MessageLevel.Success, push=True)
         return written
 
     def _default_name(self, suffix: str) -> str:
@@ -430,7 +430,7 @@ class ReferencePanel(QWidget):
             try:
                 self.save_samples(path)
             except CloudMaskError as exc:
-                self.log.log(str(exc), Qgis.Critical, push=True)
+                self.log.log(str(exc), Qgis.MessageLevel.Critical, push=True)
 
     def save_reference(self, path: str) -> tuple[str, str | None]:
         """Copy the latest round's reference to `path` and its confidence beside it (<name>_confidence.tif); the
@@ -459,7 +459,7 @@ class ReferencePanel(QWidget):
                 layer.setDataSource(str(copy), layer.name(), "gdal", QgsDataProvider.ProviderOptions())
         self.saved_to = target.parent
         self.log.log(f"Reference saved to {target}" + (f", its confidence to {confidence}." if confidence else "."),
-                     Qgis.Success, push=True)
+                     Qgis.MessageLevel.Success, push=True)
         return str(target), str(confidence) if confidence else None
 
     def _save_reference_clicked(self) -> None:
@@ -469,7 +469,7 @@ class ReferencePanel(QWidget):
             try:
                 self.save_reference(path)
             except CloudMaskError as exc:
-                self.log.log(str(exc), Qgis.Critical, push=True)
+                self.log.log(str(exc), Qgis.MessageLevel.Critical, push=True)
 
     # --- a round of training ---------------------------------------------------------------------
 
@@ -505,7 +505,7 @@ class ReferencePanel(QWidget):
         self.task = None
         self.outside = error.feature_ids if isinstance(error, SamplesOutside) else ()
         self.statusLabel.setText(breakable(message))
-        self.log.log(message, Qgis.Warning, push=True, details=details)
+        self.log.log(message, Qgis.MessageLevel.Warning, push=True, details=details)
         self.refresh()
         self.roundFailed.emit(message)
 

@@ -115,9 +115,9 @@ def run_settings(request: RunRequest, mask: Any) -> list[tuple[str, str]]:
 
 def _item(text: str, align_right: bool = False) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
-    item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
     if align_right:
-        item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
+        item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
     return item
 
 
@@ -129,17 +129,17 @@ class FitTable(QTableWidget):
         self.setObjectName(name)
         self.setHorizontalHeaderLabels(headers)
         self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.setSelectionMode(QAbstractItemView.NoSelection)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setWordWrap(True)  # the first column wraps its names; the figures beside it keep their width
-        self.setTextElideMode(Qt.ElideNone)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(8)
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)  # the panel's width decides, not the contents
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # the panel's width decides, not the contents
 
     def fit_height(self) -> None:
         """Tall enough for every row at the current width: the table never scrolls, the panel does."""
@@ -174,7 +174,7 @@ class ResultsPanel(QWidget):
         self.emptyLabel = wrapping_label(EMPTY_TEXT, "emptyLabel")
 
         self.titleLabel = wrapping_label(name="titleLabel")
-        self.titleLabel.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.titleLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         title_font = QFont(self.titleLabel.font())
         title_font.setBold(True)
         self.titleLabel.setFont(title_font)
@@ -184,7 +184,7 @@ class ResultsPanel(QWidget):
         self.modelLabel, self.timeLabel, self.outputLabel, self.class3Label = (
             self._value_label(name) for name in ("modelValue", "timeValue", "outputValue", "class3Value")
         )
-        self.outputLabel.setTextInteractionFlags(Qt.TextBrowserInteraction)
+        self.outputLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.outputLabel.setOpenExternalLinks(False)
         self.outputLabel.linkActivated.connect(lambda link: QDesktopServices.openUrl(QUrl(link)))
         form.addRow("Model", self.modelLabel)
@@ -244,14 +244,14 @@ class ResultsPanel(QWidget):
     @staticmethod
     def _form(group: QGroupBox) -> QFormLayout:
         form = QFormLayout(group)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         return form
 
     @staticmethod
     def _value_label(name: str) -> QLabel:
         label = wrapping_label(name=name)
-        label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         return label
 
     def clear(self) -> None:
@@ -381,7 +381,7 @@ class MatrixView(QWidget):
         self._per_block = 0
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     def show_matrix(self, matrix: dict[str, Any], reference: str) -> None:
         self._matrix, self._reference, self._per_block = matrix, reference, 0
@@ -435,7 +435,7 @@ class MatrixView(QWidget):
             block = list(enumerate(columns))[start : start + self._per_block]
             table = FitTable(f"matrixTable{len(self.tables) + 1}", ["Mask", *(self._header(c) for _, c in block)])
             header = table.horizontalHeader()
-            header.setSectionResizeMode(QHeaderView.Fixed)
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
             header.resizeSection(0, first)
             for position, (_, reference_class) in enumerate(block, start=1):
                 header.resizeSection(position, column)

@@ -140,7 +140,7 @@ class TaskFeedback:
         """Logged as it happens (once: the dock shows the list but does not log it again)."""
         if message not in self.warnings:
             self.warnings.append(message)
-            PlgLogger().log(message, Qgis.Warning)
+            PlgLogger().log(message, Qgis.MessageLevel.Warning)
 
 
 class EngineTask(QgsTask):
@@ -153,7 +153,7 @@ class EngineTask(QgsTask):
     what = "The run"  # how the failure message names the work
 
     def __init__(self, description: str) -> None:
-        super().__init__(description, QgsTask.CanCancel)
+        super().__init__(description, QgsTask.Flag.CanCancel)
         self.outcome: object | None = None
         self.error: BaseException | None = None
         self.details = ""

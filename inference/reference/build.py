@@ -156,7 +156,7 @@ def _spread_suggestions(cells: LowestPerCell | None, grid: Grid, count: int) -> 
         return []
     chosen = []
     for pick in pick_spread(cells.candidates(), count, cells.side):
-        x, y = grid.transform * (pick.col + 0.5, pick.row + 0.5)
+        x, y = grid.map_xy(pick.col + 0.5, pick.row + 0.5)
         chosen.append(Suggestion(pick.row, pick.col, pick.confidence, float(x), float(y)))
     return chosen
 

@@ -74,7 +74,7 @@ def class_code(value: Any, where: str) -> int:
 
 
 def _point_pixel(x: float, y: float, grid: Grid) -> tuple[int, int]:
-    col, row = ~grid.transform * (x, y)
+    col, row = grid.pixel_xy(x, y)
     return math.floor(row), math.floor(col)
 
 

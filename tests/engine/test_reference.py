@@ -29,7 +29,7 @@ POINTS = 150  # per class, for training and again for checking
 
 
 def point(grid, row: int, col: int, label) -> Sample:
-    x, y = grid.transform * (col + 0.5, row + 0.5)
+    x, y = grid.map_xy(col + 0.5, row + 0.5)
     return Sample({"type": "Point", "coordinates": (x, y)}, label, f"{row},{col}")
 
 
@@ -105,7 +105,7 @@ def test_suggestions_are_the_least_confident_places_and_spread_out(scl_reference
     grid = scl_reference["grid"]
     for s in chosen:
         assert confidence[s.row, s.col] == round(s.confidence * 100)
-        assert (s.x, s.y) == tuple(grid.transform * (s.col + 0.5, s.row + 0.5))
+        assert (s.x, s.y) == grid.map_xy(s.col + 0.5, s.row + 0.5)
     side = math.ceil(math.sqrt(grid.width * grid.height / (4 * 20)))
     for i, a in enumerate(chosen):
         for b in chosen[i + 1:]:
@@ -140,7 +140,7 @@ def test_reference_of_a_generated_product_finds_its_truth(generated, tmp_path):
 def test_polygon_samples_give_their_pixels_and_count_as_one_sample_each(generated):
     product, _ = generated
     grid = product_grid(open_product(product), 20)
-    x0, y0 = grid.transform * (10, 10)
+    x0, y0 = grid.map_xy(10, 10)
     square = {"type": "Polygon", "coordinates": [[(x0, y0), (x0 + 100, y0), (x0 + 100, y0 - 100), (x0, y0 - 100),
                                                   (x0, y0)]]}
     pixels = samples.sample_pixels([Sample(square, "cloud", 7)], grid, "p")

@@ -197,7 +197,7 @@ def test_reference_rounds_never_widen_the_docked_panel(docked, qgis_iface, real_
     for code in MASK_CODES:
         rows, cols = np.nonzero(truth == code)
         for i in rng.choice(rows.size, 15, replace=False):
-            panel.add_sample(QgsPointXY(*(grid.transform * (cols[i] + 0.5, rows[i] + 0.5))), crs, code)
+            panel.add_sample(QgsPointXY(*grid.map_xy(cols[i] + 0.5, rows[i] + 0.5)), crs, code)
     xmin, _, _, ymax = grid.bounds
     panel.add_sample(QgsPointXY(xmin - 120.0, ymax + 30.0), crs, 1)  # 2 px outside the scene, top left
 

@@ -105,13 +105,14 @@ def test_reference_validate_and_patches_run_headless(qgis_env, tmp_path):
     import rasterio
     from osgeo import ogr, osr
     from rasterio.enums import Resampling
+    from s2cloudmask.inference.grid import Grid
     from s2cloudmask.tools import synthetic_product as sp
 
     product = sp.write_product(tmp_path / "product", level="L2A", size=600, seed=11, extras=False)
     truth_file = sp.truth_path(product)
     with rasterio.open(truth_file) as dataset:
         truth = dataset.read(1, out_shape=(100, 100), resampling=Resampling.nearest)
-        transform = dataset.transform * dataset.transform.scale(6, 6)
+        grid = Grid(dataset.crs.to_string(), dataset.transform, dataset.width, dataset.height).resampled(60.0)
     driver = ogr.GetDriverByName("GPKG")
     source = driver.CreateDataSource(str(tmp_path / "samples.gpkg"))
     srs = osr.SpatialReference()
@@ -124,7 +125,7 @@ def test_reference_validate_and_patches_run_headless(qgis_env, tmp_path):
         for i in rng.choice(rows.size, 25, replace=False):
             feature = ogr.Feature(layer.GetLayerDefn())
             feature.SetField("class", name)
-            x, y = transform * (cols[i] + 0.5, rows[i] + 0.5)
+            x, y = grid.map_xy(cols[i] + 0.5, rows[i] + 0.5)
             feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x} {y})"))
             layer.CreateFeature(feature)
     source = None

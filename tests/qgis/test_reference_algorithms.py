@@ -23,6 +23,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 from rasterio.enums import Resampling
 from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES
+from s2cloudmask.inference.grid import Grid
 from s2cloudmask.tools import synthetic_product as sp
 
 from tests.qgis.conftest import RecordingFeedback
@@ -32,19 +33,19 @@ PER_CLASS = 30
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    """A generated L2A product (600 px at 10 m), its truth at 60 m and the truth's transform."""
+    """A generated L2A product (600 px at 10 m), its truth at 60 m and the truth's grid."""
     product = sp.write_product(tmp_path_factory.mktemp("generated"), level="L2A", size=600, seed=11, extras=False)
     with rasterio.open(sp.truth_path(product)) as dataset:
         truth = dataset.read(1, out_shape=(100, 100), resampling=Resampling.nearest)
-        transform = dataset.transform * dataset.transform.scale(6, 6)
+        grid = Grid(dataset.crs.to_string(), dataset.transform, dataset.width, dataset.height).resampled(60.0)
         crs = dataset.crs.to_string()
-    return product, truth, transform, crs
+    return product, truth, grid, crs
 
 
 def sample_layer(generated, per_class: int = PER_CLASS, label=lambda code: CLASS_NAMES[code], seed: int = 0,
                  crs: str = "EPSG:4326") -> QgsVectorLayer:
     """Points drawn from the truth, with class names, stored in another CRS than the product's."""
-    _, truth, transform, product_crs = generated
+    _, truth, grid, product_crs = generated
     layer = QgsVectorLayer(f"Point?crs={crs}", "samples", "memory")
     layer.dataProvider().addAttributes([QgsField("class", QVariant.String)])
     layer.updateFields()
@@ -54,7 +55,7 @@ def sample_layer(generated, per_class: int = PER_CLASS, label=lambda code: CLASS
     for code in MASK_CODES:
         rows, cols = np.nonzero(truth == code)
         for i in rng.choice(rows.size, per_class, replace=False):
-            x, y = transform * (cols[i] + 0.5, rows[i] + 0.5)
+            x, y = grid.map_xy(cols[i] + 0.5, rows[i] + 0.5)
             feature = QgsFeature(layer.fields())
             feature.setGeometry(QgsGeometry.fromPointXY(to_layer.transform(QgsPointXY(x, y))))
             feature.setAttributes([label(code)])
@@ -164,7 +165,7 @@ def test_exportpatches_writes_a_split_folder_with_a_manifest(processing, referen
 
 
 def test_referencemask_takes_polygons_with_class_codes(processing, generated, tmp_path):
-    _, truth, transform, crs = generated
+    _, truth, grid, crs = generated
     layer = QgsVectorLayer(f"Polygon?crs={crs}", "areas", "memory")
     layer.dataProvider().addAttributes([QgsField("code", QVariant.Int)])
     layer.updateFields()
@@ -173,7 +174,7 @@ def test_referencemask_takes_polygons_with_class_codes(processing, generated, tm
     for code in MASK_CODES:
         rows, cols = np.nonzero(truth == code)
         for i in rng.choice(rows.size, 12, replace=False):
-            x, y = transform * (cols[i] + 0.5, rows[i] + 0.5)
+            x, y = grid.map_xy(cols[i] + 0.5, rows[i] + 0.5)
             feature = QgsFeature(layer.fields())
             feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(x - 20, y - 20, x + 20, y + 20)))
             feature.setAttributes([code])

@@ -23,6 +23,7 @@ from qgis.PyQt.QtCore import QEvent, Qt
 from rasterio.enums import Resampling
 from s2cloudmask.inference.classes import MASK_CODES
 from s2cloudmask.inference.errors import CloudMaskError
+from s2cloudmask.inference.grid import Grid
 from s2cloudmask.toolbelt.preferences import PlgSettings
 from s2cloudmask.tools import synthetic_product as sp
 from s2cloudmask.ui.dock import CloudMaskDock
@@ -37,8 +38,8 @@ def generated(tmp_path_factory):
     product = sp.write_product(tmp_path_factory.mktemp("generated"), level="L2A", size=600, seed=11, extras=False)
     with rasterio.open(sp.truth_path(product)) as dataset:
         truth = dataset.read(1, out_shape=(100, 100), resampling=Resampling.nearest)
-        transform = dataset.transform * dataset.transform.scale(6, 6)
-    return product, truth, transform
+        grid = Grid(dataset.crs.to_string(), dataset.transform, dataset.width, dataset.height).resampled(60.0)
+    return product, truth, grid
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def panel(qgis_iface, qgis_new_project, generated):
     canvas.window().show()  # the canvas takes its size (and its map scale) from resize events of a shown window
     QgsApplication.processEvents()
     canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:32632"))
-    xmin, ymax = generated[2].c, generated[2].f
+    xmin, ymax = generated[2].transform.c, generated[2].transform.f
     canvas.setExtent(QgsRectangle(xmin, ymax - 6000, xmin + 6000, ymax))
     yield dock.reference
     dock.reference.unload()
@@ -63,7 +64,7 @@ def panel(qgis_iface, qgis_new_project, generated):
 
 def mark(panel, generated, per_class: int, seed: int) -> None:
     """Samples drawn from the truth, added as the map tool adds them: one click on the canvas each."""
-    _, truth, transform = generated
+    _, truth, grid = generated
     canvas = panel.canvas
     panel.markButton.setChecked(True)
     assert canvas.mapTool() is panel.tool
@@ -75,7 +76,7 @@ def mark(panel, generated, per_class: int, seed: int) -> None:
         inner[2:-2, 2:-2] = True  # a click lands on a screen pixel: keep clear of the product's edge
         rows, cols = np.nonzero((truth == code) & inner)
         for i in rng.choice(rows.size, per_class, replace=False):
-            x, y = transform * (cols[i] + 0.5, rows[i] + 0.5)
+            x, y = grid.map_xy(cols[i] + 0.5, rows[i] + 0.5)
             pixel = canvas.getCoordinateTransform().transform(QgsPointXY(x, y))
             event = QgsMapMouseEvent(canvas, QEvent.MouseButtonPress, pixel.toQPointF().toPoint(), Qt.LeftButton)
             panel.tool.canvasPressEvent(event)
@@ -182,8 +183,8 @@ def test_the_reference_is_saved_where_the_user_says_and_the_map_reads_the_copy(p
 
 def test_samples_outside_the_scene_are_listed_and_dropped_in_one_click(panel, generated):
     mark(panel, generated, per_class=12, seed=7)
-    _, _, transform = generated
-    xmin, ymax = transform.c, transform.f
+    _, _, grid = generated
+    xmin, ymax = grid.transform.c, grid.transform.f
     crs = QgsCoordinateReferenceSystem("EPSG:32632")
     panel.add_sample(QgsPointXY(xmin - 2 * 60.0 + 10.0, ymax - 300.0), crs, 4)  # 2 px left of the scene
     panel.add_sample(QgsPointXY(xmin + 300.0, ymax + 90.0), crs, 1)  # above it
