@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
 import pytest
-from qgis.core import QgsApplication, QgsProcessingFeedback
+from qgis.core import QgsApplication, QgsLayerTreeModel, QgsProcessingFeedback, QgsProject
+from qgis.gui import QgsLayerTreeView
 
 
 def import_qgis_processing():
@@ -22,6 +24,21 @@ def import_qgis_processing():
     assert Path(processing.__file__).resolve().parent.parent == Path(plugins).resolve()
     Processing.initialize()
     return processing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def qgis_session(qgis_app, qgis_iface):
+    """The stand-in iface gets a real layer tree view of the project (QGIS 3.44's Processing hands it to C++
+    when it loads results; a mock there crashes), and Python lets go of every GDAL dataset and QGIS object
+    before QGIS exits (one freed after exitQgis() crashes the process)."""
+    view = QgsLayerTreeView()
+    view.setModel(QgsLayerTreeModel(QgsProject.instance().layerTreeRoot(), view))
+    qgis_iface.layerTreeView = lambda: view
+    yield
+    del qgis_iface.layerTreeView
+    view.setModel(None)
+    del view
+    gc.collect()
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from qgis.PyQt.QtWidgets import QApplication, QLabel, QMessageBox
 from s2cloudmask.__about__ import PLUGIN_NAME
 from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES, SCL_NAMES
 from s2cloudmask.toolbelt.preferences import PlgSettings
+from s2cloudmask.ui import folders
 from s2cloudmask.ui.dock import SOURCES, CloudMaskDock, default_output, guess_bands
 from s2cloudmask.ui.narrow import unbroken
 from s2cloudmask.ui.results import run_settings
@@ -57,6 +58,16 @@ def dock(qgis_iface, qgis_new_project):
 
 
 @pytest.fixture
+def read_only_product_folder(monkeypatch, real_l2a: Path) -> None:
+    """The product's folder refuses outputs, as a read-only data folder does, whatever the mode bits the copy
+    of ../shared/data on this machine has (the tests never write there)."""
+    refused = real_l2a.parent.resolve()
+    accepts = folders.accepts_output
+    monkeypatch.setattr(folders, "accepts_output",
+                        lambda folder: folder is not None and Path(folder).resolve() != refused and accepts(folder))
+
+
+@pytest.fixture
 def log_messages():
     received: list[tuple[str, str, int]] = []
 
@@ -86,7 +97,7 @@ def test_device_list_holds_only_providers_this_onnxruntime_has(dock: CloudMaskDo
 
 
 def test_choosing_a_product_describes_it_and_follows_it_with_resolution_extent_output_and_scl(
-    dock: CloudMaskDock, real_l2a: Path, tmp_path: Path
+    dock: CloudMaskDock, real_l2a: Path, tmp_path: Path, read_only_product_folder
 ) -> None:
     PlgSettings.set(replace(PlgSettings.get(), output_folder=str(tmp_path)))
     dock.set_product(str(real_l2a / "MTD_MSIL2A.xml"))
@@ -97,7 +108,7 @@ def test_choosing_a_product_describes_it_and_follows_it_with_resolution_extent_o
     assert dock.extentWidget.originalExtent().contains(QgsRectangle(*WINDOW))
     assert not dock.extentGroupBox.isChecked()  # choosing a product never ticks the extent
     output = Path(dock.outputFileWidget.filePath())
-    # the shared data folder is read-only: the default goes to the folder used last, never the temp folder
+    # the product's folder is read-only: the default goes to the folder used last, never the temp folder
     assert output == tmp_path / f"{PRODUCT_ID}_cloudmask.tif"
     assert [dock.sclModeCombo.itemData(i) for i in range(dock.sclModeCombo.count())] == ["product", "file", "none"]
     assert dock.sclModeCombo.currentData() == "product" and not dock.sclFileWidget.isEnabled()
@@ -206,7 +217,7 @@ def test_messages_name_what_the_dock_offers_and_what_a_file_is(
 
 
 def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(
-    dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path, log_messages
+    dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path, log_messages, read_only_product_folder
 ) -> None:
     output = tmp_path / "mask.tif"
     choose_window(dock, real_l2a, output)
@@ -316,7 +327,7 @@ def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(
 
 
 def test_a_second_run_onto_the_same_files_asks_and_replaces_its_own_group(
-    dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path
+    dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path, read_only_product_folder
 ) -> None:
     PlgSettings.set(replace(PlgSettings.get(), output_folder=str(tmp_path)))
     choose_window(dock, real_l2a, None)  # the dock's own name, in the folder used last (the product's is read-only)

@@ -294,24 +294,32 @@ def build_mask_and_compare_model() -> QgsProcessingModelAlgorithm:
     return model
 
 
+def model_outputs(model: QgsProcessingModelAlgorithm) -> dict[str, str]:
+    """The model's output parameters by description: QGIS 3.22 names them "child:output" ("mask:mask"), later
+    releases after the description ("cloud_mask")."""
+    return {parameter.description(): parameter.name() for parameter in model.destinationParameterDefinitions()}
+
+
 def test_model_masks_a_window_and_compares_with_scl(processing, real_l2a, tmp_path):
     model = build_mask_and_compare_model()
     assert model.validate()[0], model.validate()[1]
-    assert isinstance(model.parameterDefinition("mask:mask"), QgsProcessingParameterRasterDestination)
+    outputs = model_outputs(model)
+    assert set(outputs) == {"Cloud mask", "SCL difference", "Report"}
+    assert isinstance(model.parameterDefinition(outputs["Cloud mask"]), QgsProcessingParameterRasterDestination)
     feedback = RecordingFeedback()
     results = processing.run(
         model,
         {
             "product": str(real_l2a),
             "window": WINDOW_EXTENT,
-            "mask:mask": str(tmp_path / "mask.tif"),
-            "compare:difference": str(tmp_path / "difference.tif"),
-            "compare:report": str(tmp_path / "report.html"),
+            outputs["Cloud mask"]: str(tmp_path / "mask.tif"),
+            outputs["SCL difference"]: str(tmp_path / "difference.tif"),
+            outputs["Report"]: str(tmp_path / "report.html"),
         },
         feedback=feedback,
     )
-    assert results["mask:mask"] == str(tmp_path / "mask.tif")
-    assert results["compare:difference"] == str(tmp_path / "difference.tif")
+    assert results[outputs["Cloud mask"]] == str(tmp_path / "mask.tif")
+    assert results[outputs["SCL difference"]] == str(tmp_path / "difference.tif")
     children = results["CHILD_RESULTS"]
     comparison = children["compare"]
     assert 0.0 < comparison["OVERALL_AGREEMENT"] <= 1.0
