@@ -2,7 +2,8 @@
 # On a fresh Debian 12 machine: `make demo` and `make test` do all the set-up themselves.
 
 PYTHON      := /usr/bin/python3
-VENV_PY     := .venv/bin/python
+VENV        ?= .venv
+VENV_PY     := $(VENV)/bin/python
 PRODUCT     ?=
 DEMO_OUT    ?= demo-output
 PYTEST_ARGS ?=
@@ -21,12 +22,14 @@ PATCHES     ?=
 EPOCHS      ?= 20
 BASE_MODEL  ?= auto
 
-.PHONY: help setup train-env test test-engine demo batch composite bench finetune bench-levers bench-gpu accuracy package install uninstall screenshots translations clean
+.PHONY: help setup train-env test test-engine test-qgis340 test-qgis344 demo batch composite bench finetune bench-levers bench-gpu accuracy package install uninstall screenshots translations clean
 
 help:
 	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
 	@echo "make test        set up, then run the whole test suite (engine tests, then QGIS tests in a real, offscreen QGIS)"
 	@echo "make test-engine the engine tests alone, without starting QGIS"
+	@echo "make test-qgis340 make demo and make test in a Debian 13 root file system with QGIS 3.40 LTR (root; built once, cached)"
+	@echo "make test-qgis344 the same in Debian forky with QGIS 3.44"
 	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
 	@echo "make batch       mask many products on dask workers: PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS=...]"
 	@echo "make composite   a cloud-free composite: PRODUCTS=<folder, glob or list file> OUT=<composite.tif> [EXTENT= CRS= RESOLUTION= START= END= METHOD= MASKS=]"
@@ -42,7 +45,7 @@ help:
 	@echo "make uninstall   remove it again"
 
 setup:
-	@bash tools/setup.sh
+	@S2CLOUDMASK_VENV=$(VENV) bash tools/setup.sh
 
 train-env:
 	$(PYTHON) packages/training_env.py create
@@ -54,6 +57,12 @@ test: setup
 
 test-engine: setup
 	$(VENV_PY) -m pytest -p no:pytest_qgis tests/engine $(PYTEST_ARGS)
+
+test-qgis340:
+	@bash tools/debian_lane.sh trixie
+
+test-qgis344:
+	@bash tools/debian_lane.sh forky
 
 demo: setup
 	$(PYTHON) tools/demo.py --out $(DEMO_OUT) $(if $(PRODUCT),--product "$(PRODUCT)",)

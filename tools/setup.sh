@@ -4,7 +4,7 @@
 #      pylupdate5 (apt, where missing);
 #   2. the plugin's runtime packages in the checkout's development folder (.deps/<python>-<pins hash>;
 #      $S2CLOUDMASK_DEPS_ROOT overrides it), through the same installer the plugin uses;
-#   3. test tools in .venv, a virtual environment that sees the system's QGIS, numpy and rasterio.
+#   3. test tools in .venv ($S2CLOUDMASK_VENV), a virtual environment that sees the system's QGIS, numpy and rasterio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,15 +47,20 @@ fi
 DEPS_DIR=$($PY packages/installer.py path)
 $PY packages/installer.py install
 
-# numpy stays the system's: rasterio and QGIS are built against it.
+# numpy stays the system's: rasterio and QGIS are built against it. $S2CLOUDMASK_VENV names another
+# environment (a Debian lane of tools/debian_lane.sh keeps its own beside the host's); one made by another
+# Python is made again.
+VENV=${S2CLOUDMASK_VENV:-.venv}
 NUMPY_VERSION=$($PY -c "import numpy; print(numpy.__version__)")
-if [ ! -f .venv/.complete ] || [ requirements-dev.txt -nt .venv/.complete ]; then
-    echo "Creating the test environment in .venv"
-    rm -rf .venv
-    $PY -m venv --system-site-packages .venv
-    echo "numpy==$NUMPY_VERSION" > .venv/constraints.txt
-    .venv/bin/python -m pip install -q --disable-pip-version-check --no-input \
-        -c .venv/constraints.txt -r requirements-dev.txt
-    touch .venv/.complete
+PY_VERSION=$($PY -c "import sys; print('%d.%d' % sys.version_info[:2])")
+if [ ! -f "$VENV/.complete" ] || [ requirements-dev.txt -nt "$VENV/.complete" ] \
+        || [ ! -x "$VENV/bin/python$PY_VERSION" ]; then
+    echo "Creating the test environment in $VENV"
+    rm -rf "$VENV"
+    $PY -m venv --system-site-packages "$VENV"
+    echo "numpy==$NUMPY_VERSION" > "$VENV/constraints.txt"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input \
+        -c "$VENV/constraints.txt" -r requirements-dev.txt
+    touch "$VENV/.complete"
 fi
 echo "Set-up complete: QGIS $($PY -c 'from qgis.core import Qgis; print(Qgis.QGIS_VERSION)'), packages in $DEPS_DIR"
