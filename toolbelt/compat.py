@@ -46,10 +46,17 @@ def field_names(algorithm: QgsProcessingAlgorithm, parameters: dict, name: str,
     return algorithm.parameterAsFields(parameters, name, context)
 
 
+# a layer's abstract (its tooltip in the Layers panel) lives in its server properties from 3.38 on, where
+# QgsMapLayer.abstract() and setAbstract() are deprecated
+ABSTRACT_IN_SERVER_PROPERTIES = hasattr(QgsMapLayerServerProperties, "setAbstract")
+
+
+def abstract(layer: QgsMapLayer) -> str:
+    return layer.serverProperties().abstract() if ABSTRACT_IN_SERVER_PROPERTIES else layer.abstract()
+
+
 def set_abstract(layer: QgsMapLayer, text: str) -> None:
-    """A layer's abstract (its tooltip in the Layers panel): in its server properties from 3.38 on, where
-    QgsMapLayer.setAbstract() is deprecated."""
-    if hasattr(QgsMapLayerServerProperties, "setAbstract"):
+    if ABSTRACT_IN_SERVER_PROPERTIES:
         layer.serverProperties().setAbstract(text)
     else:
         layer.setAbstract(text)

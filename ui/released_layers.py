@@ -13,6 +13,8 @@ from pathlib import Path
 
 from qgis.core import QgsLayerTreeGroup, QgsMapLayerStyle, QgsProject, QgsRasterLayer
 
+from ..toolbelt.compat import abstract, set_abstract
+
 
 @dataclass
 class _Released:
@@ -55,7 +57,7 @@ class ReleasedLayers:
                 visible=node.itemVisibilityChecked() if node is not None else True,
                 expanded=node.isExpanded() if node is not None else False,
                 styles={name: manager.style(name).xmlData() for name in manager.styles()},
-                current_style=manager.currentStyle(), abstract=layer.abstract(),
+                current_style=manager.currentStyle(), abstract=abstract(layer),
             ))
             taken.append(layer.id())
         project.removeMapLayers(taken)  # after every position is known: each removal moves the later ones up
@@ -71,7 +73,7 @@ class ReleasedLayers:
             for name, xml in entry.styles.items():
                 if name != entry.current_style:
                     manager.addStyle(name, QgsMapLayerStyle(xml))
-            layer.setAbstract(entry.abstract)
+            set_abstract(layer, entry.abstract)
             if entry.parent is None:
                 project.addMapLayer(layer)
                 continue

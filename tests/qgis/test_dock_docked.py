@@ -13,6 +13,7 @@ from qgis.PyQt.QtWidgets import QMessageBox
 from s2cloudmask.inference.classes import MASK_CODES, scl_to_mask
 from s2cloudmask.inference.reading.product import open_product, product_grid
 from s2cloudmask.inference.reading.reader import read_scl
+from s2cloudmask.toolbelt.compat import abstract
 from s2cloudmask.toolbelt.preferences import DockSettings, PlgSettings
 from s2cloudmask.ui.dock import DOCKED_WIDTH
 from s2cloudmask.ui.narrow import unbroken
@@ -60,7 +61,7 @@ def map_state() -> list[tuple]:
             manager = layer.styleManager()
             styles = tuple((name, manager.style(name).xmlData()) for name in manager.styles())
             state.append((depth, node.name(), layer.source(), node.itemVisibilityChecked(), manager.currentStyle(),
-                          styles, layer.abstract()))
+                          styles, abstract(layer)))
 
     walk(QgsProject.instance().layerTreeRoot(), 0)
     return state
