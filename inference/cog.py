@@ -93,6 +93,16 @@ def _errors_ignored() -> Iterator[None]:
         gdal.PopErrorHandler()
 
 
+@contextlib.contextmanager
+def _checked_writes(target: str, folder: Path) -> Iterator[None]:
+    """gdal_write_errors with GDAL's exceptions off inside: its error handler hears every failure all the same,
+    whereas an exception raised by GDAL's Python layer carries frames that hold the band or dataset, keeping the
+    file open after the writer dropped it (Windows could not remove it) until a later garbage collection closes
+    it, noisily."""
+    with gdal_write_errors(target, folder), _exceptions_off():
+        yield
+
+
 def remove_with_sidecars(path: Path) -> None:
     for candidate in (path, *(Path(str(path) + suffix) for suffix in SIDECAR_SUFFIXES)):
         with contextlib.suppress(FileNotFoundError):
@@ -104,7 +114,7 @@ def copy_as_cog(staged: Path, path: Path, resampling: str) -> None:
     target = target_of(path)
     source = copied = None
     try:
-        with gdal_write_errors(target, path.parent):
+        with _checked_writes(target, path.parent):
             source = gdal.Open(str(staged), gdal.GA_ReadOnly)
             if source is None:
                 raise OutputError(f"Could not reopen the staged {target}: {gdal.GetLastErrorMsg()}")
@@ -113,8 +123,7 @@ def copy_as_cog(staged: Path, path: Path, resampling: str) -> None:
             if copied is None:
                 raise OutputError(f"Writing {target} as a Cloud-Optimised GeoTIFF failed: {gdal.GetLastErrorMsg()}")
             copied.FlushCache()
-            with _exceptions_off():
-                copied = None  # closing writes the .aux.xml: failures show up here
+            copied = None  # closing writes the .aux.xml: failures show up here
     finally:
         with _errors_ignored():
             copied = source = None
@@ -174,7 +183,7 @@ class TiledRaster:
 
     def checked(self):
         """The block's GDAL failures become one OutputError naming the cause (a full disk, say)."""
-        return gdal_write_errors(self.target, self.path.parent)
+        return _checked_writes(self.target, self.path.parent)
 
     def band(self, index: int):
         """The staging file's GDAL band (1-based), to set scales, offsets or category names before finishing."""
@@ -186,7 +195,7 @@ class TiledRaster:
             for index in range(data.shape[0]):
                 err = self.dataset.GetRasterBand(index + 1).WriteArray(
                     np.ascontiguousarray(data[index], dtype=self.dtype), col, row)
-                if err != 0:  # as GDAL raises it with exceptions on: checked() names the cause (a full disk)
+                if err != 0:  # checked() names the cause (a full disk)
                     raise RuntimeError(gdal.GetLastErrorMsg() or "GDAL gave no reason")
             self.dataset.FlushCache()  # finished tiles leave the cache: memory stays at one block
 
@@ -195,8 +204,7 @@ class TiledRaster:
         try:
             with self.checked():
                 self.dataset.FlushCache()
-                with _exceptions_off():
-                    self.dataset = None  # closes the file and writes its .aux.xml: failures show up here
+                self.dataset = None  # closes the file and writes its .aux.xml: failures show up here
             copy_as_cog(self.staged, self.path, resampling)
         finally:
             self.abandon()

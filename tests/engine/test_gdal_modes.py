@@ -3,7 +3,8 @@ tools) or off (QGIS 3.22, a script that chose return codes).
 
 Each mode runs in a fresh Python, so nothing imported before (the generator turns exceptions on) decides it:
 a mask written and read back with its colour table, category names and tags, an SCL comparison, and a mask
-that meets a full disk.
+that meets a full disk (its files closed and removed before the error reaches the caller, so no traceback keeps a
+file open that a later garbage collection would close noisily, or that Windows would refuse to remove).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests.conftest import plugin_env
 from tests.sandbox_env import PACKAGE_ROOT, REPO
 
 CHILD = """
-import json, sys, warnings
+import json, os, sys, warnings
 from pathlib import Path
 import numpy as np
 from osgeo import gdal
@@ -58,14 +59,22 @@ comparison = compare_with_scl(str(mask), str(scl), str(folder / "difference.tif"
 report["agreement"] = comparison.overall_agreement
 if full_disk is not None:
     filler = fill_disk(full_disk, 128 * 1024)
-    noise = np.random.default_rng(0).integers(0, 5, (1500, 1500), dtype=np.uint8)
+    noise = np.random.default_rng(0).integers(0, 5, (700, 700), dtype=np.uint8)
     try:
         with atomic_output(full_disk / "big.tif") as temporary, \\
-                MaskWriter(temporary, utm_grid(1500, 1500, 10.0), {"MODEL": "modes"}) as writer:
+                atomic_output(full_disk / "big-probabilities.tif") as temporary_probabilities, \\
+                MaskWriter(temporary, utm_grid(700, 700, 10.0), {"MODEL": "modes"}, temporary_probabilities,
+                           ["a", "b"]) as writer:
+            writer.write_probabilities(np.stack([noise * 20, 100 - noise * 20]).astype(np.uint8))
             writer.write(noise)
         report["full_disk"] = "written"
     except OutputError as error:
         report["full_disk"] = str(error)
+        # the error (and its traceback) still alive: the files it is about are closed all the same
+        links = (os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                 if os.path.islink(f"/proc/self/fd/{fd}"))
+        report["open_while_failing"] = sorted(os.path.basename(link) for link in links
+                                              if link.startswith(str(full_disk)) and link != str(filler))
     report["left_on_the_full_disk"] = sorted(path.name for path in full_disk.iterdir() if path != filler)
 print(json.dumps(report))
 """
@@ -87,4 +96,5 @@ def test_the_engine_writes_compares_and_meets_a_full_disk_alike_with_gdal_except
     assert report["colours"] == 5 and report["names"] == [CLASS_NAMES[code] for code in sorted(CLASS_NAMES)]
     assert 0.0 < report["agreement"] <= 1.0
     assert "the disk is full" in report["full_disk"], report["full_disk"]
+    assert report["open_while_failing"] == []
     assert report["left_on_the_full_disk"] == []
