@@ -134,6 +134,7 @@ build() {
 }
 
 enter() {  # mount the host's system, the checkout and ../shared inside; undone on exit
+    unmount_below "$ROOTFS"  # what a run killed outright (SIGKILL, a lost machine) left mounted
     trap 'unmount_below "$ROOTFS"' EXIT
     mount_system "$ROOTFS"
     cp "$HOST_CA" "$ROOTFS$LANE_CA"
@@ -157,6 +158,11 @@ run() {
     in_rootfs "$ROOTFS" S2CLOUDMASK_TRAIN_ENV="$REPO/.venv-train-$SUITE" bash -c \
         "cd '$REPO' && make $make_args demo && make $make_args test PYTEST_ARGS='${PYTEST_ARGS:-}'"
 }
+
+# Ctrl-C, a hang-up or a kill leave through exit, so the EXIT traps above undo every mount then too
+trap 'exit 130' INT
+trap 'exit 129' HUP
+trap 'exit 143' TERM
 
 # the recipe: what build() does, with what; a change of any of it makes a new root file system
 RECIPE=$( { declare -f build; echo "$SUITE $SCRIPT $APT_PACKAGES"; } | sha1sum | cut -c1-12)
