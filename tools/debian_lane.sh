@@ -34,7 +34,7 @@ SHARED=$(cd "$REPO/.." && pwd -P)/shared
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/s2cloudmask/rootfs
 APT_PACKAGES=$(sed -n 's/^APT_PACKAGES="\(.*\)"$/\1/p' "$REPO/tools/setup.sh")
 ROOTFS=""  # $CACHE/<suite>-<recipe>, set below once build() is defined
-HOST_CA=/etc/ssl/certs/ca-certificates.crt
+HOST_CA=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}  # what pip on the host trusts
 LANE_CA=/etc/ssl/certs/host-ca-certificates.crt  # pip inside trusts what the host trusts (proxies included)
 
 log() { echo "[$SUITE lane $(date +%H:%M:%S)] $*"; }
