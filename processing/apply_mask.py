@@ -91,7 +91,7 @@ class ApplyMaskAlgorithm(CleaningAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
         self.addParameter(QgsProcessingParameterFile("INPUT", "Sentinel-2 product or band raster",
-                                                     behavior=QgsProcessingParameterFile.File,
+                                                     behavior=QgsProcessingParameterFile.Behavior.File,
                                                      fileFilter=INPUT_FILTER))
         self.addParameter(QgsProcessingParameterRasterLayer("MASK", MASK_LAYER_NAME, optional=True))
         for parameter in cleaning_parameters():
@@ -105,14 +105,14 @@ class ApplyMaskAlgorithm(CleaningAlgorithm):
                                                      defaultValue=CLEAN_VALUES[0], usesStaticStrings=True))
         advanced = [
             QgsProcessingParameterNumber("SCALE", "Band raster: scale (reflectance = DN x scale + offset)",
-                                         QgsProcessingParameterNumber.Double, DEFAULT_SCALE, optional=True),
-            QgsProcessingParameterNumber("OFFSET", "Band raster: offset", QgsProcessingParameterNumber.Double,
+                                         QgsProcessingParameterNumber.Type.Double, DEFAULT_SCALE, optional=True),
+            QgsProcessingParameterNumber("OFFSET", "Band raster: offset", QgsProcessingParameterNumber.Type.Double,
                                          DEFAULT_OFFSET, optional=True),
             model_parameter(),
             device_parameter(),
         ]
         for parameter in advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", CLEAN_LAYER_NAME))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_MASK", "Cloud mask made on the way",

@@ -401,7 +401,7 @@ def classes_parameter() -> QgsProcessingParameterEnum:
 def cleaning_parameters() -> list:
     """CLASSES, BUFFER and BANDS, as applymask and composite both take them."""
     buffer = QgsProcessingParameterNumber("BUFFER", "Buffer around what is removed (m)",
-                                          QgsProcessingParameterNumber.Double, DEFAULT_BUFFER, optional=True,
+                                          QgsProcessingParameterNumber.Type.Double, DEFAULT_BUFFER, optional=True,
                                           minValue=0.0, maxValue=MAX_BUFFER)
     buffer.setHelp(BUFFER_HELP)
     return [classes_parameter(), buffer,

@@ -93,13 +93,13 @@ class CompositeAlgorithm(CleaningAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 (QGIS's name)
         self.addParameter(QgsProcessingParameterFile("PRODUCTS", "Products (folder, or list file)",
-                                                     behavior=QgsProcessingParameterFile.Folder))
+                                                     behavior=QgsProcessingParameterFile.Behavior.Folder))
         self.addParameter(QgsProcessingParameterFile("MASKS", "Folder of masks already made",
-                                                     behavior=QgsProcessingParameterFile.Folder, optional=True))
+                                                     behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True))
         self.addParameter(QgsProcessingParameterExtent("EXTENT", "Extent", optional=True))
         self.addParameter(QgsProcessingParameterCrs("CRS", "Output CRS (empty: the first product's)", optional=True))
         self.addParameter(QgsProcessingParameterNumber("RESOLUTION", "Output resolution (m)",
-                                                       QgsProcessingParameterNumber.Double, DEFAULT_CLEAN_RESOLUTION,
+                                                       QgsProcessingParameterNumber.Type.Double, DEFAULT_CLEAN_RESOLUTION,
                                                        minValue=10.0, maxValue=1000.0))
         self.addParameter(QgsProcessingParameterString("START", "First date (YYYY-MM-DD)", optional=True))
         self.addParameter(QgsProcessingParameterString("END", "Last date (YYYY-MM-DD)", optional=True))
@@ -110,9 +110,9 @@ class CompositeAlgorithm(CleaningAlgorithm):
         for parameter in cleaning_parameters():
             self.addParameter(parameter)
         workers = QgsProcessingParameterNumber("WORKERS", "Worker processes (0: automatic)",
-                                               QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0)
+                                               QgsProcessingParameterNumber.Type.Integer, defaultValue=0, minValue=0)
         for parameter in (model_parameter(), device_parameter(), workers):
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", COMPOSITE_LAYER_NAME))
         for name, text in COUNT_OUTPUTS.items():

@@ -1382,7 +1382,7 @@ def write_surface(path: Path, scene: Scene, origin: tuple[float, float]) -> None
             raster.WriteArray(surface[index - 1])
         dataset.FlushCache()
     finally:
-        dataset = None
+        raster = dataset = None
 
 
 def write_series(out: str | Path, *, dates: int = 8, level: str = "L2A", size: int = 600, seed: int = 0,

@@ -565,7 +565,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
     def clean_bands(self) -> None:
         """The Results tab's Clean bands: the last run's product with its mask applied, in QGIS's task manager."""
         if self.task is not None:
-            self.log.log(RUNNING_TIP, Qgis.Info, push=True)
+            self.log.log(RUNNING_TIP, Qgis.MessageLevel.Info, push=True)
             return
         if self.last_outcome is None or self.last_outcome.request.product is None:
             return
@@ -588,7 +588,7 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
         summary = (f"Clean bands: {', '.join(result.bands)} in {Path(result.output).name}, "
                    f"{result.kept_percent:.1f} % of the pixels with data kept.")
         self.stageLabel.setText(breakable(summary))
-        QTimer.singleShot(0, lambda: self.log.bar(summary, Qgis.Success))
+        QTimer.singleShot(0, lambda: self.log.bar(summary, Qgis.MessageLevel.Success))
 
     def confirm_replace(self, output: str, existing: list[Path]) -> bool:
         """Ask before a run writes over files of an earlier run; No is the default. Whole names, wrapped."""

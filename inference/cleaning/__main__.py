@@ -4,6 +4,8 @@
 import sys
 
 if __name__ == "__main__":
+    from ..gdal_mode import use_gdal_exceptions
     from .cli import main
 
+    use_gdal_exceptions()  # the shell's process is the composite's own
     sys.exit(main())
