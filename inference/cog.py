@@ -26,7 +26,6 @@ import numpy as np
 from osgeo import gdal
 from rasterio.crs import CRS
 
-from .errors import OutputError
 from .grid import Grid
 from .outputs import SIDECAR_SUFFIXES, gdal_write_errors, partial_path, target_of
 
@@ -103,6 +102,12 @@ def _checked_writes(target: str, folder: Path) -> Iterator[None]:
         yield
 
 
+def _gdal_failure() -> RuntimeError:
+    """A failed GDAL call inside _checked_writes, raised as GDAL raises it with exceptions on: the block turns it
+    into an OutputError naming the cause, which may be another than GDAL's last words (a full disk)."""
+    return RuntimeError(gdal.GetLastErrorMsg() or "GDAL gave no reason")
+
+
 def remove_with_sidecars(path: Path) -> None:
     for candidate in (path, *(Path(str(path) + suffix) for suffix in SIDECAR_SUFFIXES)):
         with contextlib.suppress(FileNotFoundError):
@@ -117,11 +122,11 @@ def copy_as_cog(staged: Path, path: Path, resampling: str) -> None:
         with _checked_writes(target, path.parent):
             source = gdal.Open(str(staged), gdal.GA_ReadOnly)
             if source is None:
-                raise OutputError(f"Could not reopen the staged {target}: {gdal.GetLastErrorMsg()}")
+                raise _gdal_failure()
             options = cog_options(resampling, source.RasterXSize, source.RasterYSize)
             copied = gdal.GetDriverByName("COG").CreateCopy(str(path), source, strict=1, options=options)
             if copied is None:
-                raise OutputError(f"Writing {target} as a Cloud-Optimised GeoTIFF failed: {gdal.GetLastErrorMsg()}")
+                raise _gdal_failure()
             copied.FlushCache()
             copied = None  # closing writes the .aux.xml: failures show up here
     finally:
@@ -165,7 +170,7 @@ class TiledRaster:
                 self.dataset = driver.Create(str(self.staged), grid.width, grid.height, bands,
                                              GDAL_TYPES[self.dtype], options)
                 if self.dataset is None:
-                    raise OutputError(f"GDAL could not create {self.target}: {gdal.GetLastErrorMsg()}")
+                    raise _gdal_failure()
                 self.dataset.SetGeoTransform(grid.transform.to_gdal())
                 if grid.crs:
                     self.dataset.SetProjection(CRS.from_user_input(grid.crs).to_wkt())
@@ -195,8 +200,8 @@ class TiledRaster:
             for index in range(data.shape[0]):
                 err = self.dataset.GetRasterBand(index + 1).WriteArray(
                     np.ascontiguousarray(data[index], dtype=self.dtype), col, row)
-                if err != 0:  # checked() names the cause (a full disk)
-                    raise RuntimeError(gdal.GetLastErrorMsg() or "GDAL gave no reason")
+                if err != 0:
+                    raise _gdal_failure()
             self.dataset.FlushCache()  # finished tiles leave the cache: memory stays at one block
 
     def finish(self, resampling: str) -> None:
