@@ -26,6 +26,7 @@ from ..defaults import DEFAULT_BUFFER, DEFAULT_RESOLUTION, DEFAULT_SHADOW_CHECK
 from ..errors import OutputError
 from ..outputs import atomic_output, fingerprint, is_whole
 from ..reading.paths import product_id_from_name
+from ..reading.stac import item_id
 
 RECORDS_FOLDER = "records"
 DONE, FAILED, SKIPPED, NOT_RUN = "done", "failed", "skipped", "not run"
@@ -78,13 +79,21 @@ def output_paths(out: str | Path, product_id: str) -> dict[str, Path]:
     }
 
 
+def source_product_id(source: str) -> str:
+    """The product id a source's outputs and record go by: a STAC item's own id (its file may be called
+    item.json), else the one its name gives (X.SAFE, X.zip, .../items/X)."""
+    if source.rstrip("/\\").lower().endswith(".json"):
+        return item_id(source) or product_id_from_name(source)
+    return product_id_from_name(source)
+
+
 def record_path(out: str | Path, product_id: str) -> Path:
     return Path(out) / RECORDS_FOLDER / f"{product_id}.json"
 
 
 def empty_row(source: str) -> dict:
     row = dict.fromkeys(COLUMNS, None)
-    row.update(source=source, product_id=product_id_from_name(source.rstrip("/\\")), attempts=0, error="")
+    row.update(source=source, product_id=source_product_id(source.rstrip("/\\")), attempts=0, error="")
     return row
 
 
@@ -135,7 +144,7 @@ def load_records(out: str | Path, since: float = 0.0) -> dict[str, dict]:
 
 def find_record(records: dict[str, dict], source: str) -> dict | None:
     """A product's record: by the id its name gives, else by its path (a product whose name is not its id)."""
-    found = records.get(product_id_from_name(source))
+    found = records.get(source_product_id(source))
     return found or next((record for record in records.values() if record["row"].get("source") == source), None)
 
 

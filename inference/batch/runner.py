@@ -21,7 +21,7 @@ from ..errors import Cancelled, CloudMaskError, OutputError
 from ..feedback import Feedback, SilentFeedback
 from ..masking.session import gpu_providers
 from ..outputs import check_outputs, check_writable, failure_cause, remove_stale_partials
-from ..reading.paths import is_url, product_container, product_id_from_name
+from ..reading.paths import is_url, product_container
 from .cluster import connect, scheduler_address
 from .records import (
     DONE,
@@ -37,6 +37,7 @@ from .records import (
     load_records,
     output_paths,
     skipped_row,
+    source_product_id,
     write_record,
 )
 from .summary import SUMMARY_CSV, SUMMARY_JSON, write_summary
@@ -189,7 +190,7 @@ def _twins(sources: list[str]) -> dict[str, str]:
     first: dict[str, str] = {}
     twins: dict[str, str] = {}
     for source in sources:
-        product_id = product_id_from_name(source)
+        product_id = source_product_id(source)
         if product_id in first:
             twins[source] = (f"the same product as {first[product_id]} (product id {product_id}), which is masked "
                              "instead; remove one of the two to silence this note.")
@@ -203,7 +204,7 @@ def batch_outputs(out: Path, sources: list[str]) -> dict[str, Path]:
     written: dict[str, Path] = {"the summary": out / SUMMARY_CSV, "the summary's JSON": out / SUMMARY_JSON,
                                 "the records": out / RECORDS_FOLDER}
     for source in sources:
-        product_id = product_id_from_name(source)
+        product_id = source_product_id(source)
         written.update({f"the {name} of {product_id}": path for name, path in output_paths(out, product_id).items()})
     return written
 

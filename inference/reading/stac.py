@@ -31,6 +31,7 @@ Radiometry (the rule, also in the README): reflectance = (DN + offset) / quantif
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, replace
@@ -211,6 +212,17 @@ def open_item(source: str) -> Product:
         warnings=tuple(warnings),
         angles=angles,
     )
+
+
+@functools.lru_cache(maxsize=None)
+def item_id(source: str) -> str | None:
+    """The id inside a STAC item (its URL or .json file), whose name need not say it (.../scene/item.json);
+    None when it cannot be read now: the run that opens the item then says why."""
+    try:
+        found = load_item(source).get("id")
+    except ProductError:
+        return None
+    return str(found) if found else None
 
 
 def load_item(source: str) -> dict:

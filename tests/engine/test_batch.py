@@ -182,6 +182,23 @@ def test_a_killed_worker_costs_a_retry_not_the_product(products, client, tmp_pat
     client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
 
 
+def test_stac_items_in_files_of_one_name_are_told_apart_by_their_ids(products, client, tmp_path):
+    """Items kept as <folder>/item.json: the product id is the item's, not the file's name."""
+    from stac_helpers import serve_item, served
+
+    safes = sorted(path for path in products.iterdir() if "MSIL2A" in path.name)
+    with served(tmp_path / "served") as server:
+        urls = [serve_item(server, safe, f"scene{number}") for number, safe in enumerate(safes)]
+        result = run_batch(urls, tmp_path / "out", Settings(resolution=60, threads=1, compare=False),
+                           client=client)
+    ids = [json.loads((tmp_path / "served" / f"scene{number}" / "item.json").read_text())["id"]
+           for number in range(len(safes))]
+    assert len(set(ids)) == len(safes) == 2
+    assert [row["status"] for row in result.rows] == [DONE, DONE]
+    assert [row["product_id"] for row in result.rows] == ids
+    assert all((tmp_path / "out" / f"{item}_cloudmask.tif").is_file() for item in ids)
+
+
 def test_a_cancelled_run_resumes_with_only_the_rest(products, client, tmp_path):
     out = tmp_path / "out"
     sources = [p for p in find_products(products) if "MSIL1C_2020" not in p]
