@@ -22,12 +22,13 @@ PATCHES     ?=
 EPOCHS      ?= 20
 BASE_MODEL  ?= auto
 
-.PHONY: help setup train-env test test-engine test-qgis340 test-qgis344 demo batch composite bench finetune bench-levers bench-gpu accuracy package install uninstall screenshots translations clean
+.PHONY: help setup train-env test test-engine test-fast test-qgis340 test-qgis344 demo batch composite bench finetune bench-levers bench-gpu accuracy package install uninstall screenshots translations clean
 
 help:
 	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
 	@echo "make test        set up, then run the whole test suite (engine tests, then QGIS tests in a real, offscreen QGIS)"
-	@echo "make test-engine the engine tests alone, without starting QGIS"
+	@echo "make test-engine the engine tests alone, without starting QGIS (no training environment needed)"
+	@echo "make test-fast   every test that needs neither ../shared/data nor long runs (markers slow, realdata): minutes"
 	@echo "make test-qgis340 make demo and make test in a Debian 13 root file system with QGIS 3.40 LTR (root; built once, cached)"
 	@echo "make test-qgis344 the same in Debian forky with QGIS 3.44"
 	@echo "make demo        mask a product headless (PRODUCT=path, else the real sample, else a generated one)"
@@ -63,6 +64,9 @@ test-qgis340:
 
 test-qgis344:
 	@bash tools/debian_lane.sh forky
+
+test-fast: setup
+	$(VENV_PY) -m pytest -m "not slow and not realdata" $(PYTEST_ARGS)
 
 demo: setup
 	$(PYTHON) tools/demo.py --out $(DEMO_OUT) $(if $(PRODUCT),--product "$(PRODUCT)",)

@@ -35,6 +35,13 @@ CLASS_COLOURS: dict[int, tuple[int, int, int, int]] = {
 CLEAR_SHOWN_COLOUR: tuple[int, int, int, int] = (76, 175, 80, 255)
 
 MASK_CODES = (CLEAR, CLOUD_SHADOW, SEMI_TRANSPARENT, CLOUD)
+# The classes as keys of JSON, CSV columns and the patch manifest.
+MASK_CLASS_KEYS: dict[int, str] = {
+    CLEAR: "clear",
+    CLOUD_SHADOW: "cloud_shadow",
+    SEMI_TRANSPARENT: "semi_transparent_cloud",
+    CLOUD: "cloud",
+}
 
 # Sen2Cor Scene Classification Layer codes and names.
 SCL_NAMES: dict[int, str] = {

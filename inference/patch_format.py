@@ -19,8 +19,7 @@ import numpy as np
 import rasterio
 from rasterio.crs import CRS
 
-from .classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, NODATA
-from .comparing.difference import MASK_CLASS_KEYS
+from .classes import CLASS_COLOURS, CLASS_NAMES, MASK_CLASS_KEYS, MASK_CODES, NODATA
 from .defaults import SPLITS
 from .grid import Grid
 from .outputs import atomic_output

@@ -1,19 +1,33 @@
-"""Shared fixtures. The session's sandbox (HOME, QGIS profile, package path) is set up by sandbox_env."""
+"""Shared fixtures of both rooms. The session's sandbox (HOME, QGIS profile, package path) is set up by sandbox_env.
+
+Real data comes from two places: the small real crop of the T29UNU product
+committed under tests/data (tools/make_test_data.py), which every clone has
+and most tests read, and ../shared/data (the whole tile, the metadata
+collection, the labelled arrays), which a plain clone lacks. A test that asks
+for ../shared/data (the fixtures `whole_tile` and `shared_data`) is marked
+`realdata` and skipped, with the reason, where it is absent.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import warnings
 from pathlib import Path
 
 import pytest
 
+from child_python import QGIS_PYTHON, plugin_env
+
 from tests.sandbox_env import PACKAGE_ROOT, REPO, SANDBOX
 
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+TEST_DATA = REPO / "tests" / "data"
 REAL_L2A_NAME = "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE"
-QGIS_PYTHON = "/usr/bin/python3"  # QGIS's own Python, the one the plugin's installer runs
+SHARED_DATA_FIXTURES = {"shared_data", "whole_tile"}
+SLOW_FIXTURES = {"wheel_deps_root"}  # installs the plugin's packages from scratch
+
 # rasterio and what it imports: hidden together, as in a QGIS whose installer ships none of them
 RASTERIO_GROUP = ("rasterio", "affine", "attr", "attrs", "click", "cligj", "click_plugins", "certifi", "pyparsing")
 
@@ -47,16 +61,68 @@ def no_deprecations_from_the_plugin():
     assert not found, "the plugin's own code raised:\n" + "\n".join(found)
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Every test that reads ../shared/data is marked `realdata`, every test that needs a fresh install `slow`, so
+    `-m "not realdata and not slow"` leaves them out."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SHARED_DATA_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.realdata)
+        if SLOW_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real Sentinel-2 data not found at {SHARED_DATA} (see README, 'Test data')")
+        pytest.skip(f"../shared/data is not at {SHARED_DATA}: this test needs the whole tile or the whole labelled "
+                    "patch that live there (README, 'Tests from a plain clone')")
     return SHARED_DATA
 
 
 @pytest.fixture(scope="session")
-def real_l2a(shared_data: Path) -> Path:
+def whole_tile(shared_data: Path) -> Path:
+    """The whole real T29UNU L2A tile (its 60 m bands, SCL, masks): for what only a whole tile shows."""
     return shared_data / "sentinel2" / REAL_L2A_NAME
+
+
+@pytest.fixture(scope="session")
+def test_data() -> Path:
+    """tests/data: the small real data every clone has, in the layout of ../shared/data (tools/make_test_data.py)."""
+    return TEST_DATA
+
+
+def _set_writable(root: Path, writable: bool) -> None:
+    for path in [*root.rglob("*"), root]:
+        path.chmod((0o755 if path.is_dir() else 0o644) if writable else (0o555 if path.is_dir() else 0o444))
+
+
+@pytest.fixture(scope="session")
+def real_l2a(test_data: Path, tmp_path_factory) -> Path:
+    """The real crop of the T29UNU L2A tile (a valid SAFE of its own, in every clone), in a read-only folder as a
+    user's downloaded products often are: what a door offers to write must never go beside it."""
+    folder = tmp_path_factory.mktemp("products")
+    product = Path(shutil.copytree(test_data / "sentinel2" / REAL_L2A_NAME, folder / REAL_L2A_NAME))
+    _set_writable(folder, False)
+    yield product
+    _set_writable(folder, True)
+
+
+@pytest.fixture(scope="session")
+def generated_product(tmp_path_factory):
+    """make(level, seed, size=600): a product of the project's generator (tools/synthetic_product.py), written once
+    per session for each level, seed and size, whichever tests ask for it."""
+    from s2cloudmask.tools.synthetic_product import write_product
+
+    made: dict[tuple[str, int, int], Path] = {}
+
+    def make(level: str, seed: int, size: int = 600) -> Path:
+        if (level, seed, size) not in made:
+            folder = tmp_path_factory.mktemp(f"generated-{level}-{seed}-{size}")
+            made[level, seed, size] = Path(write_product(folder, level=level, size=size, seed=seed, extras=False))
+        return made[level, seed, size]
+
+    return make
 
 
 @pytest.fixture(scope="session")
@@ -98,12 +164,12 @@ def _listing(root: Path) -> dict[str, float]:
 
 @pytest.fixture(scope="session", autouse=True)
 def inputs_stay_untouched():
-    """Inputs are never touched: no test may add or change a file under ../shared/data (not even an .aux.xml)."""
-    before = _listing(SHARED_DATA) if SHARED_DATA.is_dir() else {}
+    """Inputs are never touched: no test may add or change a file under ../shared/data or tests/data (not even an
+    .aux.xml)."""
+    roots = [root for root in (SHARED_DATA, TEST_DATA) if root.is_dir()]
+    before = {path: stamp for root in roots for path, stamp in _listing(root).items()}
     yield
-    if not before:
-        return
-    after = _listing(SHARED_DATA)
+    after = {path: stamp for root in roots for path, stamp in _listing(root).items()}
     added = sorted(set(after) - set(before))
     changed = sorted(path for path in before if path in after and after[path] != before[path])
     for path in added:
@@ -141,15 +207,6 @@ def hidden_rasterio(tmp_path_factory) -> Path:
             "raise ImportError(f'No module named {__name__!r} (hidden: this Python plays a QGIS without it)')\n"
         )
     return folder
-
-
-def plugin_env(python_path: list[Path], deps_root: Path | None) -> dict[str, str]:
-    """The environment of a child Python that sees `python_path` and, if given, the dependency root."""
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "S2CLOUDMASK_DEPS_ROOT")}
-    env["PYTHONPATH"] = os.pathsep.join(str(path) for path in python_path)
-    if deps_root is not None:
-        env["S2CLOUDMASK_DEPS_ROOT"] = str(deps_root)
-    return env
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,17 @@
-"""Windows and band files of the real T29UNU product in ../shared/data, shared by both test rooms."""
+"""Windows, geometry and band files of the real T29UNU product (its crop in tests/data), shared by both test rooms."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from osgeo import gdal
+from s2cloudmask.tools.make_test_data import COL0, COLS, ROW0, ROWS
 
-# A 7.68 km window (128 x 128 px at 60 m) with clear land, cloud, cirrus and shadow.
+TILE_ORIGIN = (499980.0, 5900040.0)  # the upper-left corner of tile 29UNU
+CROP_ORIGIN = (TILE_ORIGIN[0] + COL0 * 60, TILE_ORIGIN[1] - ROW0 * 60)  # the crop's, in the tile's 60 m pixels
+CROP_SIZE_60M = (COLS, ROWS)  # columns, rows
+
+# A 7.68 km window (128 x 128 px at 60 m) with clear land, cloud, cirrus and shadow; both windows lie in the crop.
 WINDOW = (534540.0, 5838600.0, 542220.0, 5846280.0)
 WINDOW_EXTENT = f"{WINDOW[0]},{WINDOW[2]},{WINDOW[1]},{WINDOW[3]} [EPSG:32629]"
 # 15 km x 15 km with data everywhere, cloud, shadow and clear land.

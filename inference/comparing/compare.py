@@ -31,11 +31,10 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from ..about import software_version
+from ..about import software_version, written_here
 from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from ..grid import Grid
-from ..masking.writer import written_here
 from ..outputs import atomic_output, check_geotiff_name, check_outputs, check_writable
 from ..reading.paths import is_product_path, is_url, product_container
 from ..reading.product import Product, open_product

@@ -41,6 +41,7 @@ from ..classes import (
     CLEAR,
     CLOUD,
     CLOUD_SHADOW,
+    MASK_CLASS_KEYS,
     MASK_CODES,
     NODATA,
     SCL_AMBIGUOUS,
@@ -109,12 +110,6 @@ DIFFERENCE_COLOURS: dict[int, tuple[int, int, int, int]] = {
     AMBIGUOUS_MASK_CLEAR: (212, 190, 232, 255),
 }
 
-MASK_CLASS_KEYS: dict[int, str] = {
-    CLEAR: "clear",
-    CLOUD_SHADOW: "cloud_shadow",
-    SEMI_TRANSPARENT: "semi_transparent_cloud",
-    CLOUD: "cloud",
-}
 MASK_CODE_TEXT = "0-4 (no data, clear, cloud shadow, semi-transparent cloud, cloud)"
 RAW_CODES = 16  # reference codes are counted raw (SCL 0-11, masks 0-4) before any mapping
 

@@ -31,13 +31,12 @@ from typing import Any
 import numpy as np
 from rasterio.crs import CRS
 
-from ..classes import CLASS_NAMES, CLOUD, MASK_CODES, NODATA, SEMI_TRANSPARENT
+from ..classes import CLASS_NAMES, CLOUD, MASK_CLASS_KEYS, MASK_CODES, NODATA, SEMI_TRANSPARENT
 from ..grid import Grid
 from .difference import (
     DIFFERENCE_CODES,
     DIFFERENCE_COLOURS,
     LET_THROUGH_CODES,
-    MASK_CLASS_KEYS,
     RAW_CODES,
     THROWN_AWAY_CODES,
     Column,

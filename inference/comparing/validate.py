@@ -25,11 +25,11 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 from scipy import ndimage
 
+from ..about import written_here
 from ..classes import FMASK_TO_MASK, KAPPAMASK_TO_MASK, MASK_CODES, NODATA, SCL_TO_MASK, code_lut
 from ..defaults import MASK_TYPE_NAMES, MASK_TYPES
 from ..errors import ProductError
 from ..feedback import Feedback, SilentFeedback, check_cancelled
-from ..masking.writer import written_here
 from ..reading.lists import read_path_rows
 from .difference import MASK_CODE_TEXT, MASK_COLUMNS
 from .metrics import Comparison, PairCounter, scores

@@ -13,10 +13,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-from ..classes import CLASS_NAMES, MASK_CODES
+from ..classes import CLASS_NAMES, MASK_CLASS_KEYS, MASK_CODES
 from ..outputs import atomic_output, check_outputs, check_writable
 from ..report_pages import render, write_page_and_json
-from .difference import MASK_CLASS_KEYS
 from .report import check_report_path, report_files
 from .validate import VARIANTS, BatchValidation, Validation, pair_inputs
 

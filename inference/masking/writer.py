@@ -23,7 +23,7 @@ import numpy as np
 from osgeo import gdal
 from rasterio.crs import CRS
 
-from ..about import PLUGIN_SLUG, software_version
+from ..about import software_version, written_here
 from ..classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, NODATA
 from ..errors import OutputError
 from ..grid import Grid
@@ -49,11 +49,6 @@ def mask_tags(model: str, model_version: str, product_id: str, device: str, clas
     }
     tags.update({f"CLASS_{code}": CLASS_NAMES[code] for code in MASK_CODES})
     return tags
-
-
-def written_here(tags: dict[str, str]) -> bool:
-    """Whether a raster's SOFTWARE tag says this plugin wrote it (a mask, a reference, a difference raster)."""
-    return tags.get("SOFTWARE", "").startswith(PLUGIN_SLUG)
 
 
 def is_cloud_mask(tags: dict[str, str]) -> bool:

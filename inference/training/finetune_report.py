@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..classes import CLASS_NAMES, MASK_CODES
-from ..comparing.difference import MASK_CLASS_KEYS
+from ..classes import CLASS_NAMES, MASK_CLASS_KEYS, MASK_CODES
 from ..masking.model_card import ModelCard
 from ..report_pages import json_text, number, percent, render
 

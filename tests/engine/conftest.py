@@ -1,8 +1,10 @@
-"""Fixtures of the engine room (no QGIS)."""
+"""Fixtures of the engine room (no QGIS): the position model, a local dask cluster."""
 
 from __future__ import annotations
 
 import pytest
+from s2cloudmask.inference.batch.cluster import local_cluster
+from s2cloudmask.inference.batch.workers import plan_workers
 from s2cloudmask.inference.masking.model_card import load_card
 from s2cloudmask.inference.masking.session import create_session
 
@@ -17,3 +19,12 @@ def position(tmp_path_factory) -> tuple:
                        card_dict(["column", "row"], tile=64, overlap=0.25, output="probabilities"))
     session, _ = create_session(model, "cpu", 1)
     return load_card(model), session
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A dask client on a LocalCluster of two single-threaded workers on this machine."""
+    from dask.distributed import Client  # dask loads slowly: only where a test asks for a cluster
+
+    with local_cluster(plan_workers(2, 4 * 1024**3, workers=2, threads=1)) as cluster, Client(cluster) as connected:
+        yield connected

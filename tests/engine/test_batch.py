@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import rasterio
 from batch_helpers import corrupt_name, write_products
-from s2cloudmask.inference.batch.cluster import local_cluster
 from s2cloudmask.inference.batch.inputs import find_products
 from s2cloudmask.inference.batch.records import DONE, FAILED, NOT_RUN, SKIPPED, Settings, record_path
 from s2cloudmask.inference.batch.runner import run_batch
@@ -36,14 +35,6 @@ SETTINGS = Settings(resolution=60, threads=1)
 def products(tmp_path_factory) -> Path:
     """Three good products and one whose B02 cannot be decoded, in one folder."""
     return write_products(tmp_path_factory.mktemp("batch") / "products")
-
-
-@pytest.fixture(scope="module")
-def client():
-    from dask.distributed import Client
-
-    with local_cluster(plan_workers(2, 4 * 1024**3, workers=2, threads=1)) as cluster, Client(cluster) as connected:
-        yield connected
 
 
 def _mtimes(out: Path) -> dict[str, int]:

@@ -42,8 +42,8 @@ def test_l2a_rule_uses_the_product_cirrus_flag():
 
 
 @pytest.fixture(scope="module")
-def l1c_toa(shared_data: Path) -> np.ndarray:
-    with np.load(shared_data / "arrays" / "l1c_13band_toa.npz") as data:
+def l1c_toa(test_data: Path) -> np.ndarray:
+    with np.load(test_data / "arrays" / "l1c_13band_toa.npz") as data:
         return np.moveaxis(data["s2_im"][0], -1, 0).astype(np.float32)
 
 

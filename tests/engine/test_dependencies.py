@@ -12,10 +12,10 @@ from pathlib import Path
 import onnxruntime
 import pytest
 import rasterio
+from child_python import QGIS_PYTHON, plugin_env
 from s2cloudmask.packages import activation, folders, installer, requirements
 from s2cloudmask.toolbelt import diagnostics
 
-from tests.conftest import QGIS_PYTHON, plugin_env
 from tests.sandbox_env import PACKAGE_ROOT, REPO
 
 

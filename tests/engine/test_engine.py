@@ -156,8 +156,8 @@ def test_interpolating_only_along_class_borders_gives_the_full_interpolations_cl
 # --- the default model --------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def patch(shared_data: Path) -> np.ndarray:
-    with np.load(shared_data / "arrays" / "labelled_6band_patch.npz") as data:
+def patch(test_data: Path) -> np.ndarray:
+    with np.load(test_data / "arrays" / "labelled_6band_patch.npz") as data:
         return np.moveaxis(data["img"], -1, 0).copy()
 
 
@@ -220,10 +220,10 @@ def test_no_data_pixels_get_code_zero(patch, tmp_path):
 
 
 def test_progress_stages_and_cancel_leave_no_file(patch, tmp_path):
-    grid = utm_grid(512, 512)
+    grid = utm_grid(512, 512)  # two strips: the real 256 px patch four times
     card = builtin_card("L2A", ["blue", "green", "red", "nir"])
     session, _ = create_session(card.model_path, "cpu", 0)
-    source = ArraySource(patch[:4], card.band_names, grid)
+    source = ArraySource(np.tile(patch[:4], (1, 2, 2)), card.band_names, grid)
     recorder = Recorder()
     run_mask(source, grid, card, session, tmp_path / "mask.tif", feedback=recorder)
     stages = [stage for _, stage in recorder.reports]

@@ -28,7 +28,7 @@ from s2cloudmask.tools.synthetic_product import truth_path, write_product
 from tests.sandbox_env import REPO
 
 # One epoch on tiny patches; the last layer learns fast enough in those few steps for the new class to show.
-SLOW = pytest.mark.timeout(1800)  # minutes on an idle CPU; far more where many test runs share two cores
+LONG = pytest.mark.timeout(1800)  # minutes on an idle CPU; far more where many test runs share two cores
 TINY = TrainingSettings(epochs=1, batch_size=4, crop=32, head_learning_rate=1e-2, device="cpu")
 
 
@@ -65,11 +65,12 @@ def tuned(training_python, generated, tmp_path_factory):
     return result, stages
 
 
-@SLOW
-def test_the_dlr_graph_converts_and_exports_like_onnxruntime_runs_it(training_python, shared_data, tmp_path):
+@pytest.mark.slow
+@LONG
+def test_the_dlr_graph_converts_and_exports_like_onnxruntime_runs_it(training_python, test_data, tmp_path):
     """Conversion of the real 6-band L2A graph (Resize nodes, float16 weights, computed padding) on a real tile."""
     card = builtin_card("L2A", ["B02", "B03", "B04", "B08", "B11", "B12"])
-    image = np.load(shared_data / "arrays" / "labelled_6band_patch.npz")["img"][:256, :256].transpose(2, 0, 1)
+    image = np.load(test_data / "arrays" / "labelled_6band_patch.npz")["img"][:256, :256].transpose(2, 0, 1)
     x = ((image - np.array(card.mean)[:, None, None]) / np.array(card.std)[:, None, None])[None].astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     exported = tmp_path / "exported.onnx"
@@ -92,7 +93,8 @@ def test_the_dlr_graph_converts_and_exports_like_onnxruntime_runs_it(training_py
     assert session.run(None, {"input": taller})[0].shape == (1, 3, 320, 256)
 
 
-@SLOW
+@pytest.mark.slow
+@LONG
 def test_one_epoch_writes_a_model_with_its_card_and_report(tuned):
     result, stages = tuned
     model = Path(result.output)
@@ -129,7 +131,8 @@ def test_one_epoch_writes_a_model_with_its_card_and_report(tuned):
     assert any(stage.startswith("Training on CPU") for stage in stages)
 
 
-@SLOW
+@pytest.mark.slow
+@LONG
 def test_the_tuned_model_masks_a_product_with_class_3_from_the_model(tuned, generated, tmp_path):
     result, _ = tuned
     product, _ = generated
@@ -142,7 +145,8 @@ def test_the_tuned_model_masks_a_product_with_class_3_from_the_model(tuned, gene
     assert (codes == SEMI_TRANSPARENT).any(), mask.class_percentages
 
 
-@SLOW
+@pytest.mark.slow
+@LONG
 def test_cancel_stops_the_trainer_and_leaves_nothing(training_python, generated, tmp_path):
     _, patches = generated
 

@@ -47,9 +47,9 @@ FIRST_SEED = int(os.environ.get("S2CLOUDMASK_FUZZ_SEED", "0"))
 LONG_RUN = "S2CLOUDMASK_FUZZ_CASES" in os.environ
 HANG_SECONDS = 10
 
-METADATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "sentinel2" / "metadata"
-PRODUCT = (Path(__file__).resolve().parents[3] / "shared" / "data" / "sentinel2"
-           / "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE")
+SENTINEL2 = Path(__file__).resolve().parents[1] / "data" / "sentinel2"  # tests/data: every clone has it
+METADATA = SENTINEL2 / "metadata"
+PRODUCT = SENTINEL2 / "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE"
 PRODUCT_TL = PRODUCT / "GRANULE" / "L2A_T29UNU_A038058_20221005T115407" / "MTD_TL.xml"
 CORPUS = sorted(METADATA.glob("*.xml")) + [PRODUCT / "MTD_MSIL2A.xml", PRODUCT_TL]
 
@@ -198,7 +198,8 @@ def outcome(data: bytes, source: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def corpus(shared_data) -> list[Path]:
+def corpus() -> list[Path]:
+    assert len(CORPUS) == 20  # the 18 metadata files and the crop's two
     return CORPUS
 
 
@@ -231,7 +232,7 @@ def test_the_mutations_reach_the_numbers_that_matter(corpus):
 @pytest.mark.skipif(not LONG_RUN, reason="the whole-product fuzz runs with S2CLOUDMASK_FUZZ_CASES set")
 def test_mutated_real_product_opens_or_fails_cleanly(real_l2a: Path, tmp_path: Path):
     from s2cloudmask.inference.reading.product import open_product
-    from test_product import make_mini_safe
+    from safe_builders import make_mini_safe
 
     safe = make_mini_safe(real_l2a, tmp_path, bands=("B02", "B04"))
     files = [safe / "MTD_MSIL2A.xml", next(safe.glob("GRANULE/*/MTD_TL.xml"))]

@@ -84,3 +84,29 @@ def test_every_engine_module_imports_with_qgis_pyqt_and_the_glue_blocked():
                           cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.split()[-1]) >= 60
+
+
+# The engine's rooms, bottom up: a module may import its own room and the rooms below it, never one above.
+ROOM_LEVELS = {"": 0, "reading": 1, "masking": 2, "comparing": 2, "reference": 3, "training": 3, "batch": 3}
+
+
+def room_level(module: str) -> tuple[str, int]:
+    """The engine room of a module (`""` for the shared basics at inference/'s top) and its level; rooms added
+    later count as the top level."""
+    parts = module.split(".")
+    room = parts[2] if len(parts) > 3 else ""
+    return room, ROOM_LEVELS.get(room, max(ROOM_LEVELS.values()))
+
+
+def test_the_engines_rooms_import_downward_only():
+    upward = []
+    for path in sorted((REPO / "inference").rglob("*.py")):
+        module = ".".join(["s2cloudmask", *path.relative_to(REPO).with_suffix("").parts])
+        room, level = room_level(module)
+        for line, name in imported_modules(path.read_text(encoding="utf-8"), module):
+            if not name.startswith("s2cloudmask.inference."):
+                continue
+            other, other_level = room_level(name)
+            if other != room and other_level >= level:
+                upward.append(f"{path.relative_to(REPO)}:{line} ({room or 'basics'}) imports {name}")
+    assert not upward, "\n".join(upward)

@@ -19,10 +19,8 @@ from pathlib import Path
 import pytest
 import rasterio
 from disk import tree_digests
-from s2cloudmask.inference.batch.cluster import local_cluster
 from s2cloudmask.inference.batch.records import DONE, FAILED, NOT_RUN, SKIPPED, Settings
 from s2cloudmask.inference.batch.runner import run_batch
-from s2cloudmask.inference.batch.workers import plan_workers
 from s2cloudmask.inference.comparing.validation_report import check_validation_report
 from s2cloudmask.inference.errors import OutputError, ParameterError, ProductError
 from s2cloudmask.inference.feedback import SilentFeedback
@@ -52,14 +50,6 @@ def product_copy(library: Path, level: str, folder: Path) -> Path:
     safe = next((library / level).glob("*.SAFE"))
     folder.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copytree(safe, folder / safe.name))
-
-
-@pytest.fixture(scope="module")
-def client():
-    from dask.distributed import Client
-
-    with local_cluster(plan_workers(2, 4 * 1024**3, workers=2, threads=1)) as cluster, Client(cluster) as connected:
-        yield connected
 
 
 def batch_command(*arguments: str, cwd: Path = REPO, timeout: int = 300) -> subprocess.CompletedProcess:

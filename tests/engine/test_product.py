@@ -17,57 +17,24 @@ from s2cloudmask.inference.errors import ProductError
 from s2cloudmask.inference.grid import Grid
 from s2cloudmask.inference.reading.product import Product, display_path, open_product, product_grid
 
-GRANULE = "L2A_T29UNU_A038058_20221005T115407"
+from safe_builders import GRANULE, band_path, granule_dir, make_mini_safe, zip_folder
+
+from tests.real_product import CROP_ORIGIN, CROP_SIZE_60M
+
 SPECTRAL_60M = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B8A", "B09", "B11", "B12"]
-
-
-# --------------------------------------------------------------------------- builders (used by test_reader too)
-
-
-def granule_dir(safe: Path) -> Path:
-    return safe / "GRANULE" / GRANULE
-
-
-def band_path(safe: Path, band: str, res: int = 60) -> Path:
-    return granule_dir(safe) / "IMG_DATA" / f"R{res}m" / f"T29UNU_20221005T115411_{band}_{res}m.jp2"
-
-
-def make_mini_safe(real_l2a: Path, dest: Path, bands=("B02", "B12"), extra=()) -> Path:
-    """A cut-down copy of the real product: its MTD xmls plus a few 60 m JP2s (and `extra` relative paths)."""
-    safe = dest / real_l2a.name
-    (granule_dir(safe) / "IMG_DATA" / "R60m").mkdir(parents=True)
-    (granule_dir(safe) / "QI_DATA").mkdir()
-    shutil.copyfile(real_l2a / "MTD_MSIL2A.xml", safe / "MTD_MSIL2A.xml")
-    shutil.copyfile(granule_dir(real_l2a) / "MTD_TL.xml", granule_dir(safe) / "MTD_TL.xml")
-    for band in bands:
-        shutil.copyfile(band_path(real_l2a, band), band_path(safe, band))
-    for rel in extra:
-        target = safe / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(real_l2a / rel, target)
-    return safe
-
-
-def zip_folder(folder: Path, target: Path, *, at_root: bool = False) -> Path:
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.name.endswith(".aux.xml"):
-                name = path.relative_to(folder if at_root else folder.parent).as_posix()
-                archive.write(path, name)
-    return target
 
 
 LEGACY_GRANULE = "S2A_OPER_MSI_L1C_TL_SGS__20170226T171842_A008785_T29UNU_N02.04"
 LEGACY_PRODUCT = "S2A_OPER_PRD_MSIL1C_PDMC_20170226T171842_R023_V20170226T115411_20170226T115411"
 
 
-def make_legacy_safe(shared_data: Path, real_l2a: Path, dest: Path, *, tiles=("29UNU",)) -> Path:
+def make_legacy_safe(test_data: Path, real_l2a: Path, dest: Path, *, tiles=("29UNU",)) -> Path:
     """A single- (or multi-) tile product in the long-name layout of 2015-2016, assembled from real files:
     the radiometry of a real L1C MTD_MSIL1C.xml, the geocoding of the real T29UNU MTD_TL.xml and real
     60 m JP2s (B01, B09: 60 m bands, so their native resolution is the file's)."""
     safe = dest / f"{LEGACY_PRODUCT}.SAFE"
     safe.mkdir(parents=True)
-    mtd = (shared_data / "sentinel2" / "metadata" / "L1C_N0204_S2A_20170226_T32TNM_MTD_MSIL1C.xml").read_text(encoding="utf-8")
+    mtd = (test_data / "sentinel2" / "metadata" / "L1C_N0204_S2A_20170226_T32TNM_MTD_MSIL1C.xml").read_text(encoding="utf-8")
     mtd = re.sub(r"<PRODUCT_URI>.*?</PRODUCT_URI>", f"<PRODUCT_URI>{LEGACY_PRODUCT}</PRODUCT_URI>", mtd)
     mtd = re.sub(r"<PRODUCT_FORMAT>.*?</PRODUCT_FORMAT>", "<PRODUCT_FORMAT>SAFE</PRODUCT_FORMAT>", mtd)
     granules = []
@@ -124,10 +91,10 @@ def _check_real(product: Product, real_l2a: Path) -> None:
                 "MSK_DETFOO_B8A", "MSK_QUALIT_B02"):
         assert key in product.mask_files, key
     assert set(product.grids) == {10, 20, 60}
-    for res, size in ((10, 10980), (20, 5490), (60, 1830)):
+    for res in (10, 20, 60):  # the crop's own geometry, from its MTD_TL.xml
         grid = product.grids[res]
-        assert (grid.width, grid.height) == (size, size)
-        assert tuple(grid.transform)[:6] == (res, 0.0, 499980.0, 0.0, -res, 5900040.0)
+        assert (grid.width, grid.height) == (CROP_SIZE_60M[0] * 60 // res, CROP_SIZE_60M[1] * 60 // res)
+        assert tuple(grid.transform)[:6] == (res, 0.0, CROP_ORIGIN[0], 0.0, -res, CROP_ORIGIN[1])
 
 
 def test_open_real_folder(real_product: Product, real_l2a: Path):
@@ -186,28 +153,28 @@ def test_product_grid(real_product: Product):
     for res in (10, 20, 60):
         assert product_grid(real_product, res) == real_product.grids[res]
     g30 = product_grid(real_product, 30)
-    assert (g30.width, g30.height) == (3660, 3660)
+    assert (g30.width, g30.height) == (2 * CROP_SIZE_60M[0], 2 * CROP_SIZE_60M[1])
     assert g30.bounds == real_product.grids[10].bounds
     assert g30.crs == real_product.crs
     # An extent in the product's CRS, and the same place in WGS 84.
-    cropped = product_grid(real_product, 30, (520000, 5850000, 530000, 5860000, "EPSG:32629"))
-    assert cropped.bounds == (519990.0, 5850000.0, 530010.0, 5860020.0)  # snapped outward to the tile's 30 m pixels
+    cropped = product_grid(real_product, 30, (550000, 5840000, 560000, 5850000, "EPSG:32629"))
+    assert cropped.bounds == (549990.0, 5839980.0, 560010.0, 5850000.0)  # snapped outward to the 30 m pixels
     assert (cropped.width, cropped.height) == (334, 334)
-    four = product_grid(real_product, 60, (520010, 5850010, 529990, 5859990))
-    assert four.bounds == (519960.0, 5850000.0, 530040.0, 5860020.0)  # snapped outward to 60 m pixels of the tile
-    lonlat = product_grid(real_product, 30, (-8.6, 52.6, -8.5, 52.7, "EPSG:4326"))
+    four = product_grid(real_product, 60, (550010, 5840010, 559990, 5849990))
+    assert four.bounds == (549960.0, 5839980.0, 560040.0, 5850000.0)  # snapped outward to its 60 m pixels
+    lonlat = product_grid(real_product, 30, (-8.3, 52.77, -8.2, 52.85, "EPSG:4326"))
     xmin, ymin, xmax, ymax = lonlat.bounds
-    assert 520000 < xmin < xmax < 535000 and 5825000 < ymin < ymax < 5845000
-    assert (xmin - 499980) % 30 == 0 and (5900040 - ymax) % 30 == 0
-    # Partly outside: clipped to the tile.
-    edge = product_grid(real_product, 60, (400000, 5800000, 500100, 5800100, "EPSG:32629"))
-    assert edge.bounds[0] == 499980.0 and edge.width == 2
+    assert 545000 < xmin < xmax < 560000 and 5845000 < ymin < ymax < 5860000
+    assert (xmin - CROP_ORIGIN[0]) % 30 == 0 and (CROP_ORIGIN[1] - ymax) % 30 == 0
+    # Partly outside: clipped to the product.
+    edge = product_grid(real_product, 60, (500000, 5850000, CROP_ORIGIN[0] + 120, 5850100, "EPSG:32629"))
+    assert edge.bounds[0] == CROP_ORIGIN[0] and edge.width == 2
     with pytest.raises(ProductError, match="does not overlap tile 29UNU"):
         product_grid(real_product, 30, (2.3, 48.8, 2.4, 48.9, "EPSG:4326"))  # Paris
     with pytest.raises(ProductError, match="resolution"):
         product_grid(real_product, -30)
     with pytest.raises(ProductError, match="empty"):
-        product_grid(real_product, 30, (530000, 5850000, 520000, 5860000, "EPSG:32629"))
+        product_grid(real_product, 30, (560000, 5840000, 550000, 5850000, "EPSG:32629"))
 
 
 # --------------------------------------------------------------------------- layouts
@@ -230,8 +197,8 @@ def test_mini_safe_and_listing_fallback(real_l2a: Path, tmp_path: Path):
     assert listed.missing_files == ()
 
 
-def test_legacy_long_name_layout(shared_data: Path, real_l2a: Path, tmp_path: Path):
-    safe = make_legacy_safe(shared_data, real_l2a, tmp_path)
+def test_legacy_long_name_layout(test_data: Path, real_l2a: Path, tmp_path: Path):
+    safe = make_legacy_safe(test_data, real_l2a, tmp_path)
     product = open_product(safe)
     assert product.layout == "legacy"
     assert product.level == "L1C"
@@ -247,8 +214,8 @@ def test_legacy_long_name_layout(shared_data: Path, real_l2a: Path, tmp_path: Pa
     assert open_product(mtd).band_files == product.band_files
 
 
-def test_multi_tile_products_are_refused(shared_data: Path, real_l2a: Path, tmp_path: Path):
-    safe = make_legacy_safe(shared_data, real_l2a, tmp_path, tiles=("29UNU", "29UNV"))
+def test_multi_tile_products_are_refused(test_data: Path, real_l2a: Path, tmp_path: Path):
+    safe = make_legacy_safe(test_data, real_l2a, tmp_path, tiles=("29UNU", "29UNV"))
     with pytest.raises(ProductError) as info:
         open_product(safe)
     message = str(info.value)
@@ -381,7 +348,7 @@ def test_a_world_extent_in_degrees_gives_the_whole_tile(real_product: Product, c
 
 
 def test_an_extent_half_over_the_tile_is_clamped_to_it(real_product: Product):
-    grid = product_grid(real_product, 60, (-20, 52.6, -8.5, 80, "EPSG:4326"))
+    grid = product_grid(real_product, 60, (-20, 52.75, -8.2, 80, "EPSG:4326"))
     xmin, ymin, xmax, ymax = grid.bounds
     tile = real_product.grids[60].bounds
     assert xmin == tile[0] and ymax == tile[3] and xmax < tile[2] and ymin > tile[1]

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
+from child_python import QGIS_PYTHON, plugin_env
 from s2cloudmask.packages import folders, installer, requirements
 
-from tests.conftest import QGIS_PYTHON, plugin_env
 from tests.real_product import WINDOW
 from tests.sandbox_env import PACKAGE_ROOT
 

@@ -1,4 +1,4 @@
-"""Reading bands, SCL and masks of the real T29UNU L2A product onto target grids.
+"""Reading bands, SCL and masks of the real T29UNU L2A product (its crop in tests/data) onto target grids.
 
 Expected values come from GDAL itself (rasterio reading the JP2 directly) or from
 plain numpy on the DN; corrupt and modified inputs are copies in tmp_path.
@@ -20,10 +20,12 @@ from s2cloudmask.inference.grid import Grid
 from s2cloudmask.inference.reading.metadata import to_reflectance
 from s2cloudmask.inference.reading.product import Product, open_product, product_grid
 from s2cloudmask.inference.reading.reader import BandBlock, ProductReader, read_mask_layer, read_scl
-from test_product import GRANULE, band_path, granule_dir, make_mini_safe, zip_folder
+
+from safe_builders import GRANULE, band_path, granule_dir, make_mini_safe, zip_folder
 
 MODEL_BANDS = ["B02", "B03", "B04", "B8A", "B11", "B12"]
-WINDOWS = [Window(0, 0, 256, 256), Window(1000, 1200, 300, 257), Window(3404, 3500, 256, 160), Window(1831, 7, 1, 1)]
+# On the crop's 30 m grid (1344 x 1120): a corner, the middle, the far corner, a single pixel on an odd column.
+WINDOWS = [Window(0, 0, 256, 256), Window(1000, 800, 300, 257), Window(1088, 960, 256, 160), Window(673, 7, 1, 1)]
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +49,14 @@ def test_native_grid_reads_the_pixels_themselves(product: Product):
     with ProductReader(product, ["B02", "B8A"], grid) as reader:
         assert reader.resolutions_used == {"B02": 60, "B8A": 60}
         block = reader.read()
-    assert block.data.shape == (2, 1830, 1830) and block.data.dtype == np.float32
+    assert block.data.shape == (2, grid.height, grid.width) == (2, 560, 672) and block.data.dtype == np.float32
     raw = np.stack([_raw(product.band_files[b][60]) for b in ("B02", "B8A")])
     valid = (raw != 0).all(axis=0)
     np.testing.assert_array_equal(block.valid, valid)
     expected = to_reflectance(raw, ["B02", "B8A"], product)
     np.testing.assert_array_equal(block.data[:, valid], expected[:, valid])
     assert (block.data[:, ~valid] == 0).all()
-    assert 0.35 < 1 - block.valid.mean() < 0.45  # about 40 % of the tile is outside the orbit
+    assert 0.05 < 1 - block.valid.mean() < 0.09  # the crop's wedge of the orbit edge's no data
 
 
 def test_30m_read_matches_gdal_bilinear(product: Product, whole_30m: BandBlock):
@@ -76,16 +78,16 @@ def test_30m_read_matches_gdal_bilinear(product: Product, whole_30m: BandBlock):
 
 def test_nodata_does_not_bleed(product: Product, whole_30m: BandBlock):
     """A 30 m pixel is valid exactly when the (up to) four 60 m pixels of its bilinear kernel have data in both bands."""
-    raw_valid = np.ones((1830, 1830), bool)
-    for band in ("B02", "B12"):
-        raw_valid &= _raw(product.band_files[band][60]) != 0
-    j = np.arange(3660)
-    position = (j + 0.5) / 2 - 0.5
-    first = np.floor(position).astype(int)
-    taps = [np.clip(first, 0, 1829), np.clip(first + 1, 0, 1829)]
-    expected = np.zeros((3660, 3660), bool) | True
-    for ty in taps:
-        for tx in taps:
+    raw_valid = (_raw(product.band_files["B02"][60]) != 0) & (_raw(product.band_files["B12"][60]) != 0)
+
+    def taps(size: int) -> list[np.ndarray]:
+        """The two 60 m pixels around each 30 m pixel's centre along one axis."""
+        first = np.floor((np.arange(2 * size) + 0.5) / 2 - 0.5).astype(int)
+        return [np.clip(first, 0, size - 1), np.clip(first + 1, 0, size - 1)]
+
+    expected = np.ones(whole_30m.valid.shape, bool)
+    for ty in taps(raw_valid.shape[0]):
+        for tx in taps(raw_valid.shape[1]):
             expected &= raw_valid[np.ix_(ty, tx)]
     np.testing.assert_array_equal(whole_30m.valid, expected)
     assert not whole_30m.saturated.any()
@@ -103,10 +105,11 @@ def test_window_equals_crop_of_whole(product: Product, whole_30m: BandBlock, win
 
 def test_blocks_tile_the_whole_read(product: Product, whole_30m: BandBlock):
     """Block by block, as the engine reads, with one reader kept open."""
-    with ProductReader(product, ["B02", "B12"], product_grid(product, 30)) as reader:
-        for row in range(0, 3660, 1000):
-            for col in range(0, 3660, 1000):
-                window = Window(col, row, min(1000, 3660 - col), min(1000, 3660 - row))
+    grid = product_grid(product, 30)
+    with ProductReader(product, ["B02", "B12"], grid) as reader:
+        for row in range(0, grid.height, 500):
+            for col in range(0, grid.width, 500):
+                window = Window(col, row, min(500, grid.width - col), min(500, grid.height - row))
                 block = reader.read(window)
                 rows, cols = window.toslices()
                 assert np.array_equal(block.data, whole_30m.data[:, rows, cols])
@@ -116,20 +119,20 @@ def test_blocks_tile_the_whole_read(product: Product, whole_30m: BandBlock):
 def test_fractional_downsampling_is_an_area_average(product: Product):
     """60 m -> 90 m: each 90 m pixel averages 1.5 x 1.5 source pixels, partial pixels weighted by their area."""
     grid = product_grid(product, 90)
-    assert (grid.width, grid.height) == (1220, 1220)
+    assert (grid.width, grid.height) == (448, 374)  # 672 x 560 pixels of 60 m, the last row partly outside
     with ProductReader(product, ["B11"], grid) as reader:
         block = reader.read()
-        part = reader.read(Window(301, 407, 211, 97))
-    np.testing.assert_array_equal(part.data, block.data[:, 407:504, 301:512])
-    raw = _raw(product.band_files["B11"][60]).astype(np.float64)
+        part = reader.read(Window(201, 207, 211, 97))
+    np.testing.assert_array_equal(part.data, block.data[:, 207:304, 201:412])
+    raw = _raw(product.band_files["B11"][60]).astype(np.float64)[:558]  # 186 whole 180 m rows
     # Four 90 m pixels tile one 180 m pixel, which is exactly 3 x 3 source pixels: their mean is that block's mean.
-    box = raw.reshape(610, 3, 610, 3).mean(axis=(1, 3))
-    two = block.data[0].reshape(610, 2, 610, 2).mean(axis=(1, 3))
-    both_valid = block.valid.reshape(610, 2, 610, 2).all(axis=(1, 3))
+    box = raw.reshape(186, 3, 224, 3).mean(axis=(1, 3))
+    two = block.data[0, :372].reshape(186, 2, 224, 2).mean(axis=(1, 3))
+    both_valid = block.valid[:372].reshape(186, 2, 224, 2).all(axis=(1, 3))
     np.testing.assert_allclose(two[both_valid], to_reflectance(box, ["B11"], product)[both_valid], atol=2e-6)
-    with rasterio.open(product.band_files["B11"][60]) as dataset:
-        gdal = dataset.read(1, out_shape=(1220, 1220), resampling=Resampling.average)
-    close = np.abs(block.data[0] - to_reflectance(gdal, ["B11"], product))[block.valid]
+    with rasterio.open(product.band_files["B11"][60]) as dataset:  # the rows the file fills whole: 558 x 60 m
+        gdal = dataset.read(1, window=Window(0, 0, 672, 558), out_shape=(372, 448), resampling=Resampling.average)
+    close = np.abs(block.data[0, :372] - to_reflectance(gdal, ["B11"], product))[block.valid[:372]]
     assert np.median(close) <= 5.1e-5  # GDAL's average agrees but for its rounding to whole DN
 
 
@@ -149,23 +152,23 @@ def test_reduced_resolution_levels_for_10m_bands(real_l2a: Path, tmp_path: Path)
         assert reader.resolutions_used == {"B02": 10} and reader.read_resolutions == {"B02": 20.0}
         assert reader.warnings == []
         block = reader.read()
-        part = reader.read(Window(999, 1501, 333, 444))
-    np.testing.assert_array_equal(part.data, block.data[:, 1501:1945, 999:1332])
-    np.testing.assert_array_equal(part.valid, block.valid[1501:1945, 999:1332])
+        part = reader.read(Window(699, 501, 333, 444))
+    np.testing.assert_array_equal(part.data, block.data[:, 501:945, 699:1032])
+    np.testing.assert_array_equal(part.valid, block.valid[501:945, 699:1032])
     with rasterio.open(target) as dataset:
-        gdal = dataset.read(1, out_shape=(3660, 3660), resampling=Resampling.average)
+        gdal = dataset.read(1, out_shape=(grid.height, grid.width), resampling=Resampling.average)
         full = dataset.read(1)
     expected = to_reflectance(gdal, ["B02"], product)
     assert np.abs(block.data[0] - expected)[block.valid].max() <= 0.5001 / 10000
     # Every 30 m pixel whose 3 x 3 source block touches no-data is no-data.
-    touched = (full == 0).reshape(3660, 3, 3660, 3).any(axis=(1, 3))
+    touched = (full == 0).reshape(grid.height, 3, grid.width, 3).any(axis=(1, 3))
     assert not (block.valid & touched).any()
     assert block.valid.sum() > 0.99 * (~touched).sum()
     # Full resolution decoding on request: the exact 3 x 3 mean.
     with ProductReader(product, ["B02"], grid, reduced_resolution=False) as reader:
-        exact = reader.read(Window(1500, 1500, 600, 600))
+        exact = reader.read(Window(300, 300, 600, 600))
         assert reader.read_resolutions == {"B02": 10.0}
-    box = full[4500:6300, 4500:6300].astype(np.float64).reshape(600, 3, 600, 3).mean(axis=(1, 3))
+    box = full[900:2700, 900:2700].astype(np.float64).reshape(600, 3, 600, 3).mean(axis=(1, 3))
     np.testing.assert_allclose(exact.data[0][exact.valid], to_reflectance(box, ["B02"], product)[exact.valid], atol=1e-6)
 
 
@@ -176,8 +179,8 @@ def test_saturation_and_nodata_from_the_xml(real_l2a: Path, tmp_path: Path):
     with rasterio.open(path) as dataset:
         profile = dataset.profile
         data = dataset.read(1)
-    data[900:910, 300:310] = 65535
-    data[1000:1010, 400:410] = 0
+    data[300:310, 300:310] = 65535
+    data[400:410, 400:410] = 0
     profile.update(driver="JP2OpenJPEG", QUALITY=100, REVERSIBLE="YES")
     profile.pop("blockxsize", None), profile.pop("blockysize", None), profile.pop("tiled", None)
     with rasterio.open(tmp_path / "b12.jp2", "w", **profile) as out:
@@ -185,13 +188,13 @@ def test_saturation_and_nodata_from_the_xml(real_l2a: Path, tmp_path: Path):
     shutil.copyfile(tmp_path / "b12.jp2", path)
     product = open_product(mini)
     with ProductReader(product, ["B02", "B12"], product_grid(product, 60)) as reader:
-        block = reader.read(Window(250, 850, 200, 200))
+        block = reader.read(Window(250, 250, 200, 200))
     assert block.saturated[50:60, 50:60].all() and block.saturated.sum() == 100
     assert not block.valid[150:160, 150:160].any()
     assert block.valid[50:60, 50:60].all()
     np.testing.assert_allclose(block.data[1, 50:60, 50:60], (65535 - 1000) / 10000)
     with ProductReader(product, ["B12"], product_grid(product, 30)) as reader:
-        up = reader.read(Window(500, 1700, 400, 400))
+        up = reader.read(Window(500, 500, 400, 400))
     assert up.saturated[100:120, 100:120].all() and not up.saturated[:95].any()
 
 
@@ -241,7 +244,7 @@ def test_reader_from_zip_equals_folder(real_l2a: Path, tmp_path: Path):
     mini = make_mini_safe(real_l2a, tmp_path / "mini", bands=("B03", "B11"), extra=[
         f"GRANULE/{GRANULE}/IMG_DATA/R60m/T29UNU_20221005T115411_SCL_60m.jp2"])
     folder, archive = open_product(mini), open_product(zip_folder(mini, tmp_path / "p.zip"))
-    window = Window(700, 700, 512, 512)
+    window = Window(700, 500, 512, 512)
     blocks = []
     for prod in (folder, archive):
         with ProductReader(prod, ["B03", "B11"], product_grid(prod, 30)) as reader:
@@ -253,16 +256,16 @@ def test_reader_from_zip_equals_folder(real_l2a: Path, tmp_path: Path):
 def test_read_scl(product: Product):
     grid = product_grid(product, 30)
     scl = read_scl(product, grid)
-    assert scl.dtype == np.uint8 and scl.shape == (3660, 3660)
+    assert scl.dtype == np.uint8 and scl.shape == (grid.height, grid.width)
     with rasterio.open(product.mask_files["SCL_20m"]) as dataset:
         assert dataset.transform == product.grids[20].transform
-        gdal = dataset.read(1, out_shape=(3660, 3660), resampling=Resampling.nearest)
+        gdal = dataset.read(1, out_shape=scl.shape, resampling=Resampling.nearest)
     np.testing.assert_array_equal(scl, gdal)
     assert set(np.unique(scl)) <= set(range(12))
     valid = scl > 0
     cloud = np.isin(scl, (8, 9)).sum() / valid.sum()
     assert 0.2 < cloud < 0.6
-    np.testing.assert_array_equal(read_scl(product, grid, Window(100, 2000, 640, 320)), scl[2000:2320, 100:740])
+    np.testing.assert_array_equal(read_scl(product, grid, Window(100, 700, 640, 320)), scl[700:1020, 100:740])
     at60 = read_scl(product, product_grid(product, 60))  # nearest: the 20 m pixel under each 60 m centre
     np.testing.assert_array_equal(at60, _raw(product.mask_files["SCL_20m"])[1::3, 1::3])
 
@@ -290,7 +293,7 @@ def test_read_mask_layers(product: Product):
         read_mask_layer(product, "MSK_CLASSI_B00", grid, 4)
     cldprb = read_mask_layer(product, "MSK_CLDPRB", product_grid(product, 30))
     with rasterio.open(product.mask_files["MSK_CLDPRB_20m"]) as dataset:
-        gdal = dataset.read(1, out_shape=(3660, 3660), resampling=Resampling.nearest)
+        gdal = dataset.read(1, out_shape=cldprb.shape, resampling=Resampling.nearest)
     np.testing.assert_array_equal(cldprb, gdal)
     mean = read_mask_layer(product, "MSK_CLDPRB_20m", grid, resampling="average")
     assert mean.dtype == np.float32 and 0 <= mean.min() and mean.max() <= 100.001
@@ -301,7 +304,7 @@ def test_read_mask_layers(product: Product):
 
 
 def test_reader_contract(product: Product):
-    grid = product_grid(product, 30, (520000, 5850000, 530000, 5860000, "EPSG:32629"))
+    grid = product_grid(product, 30, (550000, 5840000, 560000, 5850000, "EPSG:32629"))
     reader = ProductReader(product, MODEL_BANDS, grid, band_names=["blue", "green", "red", "nir", "swir16", "swir22"])
     assert reader.grid == grid and reader.band_names[0] == "blue"
     assert reader.resolutions_used == {band: 60 for band in MODEL_BANDS}
@@ -325,8 +328,8 @@ def test_reader_contract(product: Product):
 def test_window_partly_outside_the_tile_is_nodata(product: Product):
     grid = product_grid(product, 60)
     with ProductReader(product, ["B12"], grid) as reader:
-        block = reader.read(Window(1800, -10, 60, 40))
+        block = reader.read(Window(642, -10, 60, 40))
     assert block.data.shape == (1, 40, 60)
     assert not block.valid[:10].any() and not block.valid[:, 30:].any()
-    raw = _raw(product.band_files["B12"][60])[0:30, 1800:1830]
+    raw = _raw(product.band_files["B12"][60])[0:30, 642:672]
     np.testing.assert_array_equal(block.valid[10:, :30], raw != 0)

@@ -115,9 +115,9 @@ def test_suggestions_are_the_least_confident_places_and_spread_out(scl_reference
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
+def generated(generated_product):
     """A generated L1C product (600 px at 10 m) and its truth at 20 m."""
-    product = sp.write_product(tmp_path_factory.mktemp("generated"), level="L1C", size=600, seed=5, extras=False)
+    product = generated_product("L1C", seed=5)
     with rasterio.open(sp.truth_path(product)) as dataset:
         truth = dataset.read(1, out_shape=(300, 300), resampling=Resampling.nearest)
     return product, truth

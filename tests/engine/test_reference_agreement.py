@@ -14,6 +14,8 @@ from s2cloudmask.inference.masking.engine import mask_product, mask_raster, run_
 from s2cloudmask.inference.masking.model_card import builtin_card
 from s2cloudmask.inference.masking.session import create_session
 
+from tests.real_product import LARGE_WINDOW
+
 CSMASK_TO_CODES = np.array([CLEAR, CLOUD, CLOUD_SHADOW], np.uint8)  # CSmask 0 clear, 1 cloud, 2 shadow
 SIX = ["blue", "green", "red", "nir", "swir16", "swir22"]
 
@@ -27,8 +29,8 @@ def csmask_codes(image: np.ndarray, band_order: list[str], level: str) -> np.nda
 
 
 @pytest.fixture(scope="module")
-def labelled(shared_data: Path) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(shared_data / "arrays" / "labelled_6band_patch.npz") as data:
+def labelled(test_data: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(test_data / "arrays" / "labelled_6band_patch.npz") as data:
         return data["img"], data["msk"][..., 0]
 
 
@@ -49,7 +51,7 @@ def test_engine_agrees_with_csmask_on_the_labelled_patch(labelled, tmp_path, lev
 
     truth = np.where(labels == 0, CLOUD_SHADOW, np.where(labels == 4, CLOUD, CLEAR))
     lines = [f"\n{result.model_used}: agreement with CSmask {agreement:.5f}; engine {seconds:.2f} s, "
-             f"CSmask {reference_seconds:.2f} s (512x512)"]
+             f"CSmask {reference_seconds:.2f} s ({width}x{height})"]
     for code, name in ((CLEAR, "clear"), (CLOUD_SHADOW, "cloud shadow"), (CLOUD, "cloud")):
         tp = int(((ours == code) & (truth == code)).sum())
         fp = int(((ours == code) & (truth != code)).sum())
@@ -61,18 +63,13 @@ def test_engine_agrees_with_csmask_on_the_labelled_patch(labelled, tmp_path, lev
     assert agreement >= 0.99
 
 
-T29UNU_WINDOW = (15000, 50000, 30000, 65000)  # metres from the tile's lower-left corner: 15 km x 15 km with data
-
-
 def test_engine_agrees_with_csmask_on_the_real_product(real_l2a, tmp_path):
     from s2cloudmask.inference.reading.product import open_product, product_grid
     from s2cloudmask.inference.reading.reader import ProductReader
     from s2cloudmask.inference.reading.sources import ProductSource
 
     product = open_product(real_l2a)
-    xmin, ymin, _, _ = product.grids[10].bounds
-    dx0, dy0, dx1, dy1 = T29UNU_WINDOW
-    extent = (xmin + dx0, ymin + dy0, xmin + dx1, ymin + dy1)
+    extent = LARGE_WINDOW  # 15 km x 15 km with data everywhere
     started = time.perf_counter()
     # the shadow check (on by default) refines the 10 m mask after the model; this compares the model itself
     result = mask_product(real_l2a, tmp_path / "mask.tif", extent=extent, device="cpu", shadow_check=False)

@@ -14,16 +14,16 @@ import pytest
 import rasterio
 from disk import fill_disk, listing
 from model_helpers import card_dict, conv_model, utm_grid, write_card, write_raster
+from safe_builders import band_path, make_mini_safe
 from s2cloudmask.inference.comparing.compare import compare_masks, compare_with_scl
 from s2cloudmask.inference.errors import ModelError, OutputError, ParameterError, ProductError
 from s2cloudmask.inference.feedback import SilentFeedback
 from s2cloudmask.inference.masking.engine import mask_product, mask_raster
-from test_product import band_path, make_mini_safe
 
 from tests.real_product import WINDOW
 
 # Far in the tile's north-east, beyond the orbit's swath: every pixel is no data.
-NO_DATA_WINDOW = (600000.0, 5890000.0, 607680.0, 5897680.0)
+NO_DATA_WINDOW = (566460.0, 5836440.0, 570300.0, 5840280.0)  # the orbit edge's no data, inside the crop
 SIX_BANDS = ("B02", "B03", "B04", "B8A", "B11", "B12")
 
 

@@ -166,10 +166,8 @@ def test_impossible_angles_are_refused_with_their_name():
 
 
 @pytest.fixture(scope="module")
-def generated_l2a(tmp_path_factory):
-    from s2cloudmask.tools.synthetic_product import write_product
-
-    return write_product(tmp_path_factory.mktemp("shadow-product"), level="L2A", size=600, seed=5, extras=False)
+def generated_l2a(generated_product):
+    return generated_product("L2A", seed=5)
 
 
 def test_a_product_mask_records_how_class_2_was_obtained_and_the_buffer(generated_l2a, tmp_path):

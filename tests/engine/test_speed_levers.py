@@ -52,6 +52,7 @@ def scores(mask: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def test_default_levers_keep_the_labelled_patch_mask_and_its_scores(shared_data, tmp_path):
+    """On the whole 512 x 512 labelled patch, which the reference mask was made from (tests/data holds a quarter)."""
     with np.load(shared_data / "arrays" / "labelled_6band_patch.npz") as data:
         image, labels = np.moveaxis(data["img"], -1, 0).astype(np.float32), data["msk"][..., 0]
     raster = write_raster(tmp_path / "patch.tif", image, utm_grid(512, 512))

@@ -1,14 +1,21 @@
-"""Fixtures of the QGIS room: QGIS's own processing framework with this plugin's provider registered."""
+"""Fixtures of the QGIS room: QGIS's own processing framework with this plugin's provider registered, a generated
+scene with its truth, and a profile with the plugin installed for qgis_process."""
 
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from qgis.core import QgsApplication, QgsLayerTreeModel, QgsProcessingFeedback, QgsProject
+import rasterio
+from qgis.core import QgsApplication, QgsLayerTreeModel, QgsProject
 from qgis.gui import QgsLayerTreeView
+from rasterio.enums import Resampling
+
+from tests.sandbox_env import REPO
 
 
 def import_qgis_processing():
@@ -53,31 +60,38 @@ def processing(qgis_app):
     registry.removeProvider(provider)
 
 
-class RecordingFeedback(QgsProcessingFeedback):
-    """A real QgsProcessingFeedback that also keeps what it was told, as the dialog's log would show it."""
+@pytest.fixture(scope="session")
+def qgis_env(tmp_path_factory) -> dict[str, str]:
+    """A fresh settings folder with the plugin installed and enabled, the way a user's profile holds it."""
+    root = tmp_path_factory.mktemp("qgis-process")
+    settings = root / "settings"
+    home = root / "home"
+    home.mkdir()
+    subprocess.run(
+        [sys.executable, str(REPO / "tools" / "install_plugin.py"), "--settings-dir", str(settings)],
+        check=True, capture_output=True, text=True, cwd=root,
+    )
+    assert (settings / "profiles" / "default" / "python" / "plugins" / "s2cloudmask" / "metadata.txt").is_file()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "QGIS_"))}
+    env.update(
+        QGIS_CUSTOM_CONFIG_PATH=str(settings),
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        QT_QPA_PLATFORM="offscreen",
+    )
+    return env
 
-    def __init__(self, cancel_at: float | None = None) -> None:
-        super().__init__()
-        self.stages: list[str] = []
-        self.warnings: list[str] = []
-        self.infos: list[str] = []
-        self.progress_values: list[float] = []
-        self.progressChanged.connect(self._on_progress)
-        self._cancel_at = cancel_at
 
-    def _on_progress(self, value: float) -> None:
-        self.progress_values.append(value)
-        if self._cancel_at is not None and value >= self._cancel_at:
-            self.cancel()
+@pytest.fixture(scope="session")
+def generated(generated_product):
+    """A generated L2A product (600 px at 10 m), its truth at 60 m, the truth's grid and CRS."""
+    from s2cloudmask.inference.grid import Grid
+    from s2cloudmask.tools.synthetic_product import truth_path
 
-    def setProgressText(self, text: str) -> None:  # noqa: N802
-        self.stages.append(text)
-        super().setProgressText(text)
-
-    def pushWarning(self, warning: str) -> None:  # noqa: N802
-        self.warnings.append(warning)
-        super().pushWarning(warning)
-
-    def pushInfo(self, info: str) -> None:  # noqa: N802
-        self.infos.append(info)
-        super().pushInfo(info)
+    product = generated_product("L2A", seed=11)
+    with rasterio.open(truth_path(product)) as dataset:
+        truth = dataset.read(1, out_shape=(100, 100), resampling=Resampling.nearest)
+        grid = Grid(dataset.crs.to_string(), dataset.transform, dataset.width, dataset.height).resampled(60.0)
+        crs = dataset.crs.to_string()
+    return product, truth, grid, crs

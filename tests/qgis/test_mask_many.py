@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from batch_helpers import corrupt_name, write_products
-from conftest import RecordingFeedback
 from qgis.core import (
     QgsApplication,
     QgsProcessingAlgRunnerTask,
@@ -17,6 +16,7 @@ from qgis.core import (
     QgsVectorLayer,
     QgsWkbTypes,
 )
+from recording_feedback import RecordingFeedback
 from s2cloudmask.inference.batch.records import COLUMNS
 
 PARAMETERS = ["PRODUCTS", "STAC_API", "COLLECTION", "EXTENT", "START", "END", "MAX_CLOUD", "MAX_ITEMS", "MODEL",

@@ -20,11 +20,11 @@ from batch_helpers import corrupt_name, write_products
 from disk import tree_digests
 from osgeo import ogr, osr
 from qgis.core import QgsProcessingException, QgsProcessingParameterFile, QgsProcessingParameterFileDestination
+from qgis_process_runner import QGIS_PROCESS, qgis_process
 from s2cloudmask.inference.masking.engine import mask_product
 from s2cloudmask.processing.base import CloudMaskAlgorithm
 from s2cloudmask.tools import synthetic_product as sp
 
-from tests.qgis.test_qgis_process import QGIS_PROCESS, qgis_env, qgis_process  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(not Path(QGIS_PROCESS).is_file(), reason="qgis_process.bin is not installed")
 SAMPLES = 40

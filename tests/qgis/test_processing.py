@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from model_helpers import read_mask
 from qgis.core import (
     QgsApplication,
     QgsProcessingContext,
@@ -30,9 +31,9 @@ from qgis.core import (
     QgsRasterLayer,
 )
 from qgis.gui import QgsFileWidget, QgsGui, QgsProcessingGui, QgsProcessingParameterWidgetContext
+from recording_feedback import RecordingFeedback
 from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES
 
-from tests.qgis.conftest import RecordingFeedback
 from tests.real_product import STACK_BANDS, WINDOW, WINDOW_EXTENT, scl_file, write_band_stack
 
 STACK_NAMES = ("blue", "green", "red", "nir", "swir16", "swir22")
@@ -42,11 +43,6 @@ PERCENT_OUTPUTS = ("CLEAR_PERCENT", "CLOUD_SHADOW_PERCENT", "SEMI_TRANSPARENT_PE
 def assert_no_outputs(folder: Path) -> None:
     leftovers = [p.name for p in folder.iterdir() if p.suffix in (".tif", ".html", ".json") or "partial" in p.name]
     assert leftovers == []
-
-
-def read_mask(path: str) -> np.ndarray:
-    with rasterio.open(path) as dataset:
-        return dataset.read(1)
 
 
 # --- the provider and its interface ------------------------------------------------------------

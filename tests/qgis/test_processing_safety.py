@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import rasterio
 from disk import fill_disk, listing
+from qgis_process_runner import qgis_process
 from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProject
 from s2cloudmask.inference.reading.product import open_product, product_grid
 
-from tests.qgis.test_qgis_process import QGIS_PROCESS, qgis_env, qgis_process  # noqa: F401 (fixture)
 from tests.real_product import STACK_BANDS, WINDOW_EXTENT, scl_file, write_band_stack
 
 
@@ -102,7 +102,7 @@ def test_a_world_extent_typed_in_degrees_reaches_the_engine_as_the_whole_tile(pr
 # --------------------------------------------------------------------------- qgis_process
 
 
-def test_qgis_process_exits_non_zero_when_the_output_is_the_input(qgis_env, stack):  # noqa: F811
+def test_qgis_process_exits_non_zero_when_the_output_is_the_input(qgis_env, stack):
     before = digest(stack)
     ran = qgis_process(qgis_env, "run", "s2cloudmask:maskraster", "--", f"INPUT={stack}", "BAND_BLUE=1",
                        "BAND_GREEN=2", "BAND_RED=3", "BAND_NIR=4", "DEVICE=cpu", f"OUTPUT={stack}")
@@ -112,7 +112,7 @@ def test_qgis_process_exits_non_zero_when_the_output_is_the_input(qgis_env, stac
     assert digest(stack) == before
 
 
-def test_qgis_process_on_a_full_disk_exits_non_zero_and_keeps_the_good_mask(qgis_env, real_l2a, tiny_disk):  # noqa: F811
+def test_qgis_process_on_a_full_disk_exits_non_zero_and_keeps_the_good_mask(qgis_env, real_l2a, tiny_disk):
     """It used to exit 0, a damaged GeoTIFF in place of the good mask."""
     mask = tiny_disk / "mask.tif"
     arguments = ("run", "s2cloudmask:maskproduct", "--", f"INPUT={real_l2a}", f"EXTENT={WINDOW_EXTENT}",

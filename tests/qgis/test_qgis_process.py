@@ -1,8 +1,4 @@
-"""The algorithms headless, as a server script runs them: qgis_process on a plugin installed into a profile.
-
-Debian's /usr/bin/qgis_process wrapper adds --noversioncheck, which the binary
-rejects, so the binary is called directly.
-"""
+"""The algorithms headless, as a server script runs them: qgis_process on a plugin installed into a profile."""
 
 from __future__ import annotations
 
@@ -16,44 +12,15 @@ from pathlib import Path
 
 import pytest
 import rasterio
+from qgis_process_runner import QGIS_PROCESS, qgis_process
 from s2cloudmask.packages import folders
+from s2cloudmask.processing.results import PERCENT_OUTPUTS
 from s2cloudmask.tools import package
 
-from tests.qgis.test_processing import PERCENT_OUTPUTS
 from tests.real_product import WINDOW, WINDOW_EXTENT
 from tests.sandbox_env import REPO
 
-QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
-
 pytestmark = pytest.mark.skipif(not Path(QGIS_PROCESS).is_file(), reason="qgis_process.bin is not installed")
-
-
-@pytest.fixture(scope="module")
-def qgis_env(tmp_path_factory) -> dict[str, str]:
-    """A fresh settings folder with the plugin installed and enabled, the way a user's profile holds it."""
-    root = tmp_path_factory.mktemp("qgis-process")
-    settings = root / "settings"
-    home = root / "home"
-    home.mkdir()
-    subprocess.run(
-        [sys.executable, str(REPO / "tools" / "install_plugin.py"), "--settings-dir", str(settings)],
-        check=True, capture_output=True, text=True, cwd=root,
-    )
-    assert (settings / "profiles" / "default" / "python" / "plugins" / "s2cloudmask" / "metadata.txt").is_file()
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "QGIS_"))}
-    env.update(
-        QGIS_CUSTOM_CONFIG_PATH=str(settings),
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        QT_QPA_PLATFORM="offscreen",
-    )
-    return env
-
-
-def qgis_process(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=timeout,
-                          cwd=env["HOME"])
 
 
 def test_list_shows_the_algorithms(qgis_env):

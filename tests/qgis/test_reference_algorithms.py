@@ -21,25 +21,12 @@ from qgis.core import (
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QVariant
-from rasterio.enums import Resampling
+from recording_feedback import RecordingFeedback
 from s2cloudmask.inference.classes import CLASS_NAMES, MASK_CODES
-from s2cloudmask.inference.grid import Grid
 from s2cloudmask.tools import synthetic_product as sp
 
-from tests.qgis.conftest import RecordingFeedback
 
 PER_CLASS = 30
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    """A generated L2A product (600 px at 10 m), its truth at 60 m and the truth's grid."""
-    product = sp.write_product(tmp_path_factory.mktemp("generated"), level="L2A", size=600, seed=11, extras=False)
-    with rasterio.open(sp.truth_path(product)) as dataset:
-        truth = dataset.read(1, out_shape=(100, 100), resampling=Resampling.nearest)
-        grid = Grid(dataset.crs.to_string(), dataset.transform, dataset.width, dataset.height).resampled(60.0)
-        crs = dataset.crs.to_string()
-    return product, truth, grid, crs
 
 
 def sample_layer(generated, per_class: int = PER_CLASS, label=lambda code: CLASS_NAMES[code], seed: int = 0,

@@ -20,26 +20,14 @@ from qgis.core import (
 )
 from qgis.gui import QgsMapMouseEvent
 from qgis.PyQt.QtCore import QEvent, Qt
-from rasterio.enums import Resampling
 from s2cloudmask.inference.classes import MASK_CODES
 from s2cloudmask.inference.errors import CloudMaskError
-from s2cloudmask.inference.grid import Grid
 from s2cloudmask.toolbelt.preferences import PlgSettings
-from s2cloudmask.tools import synthetic_product as sp
 from s2cloudmask.ui.dock import CloudMaskDock
 from s2cloudmask.ui.narrow import unbroken
 from s2cloudmask.ui.reference_panel import JUMP_PIXELS, SAMPLE_LAYER_NAME, SUGGESTION_LAYER_NAME
 
 from qt_events import wait_until
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    product = sp.write_product(tmp_path_factory.mktemp("generated"), level="L2A", size=600, seed=11, extras=False)
-    with rasterio.open(sp.truth_path(product)) as dataset:
-        truth = dataset.read(1, out_shape=(100, 100), resampling=Resampling.nearest)
-        grid = Grid(dataset.crs.to_string(), dataset.transform, dataset.width, dataset.height).resampled(60.0)
-    return product, truth, grid
 
 
 @pytest.fixture
@@ -64,7 +52,7 @@ def panel(qgis_iface, qgis_new_project, generated):
 
 def mark(panel, generated, per_class: int, seed: int) -> None:
     """Samples drawn from the truth, added as the map tool adds them: one click on the canvas each."""
-    _, truth, grid = generated
+    _, truth, grid, _ = generated
     canvas = panel.canvas
     panel.markButton.setChecked(True)
     assert canvas.mapTool() is panel.tool
@@ -183,7 +171,7 @@ def test_the_reference_is_saved_where_the_user_says_and_the_map_reads_the_copy(p
 
 def test_samples_outside_the_scene_are_listed_and_dropped_in_one_click(panel, generated):
     mark(panel, generated, per_class=12, seed=7)
-    _, _, grid = generated
+    _, _, grid, _ = generated
     xmin, ymax = grid.transform.c, grid.transform.f
     crs = QgsCoordinateReferenceSystem("EPSG:32632")
     panel.add_sample(QgsPointXY(xmin - 2 * 60.0 + 10.0, ymax - 300.0), crs, 4)  # 2 px left of the scene

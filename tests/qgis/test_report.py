@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,14 @@ import pytest
 import rasterio
 from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
 from qgis.PyQt.QtGui import QImage
+from comparison_cases import constructed_case, write_codes
+from qml_styles import qml_palette
 from s2cloudmask.inference.classes import scl_to_mask
 from s2cloudmask.inference.comparing.compare import compare_masks, compare_with_scl
 from s2cloudmask.inference.comparing.difference import DIFFERENCE_CODES, DIFFERENCE_COLOURS, DIFFERENCE_NAMES
 from s2cloudmask.inference.comparing.report import check_report_path
 from s2cloudmask.inference.errors import OutputError
 
-from tests.engine.test_compare import constructed_case, write_raster
 from tests.sandbox_env import REPO
 
 DIFFERENCE_STYLE = REPO / "resources" / "styles" / "difference.qml"
@@ -91,7 +91,7 @@ def test_real_report(tmp_path: Path, real_l2a: Path, qgis_app) -> None:
     scl20 = next(real_l2a.glob("GRANULE/*/IMG_DATA/R20m/*_SCL_20m.jp2"))
     scl60 = next(real_l2a.glob("GRANULE/*/IMG_DATA/R60m/*_SCL_60m.jp2"))
     with rasterio.open(scl60) as dataset:
-        mask = write_raster(tmp_path / "mask60.tif", scl_to_mask(dataset.read(1)), transform=dataset.transform,
+        mask = write_codes(tmp_path / "mask60.tif", scl_to_mask(dataset.read(1)), transform=dataset.transform,
                             crs=dataset.crs, MODEL="scl_to_mask of SCL_60m")
     result = compare_with_scl(mask, scl20, tmp_path / "difference.tif", report=tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -99,15 +99,15 @@ def test_real_report(tmp_path: Path, real_l2a: Path, qgis_app) -> None:
     assert "Contains modified Copernicus Sentinel data 2022" in page
     assert "scl_to_mask of SCL_60m" in page
     (image,) = embedded_images(page)
-    assert (image.width(), image.height()) == (900, 900)
-    # the orbit edge is no data: transparent in the quicklook's north-east corner, coloured in the west
-    assert image.pixelColor(890, 10).alpha() == 0
-    assert image.pixelColor(10, 450).alpha() == 255
+    assert (image.width(), image.height()) == (672, 560)  # below the quicklook's 900 px: pixel for pixel
+    # the orbit edge is no data: transparent in the quicklook's south-east corner, coloured in the west
+    assert image.pixelColor(665, 555).alpha() == 0
+    assert image.pixelColor(10, 280).alpha() == 255
     figures = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert figures["attribution"] == "Contains modified Copernicus Sentinel data 2022"
     assert figures["pixels"]["compared"] == result.compared_pixels
     assert sum(row["percent"] for row in figures["difference"]) == pytest.approx(100.0)
-    assert figures["grid"] == {"crs": "EPSG:32629", "resolution": 60.0, "width": 1830, "height": 1830}
+    assert figures["grid"] == {"crs": "EPSG:32629", "resolution": 60.0, "width": 672, "height": 560}
     # the same units as the dock: per-class figures in percent, the reference's pixel size in metres
     assert "<th>Precision (%)</th>" in page and "<th>Reference pixel size</th><td>20 m</td>" in page
     cloud = figures["per_class"]["cloud"]
@@ -115,8 +115,8 @@ def test_real_report(tmp_path: Path, real_l2a: Path, qgis_app) -> None:
 
 
 def test_report_for_two_masks(tmp_path: Path, qgis_app) -> None:
-    mask = write_raster(tmp_path / "a.tif", np.array([[1, 1, 4, 2], [1, 4, 4, 1]]))
-    reference = write_raster(tmp_path / "b.tif", np.array([[1, 4, 4, 2], [2, 4, 1, 1]]))
+    mask = write_codes(tmp_path / "a.tif", np.array([[1, 1, 4, 2], [1, 4, 4, 1]]))
+    reference = write_codes(tmp_path / "b.tif", np.array([[1, 4, 4, 2], [2, 4, 1, 1]]))
     compare_masks(mask, reference, tmp_path / "difference.tif", report=tmp_path / "masks.html")
     figures = json.loads((tmp_path / "masks.json").read_text(encoding="utf-8"))
     assert figures["reference"] == "reference mask"
@@ -138,18 +138,6 @@ def test_report_paths_are_checked(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"taken\.json is a folder"):
         check_report_path(tmp_path / "taken.html")
     assert check_report_path(tmp_path / "fine.html") == (tmp_path / "fine.html", tmp_path / "fine.json")
-
-
-def qml_palette(path: Path) -> dict[int, tuple[str, tuple[int, int, int, int]]]:
-    palette = {}
-    root = ET.parse(path).getroot()
-    renderer = root.find("pipe/rasterrenderer")
-    assert renderer is not None and renderer.get("type") == "paletted" and renderer.get("band") == "1"
-    for entry in renderer.iter("paletteEntry"):
-        colour = entry.get("color").lstrip("#")
-        rgb = tuple(int(colour[i : i + 2], 16) for i in (0, 2, 4))
-        palette[int(entry.get("value"))] = (entry.get("label"), (*rgb, int(entry.get("alpha"))))
-    return palette
 
 
 def test_difference_style_matches_the_constants() -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from osgeo import gdal
 from qgis.core import QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
+from qml_styles import qml_palette
 from s2cloudmask.inference.classes import (
     CLASS_COLOURS,
     CLASS_NAMES,
@@ -24,16 +24,6 @@ from s2cloudmask.inference.comparing import difference
 from s2cloudmask.toolbelt import layers
 
 from tests.real_product import WINDOW_EXTENT, scl_file
-
-
-def qml_palette(path: Path) -> dict[int, tuple[str, tuple[int, int, int, int]]]:
-    entries = ET.parse(path).getroot().iter("paletteEntry")
-    palette = {}
-    for entry in entries:
-        colour = entry.get("color").lstrip("#")
-        rgb = tuple(int(colour[i : i + 2], 16) for i in (0, 2, 4))
-        palette[int(entry.get("value"))] = (entry.get("label"), (*rgb, int(entry.get("alpha"))))
-    return palette
 
 
 def renderer_classes(layer: QgsRasterLayer) -> dict[int, tuple[str, tuple[int, int, int, int]]]:
