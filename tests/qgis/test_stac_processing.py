@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import RecordingFeedback
+from recording_feedback import RecordingFeedback
 from qgis.core import QgsProcessingContext
 from s2cloudmask.inference.reading.signing import SIGNING_URL_VARIABLE, TOKEN_VARIABLE
 from s2cloudmask.toolbelt.preferences import StacSettings
