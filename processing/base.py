@@ -296,6 +296,14 @@ class CloudMaskAlgorithm(QgsProcessingAlgorithm):
         """The algorithm's own work, after the output guard; returns its results."""
         raise NotImplementedError(f"{type(self).__name__} must define process()")
 
+    def required_raster_layer(self, parameters: dict, name: str, context: QgsProcessingContext) -> QgsRasterLayer:
+        """A raster layer parameter's layer; a QgsProcessingException naming the parameter where QGIS cannot open it
+        (a script passes any text)."""
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            raise QgsProcessingException(f"{name} {parameters.get(name)!r} is not a raster layer QGIS can open.")
+        return layer
+
     def check_paths(self, parameters: dict, context: QgsProcessingContext) -> None:
         """The output guard (see the class text); an OutputError names the path refused and why."""
         written = self.paths_written(parameters, context)

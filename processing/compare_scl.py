@@ -6,7 +6,6 @@ import json
 
 from qgis.core import (
     QgsProcessingContext,
-    QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
@@ -132,9 +131,7 @@ class CompareSclAlgorithm(CloudMaskAlgorithm):
     def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
-        mask_layer = self.parameterAsRasterLayer(parameters, "MASK", context)
-        if mask_layer is None:
-            raise QgsProcessingException(f"MASK {parameters.get('MASK')!r} is not a raster layer QGIS can open.")
+        mask_layer = self.required_raster_layer(parameters, "MASK", context)
         scl = self.parameterAsFile(parameters, "SCL", context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         report = optional_output(self.parameterAsFileOutput(parameters, "REPORT", context))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingContext,
-    QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
@@ -151,9 +150,7 @@ class MaskRasterAlgorithm(MaskingAlgorithm):
     def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
-        layer = self.parameterAsRasterLayer(parameters, "INPUT", context)
-        if layer is None:
-            raise QgsProcessingException(f"INPUT {parameters.get('INPUT')!r} is not a raster layer QGIS can open.")
+        layer = self.required_raster_layer(parameters, "INPUT", context)
         bands = {}
         for name, (band, _label, _default) in BAND_PARAMETERS.items():
             number = self.parameterAsInt(parameters, name, context)  # 0 for an optional band left out

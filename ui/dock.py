@@ -33,7 +33,7 @@ from qgis.PyQt.QtWidgets import QAction, QFileDialog, QLabel, QMenu, QMessageBox
 
 from .. import inference
 from ..inference.classes import CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
-from ..inference.defaults import DEFAULT_OFFSET, DEFAULT_SCALE, OPTIONAL_BAND_ROLES, RESOLUTIONS
+from ..inference.defaults import DEFAULT_LEVEL, DEFAULT_OFFSET, DEFAULT_SCALE, LEVELS, OPTIONAL_BAND_ROLES, RESOLUTIONS
 from ..inference.defaults import RASTER_BAND_ROLES as BAND_ROLES
 from ..inference.errors import BandError, CloudMaskError, DependencyError, OutputError, ProductError
 from ..inference.masking.model_card import SENTINEL2_BANDS, load_card
@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # the reader needs rasterio; this module must load without it
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("dock.ui")))
 
 SOURCES = (("product", "Sentinel-2 product"), ("raster", "Raster layer of the project"))
-LEVELS = (("l2a", "L2A (surface reflectance)"), ("l1c", "L1C (top of atmosphere)"))
+LEVEL_LABELS = {"l1c": "L1C (top of atmosphere)", "l2a": "L2A (surface reflectance)"}
 # Band numbers of each role in common stacks, by band count: ESA's 13-band order, the same without B10, 4 and 6 bands.
 STACK_ORDERS = {
     13: {"blue": 2, "green": 3, "red": 4, "nir": 8, "swir16": 12, "swir22": 13},
@@ -191,8 +191,8 @@ class CloudMaskDock(QgsDockWidget, FORM_CLASS):
     def _setup_widgets(self) -> None:
         for value, text in SOURCES:
             self.sourceCombo.addItem(text, value)
-        for value, text in LEVELS:
-            self.levelCombo.addItem(text, value)
+        for value in sorted(LEVELS, key=lambda level: level != DEFAULT_LEVEL):  # the default first
+            self.levelCombo.addItem(LEVEL_LABELS[value], value)
         browse = QMenu(self.productBrowseButton)
         self.productFolderAction = QAction("A .SAFE folder…", browse)
         self.productFileAction = QAction("A product .zip, MTD xml or STAC item .json…", browse)

@@ -225,6 +225,14 @@ class Product:
     warnings: tuple[str, ...] = field(default=())
     angles: SunViewAngles | None = None  # sun and view angles for the shadow check (MTD_TL.xml, or a STAC item's)
 
+    def __post_init__(self) -> None:
+        """Files and grids in one order whatever the layout found them in, so a SAFE and a STAC item of the same
+        product describe themselves alike."""
+        band_files = {band: dict(sorted(self.band_files[band].items())) for band in BAND_IDS if band in self.band_files}
+        object.__setattr__(self, "band_files", band_files)
+        object.__setattr__(self, "mask_files", dict(sorted(self.mask_files.items())))
+        object.__setattr__(self, "grids", dict(sorted(self.grids.items())))
+
     @property
     def bands(self) -> list[str]:
         """The spectral bands present, in product order."""
@@ -574,12 +582,13 @@ def _collect_files(root: str, granule: str | None, metadata: ProductMetadata, ti
 # --------------------------------------------------------------------------- grids
 
 
-def _open_raster(path: str):
-    """rasterio dataset for a product file, ProductError naming it when GDAL cannot open it."""
+def open_raster(path: str, **options):
+    """rasterio dataset for a product file (`options`: GDAL open options such as OVERVIEW_LEVEL), ProductError
+    naming it when GDAL cannot open it."""
     check_regular_file(path)
     with gdal_errors() as errors, remote_reads(path):
         try:
-            dataset = rasterio.open(path)
+            dataset = rasterio.open(path, **options)
         except Exception as exc:  # rasterio.errors.RasterioIOError and friends
             if is_remote(path):
                 raise remote_error(path, " ".join([str(exc), *errors])) from None
@@ -632,7 +641,7 @@ def _grids(product_source: str, tile: TileMetadata | None, band_files, mask_file
                 grids[res] = Grid(tile.crs, tile.transform(res), cols, rows)
 
     for res, path in sorted(by_resolution.items()):
-        with contextlib.closing(_open_raster(path)) as dataset:
+        with contextlib.closing(open_raster(path)) as dataset:
             epsg = _epsg(dataset.crs)
             if res in grids:
                 grid = grids[res]
@@ -733,9 +742,9 @@ def open_product(path: str | os.PathLike) -> Product:
         offsets=dict(metadata.offsets),
         nodata_value=metadata.nodata_value,
         saturated_value=metadata.saturated_value,
-        band_files={band: dict(sorted(band_files[band].items())) for band in BAND_IDS if band in band_files},
-        mask_files=dict(sorted(mask_files.items())),
-        grids=dict(sorted(grids.items())),
+        band_files=band_files,
+        mask_files=mask_files,
+        grids=grids,
         crs=crs,
         layout=layout,
         is_zip=is_zip,

@@ -44,10 +44,10 @@ from .metadata import NATIVE_RESOLUTION, to_reflectance
 from .product import (
     Product,
     band_missing_error,
-    check_regular_file,
     display_path,
     gdal_errors,
     open_product,
+    open_raster,
     product_grid,
     scl_key,
     short_error,
@@ -218,24 +218,6 @@ def _int_window(window, grid: Grid) -> tuple[int, int, int, int]:
 # --------------------------------------------------------------------------- raster sources
 
 
-def _open(path: str, **options):
-    check_regular_file(path)
-    with gdal_errors() as errors, remote_reads(path):
-        try:
-            dataset = rasterio.open(path, **options)
-        except Exception as exc:
-            if is_remote(path):
-                raise remote_error(path, " ".join([str(exc), *errors])) from None
-            raise ProductError(
-                f"The file {display_path(path)} cannot be opened as a raster ({short_error(exc)}). It is damaged or was not "
-                "completely downloaded; download the product again."
-            ) from None
-    if errors:
-        dataset.close()
-        raise ProductError(f"The file {display_path(path)} is damaged ({errors[-1]}); download the product again.")
-    return dataset
-
-
 class _Source:
     """One raster file, opened once, read at the level chosen for the target resolution.
 
@@ -249,7 +231,7 @@ class _Source:
         self.path = path
         self.label = label
         self.resampling = resampling
-        self.full = _open(path)
+        self.full = open_raster(path)
         self.dataset = self.full
         self.factor = 1
         self.open_options: dict[str, int] = {}
@@ -263,7 +245,7 @@ class _Source:
                 if exact and native * factor <= target_resolution * (1 + _EPS):
                     best = (level, factor)
             if best is not None:
-                overview = _open(path, OVERVIEW_LEVEL=best[0])
+                overview = open_raster(path, OVERVIEW_LEVEL=best[0])
                 expected = abs(self.full.transform.a) * best[1]
                 if abs(abs(overview.transform.a) - expected) <= _EPS * expected:  # never trust an inexact level
                     self.dataset, self.factor = overview, best[1]
@@ -308,7 +290,7 @@ class _Source:
         out = np.empty((height, width), dtype=self.dataset.dtypes[band - 1])
 
         def part(span: tuple[int, int]) -> None:
-            dataset = _open(self.path, **self.open_options)
+            dataset = open_raster(self.path, **self.open_options)
             try:
                 out[span[0] - r0:span[1] - r0] = self._read(dataset, band, span[0], span[1], c0, c1)
             finally:

@@ -60,9 +60,9 @@ from .product import (
     Product,
     _classify,
     _grids,
-    _open_raster,
     display_path,
     open_product,
+    open_raster,
     vsi_read,
 )
 from .paths import is_url
@@ -201,9 +201,9 @@ def open_item(source: str) -> Product:
         offsets=dict(radiometry.offsets),
         nodata_value=special["NODATA"],
         saturated_value=special["SATURATED"],
-        band_files={band: dict(sorted(band_files[band].items())) for band in BAND_IDS if band in band_files},
-        mask_files=dict(sorted(mask_files.items())),
-        grids=dict(sorted(grids.items())),
+        band_files=band_files,
+        mask_files=mask_files,
+        grids=grids,
         crs=crs,
         layout=layout,
         is_zip=False,
@@ -496,7 +496,7 @@ def offset_probe(path: str, offset: float) -> float | None:
     """The share of valid pixels, in the coarsest overview of a GeoTIFF band, below -offset DN; None where the
     file is not a GeoTIFF (a JPEG 2000 is not probed: its overview costs a large part of the file) or too
     small a sample."""
-    dataset = _open_raster(path)
+    dataset = open_raster(path)
     try:
         if dataset.driver != "GTiff":
             return None

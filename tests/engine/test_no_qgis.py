@@ -3,9 +3,10 @@ plugin's QGIS glue (toolbelt/, ui/, processing/, plugin.py), neither at import t
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
+
+from import_graph import imported_modules, module_name
 
 from tests.sandbox_env import PACKAGE_ROOT, REPO
 
@@ -39,29 +40,12 @@ def is_forbidden(name: str) -> bool:
     return parts[0] in QT or (parts[0] == "s2cloudmask" and len(parts) > 1 and parts[1] in GLUE)
 
 
-def imported_modules(source: str, module: str) -> list[tuple[int, str]]:
-    """(line, absolute module name) of every import statement in `source`, the text of `module`, wherever in the
-    text it stands; relative imports resolved."""
-    package = module.split(".")[:-1]  # a package's own text is its module "<package>.__init__"
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = package[: len(package) - node.level + 1] if node.level else []
-            if node.module:
-                found.append((node.lineno, ".".join([*base, node.module])))
-            else:
-                found += [(node.lineno, ".".join([*base, alias.name])) for alias in node.names]
-    return found
-
-
 def test_no_engine_module_names_qgis_pyqt_or_the_qgis_glue_anywhere():
     """Read from the source, so an import inside a function that no test runs is caught too."""
     files = sorted((REPO / "inference").rglob("*.py"))
     offending = []
     for path in files:
-        module = ".".join(["s2cloudmask", *path.relative_to(REPO).with_suffix("").parts])
+        module = module_name(path)
         offending += [f"{path.relative_to(REPO)}:{line} imports {name}"
                       for line, name in imported_modules(path.read_text(encoding="utf-8"), module)
                       if is_forbidden(name)]
@@ -101,7 +85,7 @@ def room_level(module: str) -> tuple[str, int]:
 def test_the_engines_rooms_import_downward_only():
     upward = []
     for path in sorted((REPO / "inference").rglob("*.py")):
-        module = ".".join(["s2cloudmask", *path.relative_to(REPO).with_suffix("").parts])
+        module = module_name(path)
         room, level = room_level(module)
         for line, name in imported_modules(path.read_text(encoding="utf-8"), module):
             if not name.startswith("s2cloudmask.inference."):

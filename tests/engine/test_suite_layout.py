@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import ast
 
+from import_graph import imported_modules
+
 from tests.sandbox_env import REPO
 
 TESTS = REPO / "tests"
 
 
 def imported_names(path) -> list[str]:
-    names = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.append(node.module)
-    return names
+    return [name for _, name in imported_modules(path.read_text(encoding="utf-8"), "tests." + path.stem)]
 
 
 def test_no_test_module_imports_another_or_a_conftest():

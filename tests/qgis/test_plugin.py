@@ -137,7 +137,7 @@ def test_diagnostics_open_on_the_last_self_test_and_run_it_again_on_request(qgis
 LOAD_WITHOUT_PACKAGES = """
 import importlib, importlib.abc, pkgutil, sys
 HIDDEN = ('rasterio', 'affine', 'scipy', 'onnxruntime', 'ukis_csmask', 'sklearn', 'dask', 'distributed', 'jinja2',
-          'markupsafe')
+          'markupsafe', 'pystac_client', 'pystac')
 class Hide(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in HIDDEN:
@@ -166,8 +166,8 @@ print(len(modules))
 
 
 def test_every_module_the_plugin_loads_imports_without_its_packages(tmp_path):
-    """rasterio, scipy, onnxruntime, ukis-csmask, scikit-learn, dask and jinja2 hidden: every QGIS-side module
-    imports, the provider lists its algorithms, and every missing package is named."""
+    """rasterio, scipy, onnxruntime, ukis-csmask, scikit-learn, dask, jinja2 and pystac-client hidden: every
+    QGIS-side module imports, the provider lists its algorithms, and every missing package is named."""
     done = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_PACKAGES, str(PACKAGE_ROOT)], capture_output=True,
                           text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
