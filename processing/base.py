@@ -28,6 +28,7 @@ from qgis.core import (
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMapLayer,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -231,11 +232,11 @@ class CloudMaskAlgorithm(QgsProcessingAlgorithm):
 
     The one way to declare paths: the parameters say most of it. Every file, layer and feature-source parameter
     is read (a path inside a .SAFE product stands for the whole product; values that name no existing file, such
-    as MODEL=auto, are left out); every destination parameter is written. An algorithm overrides `paths_read`
-    or `paths_written`, extending what super() returns, only for what its parameters cannot say: inputs that a
-    file names (the pairs of a CSV, the products of a folder) and the files its engine writes beside a
-    destination (a report's .json). Those names come from the engine function that writes or reads them, so each
-    has one home.
+    as MODEL=auto, are left out); every destination parameter is written. An algorithm says only what its
+    parameters cannot: inputs that a file names (the pairs of a CSV, the products of a folder) by extending
+    `paths_read`, and the files its engine writes with a destination (a report's .json, the splits in a patch
+    folder) by `companions`. Those names come from the engine function that writes or reads them, so each has
+    one home.
     """
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -330,14 +331,26 @@ class CloudMaskAlgorithm(QgsProcessingAlgorithm):
         return read
 
     def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
-        """Parameter name -> the file or folder each destination writes (temporary outputs and layers in a
-        database left out: they replace nothing a user has)."""
+        """Role -> the file or folder each destination writes, with its companions (temporary outputs and layers in
+        a database left out: they replace nothing a user has). A destination folder with companions is not replaced,
+        only what is written in it, so they stand for it."""
         written: dict[str, str] = {}
+        companions = self.companions(parameters, context)
         for definition in self.destinationParameterDefinitions():
-            path = destination_path(parameters.get(definition.name(), definition.defaultValue()), context)
-            if path:
-                written[definition.name()] = path
+            name = definition.name()
+            path = destination_path(parameters.get(name, definition.defaultValue()), context)
+            if not path:
+                continue
+            if not (isinstance(definition, QgsProcessingParameterFolderDestination) and name in companions):
+                written[name] = path
+            if name in companions:
+                written.update(companions[name](path))
         return written
+
+    def companions(self, parameters: dict, context: QgsProcessingContext) -> dict[str, Callable[[str], dict]]:
+        """Destination parameter -> the engine function naming the files written with it (role -> path): a
+        report's .json, a model's card, the splits of a patch folder. None by default."""
+        return {}
 
     def _layers(self, definition, parameters: dict, context: QgsProcessingContext) -> list:
         if isinstance(definition, QgsProcessingParameterMultipleLayers):

@@ -122,11 +122,8 @@ class CompareSclAlgorithm(CloudMaskAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("F1_CLOUD_SHADOW", "F1 score of cloud shadow"))
         self.addOutput(QgsProcessingOutputString("PER_CLASS", "Per-class figures (JSON)"))
 
-    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
-        written = super().paths_written(parameters, context)
-        if "REPORT" in written:
-            written.update(inference.report_files(written["REPORT"]))
-        return written
+    def companions(self, parameters: dict, context: QgsProcessingContext) -> dict:
+        return {"REPORT": inference.report_files}
 
     def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback

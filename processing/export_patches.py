@@ -85,12 +85,9 @@ class ExportPatchesAlgorithm(ReferenceAlgorithm):
             read.update(inference.source_inputs(inference.read_sources(read["INPUT"])))
         return read
 
-    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+    def companions(self, parameters: dict, context: QgsProcessingContext) -> dict:
         """The folder itself is not replaced, only the splits and manifests in it."""
-        written = super().paths_written(parameters, context)
-        if "OUTPUT_FOLDER" in written:
-            written.update(inference.patch_folder_files(written.pop("OUTPUT_FOLDER")))
-        return written
+        return {"OUTPUT_FOLDER": inference.patch_folder_files}
 
     def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback

@@ -105,11 +105,8 @@ class FinetuneAlgorithm(CloudMaskAlgorithm):
             read.update(inference.patch_folder_files(read.pop("PATCHES"), "PATCHES"))
         return read
 
-    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
-        written = super().paths_written(parameters, context)
-        if "OUTPUT_MODEL" in written:
-            written.update(inference.model_files(written["OUTPUT_MODEL"]))
-        return written
+    def companions(self, parameters: dict, context: QgsProcessingContext) -> dict:
+        return {"OUTPUT_MODEL": inference.model_files}
 
     def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback

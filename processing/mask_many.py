@@ -183,13 +183,10 @@ class MaskManyAlgorithm(MaskingAlgorithm):
         read.update(product_inputs(self._sources(parameters, context)))
         return read
 
-    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
+    def companions(self, parameters: dict, context: QgsProcessingContext) -> dict:
         """What the runner writes in OUTPUT_FOLDER (the folder itself may hold anything else)."""
-        written = super().paths_written(parameters, context)
-        out = written.pop("OUTPUT_FOLDER", None)
-        if out:
-            written.update(batch_outputs(Path(os.path.abspath(out)), self._sources(parameters, context)))
-        return written
+        return {"OUTPUT_FOLDER": lambda out: batch_outputs(Path(os.path.abspath(out)),
+                                                           self._sources(parameters, context))}
 
     def _sources(self, parameters: dict, context: QgsProcessingContext) -> list[str]:
         """The products named; a search's items are found in the run, into OUTPUT_FOLDER/stac-items/."""

@@ -91,12 +91,9 @@ class ValidateAlgorithm(ReferenceAlgorithm):
             read.update(inference.pair_inputs(inference.read_pairs(read["PAIRS"])))
         return read
 
-    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
-        written = super().paths_written(parameters, context)
-        if "REPORT" in written:
-            written.update(inference.validation_report_files(
-                written["REPORT"], batch=bool(self.parameterAsFile(parameters, "PAIRS", context))))
-        return written
+    def companions(self, parameters: dict, context: QgsProcessingContext) -> dict:
+        batch = bool(self.parameterAsFile(parameters, "PAIRS", context))
+        return {"REPORT": lambda report: inference.validation_report_files(report, batch=batch)}
 
     def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
