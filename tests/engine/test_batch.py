@@ -105,6 +105,7 @@ def test_workers_are_sized_for_cores_and_memory():
 
 # --- runs on a LocalCluster ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_good_products_give_masks_and_the_corrupt_one_its_message(products, client, tmp_path, cog_errors):
     out = tmp_path / "out"
     result = run_batch(find_products(products), out, SETTINGS, client=client)
@@ -190,6 +191,7 @@ def test_stac_items_in_files_of_one_name_are_told_apart_by_their_ids(products, c
     assert all((tmp_path / "out" / f"{item}_cloudmask.tif").is_file() for item in ids)
 
 
+@pytest.mark.slow
 def test_a_cancelled_run_resumes_with_only_the_rest(products, client, tmp_path):
     out = tmp_path / "out"
     sources = [p for p in find_products(products) if "MSIL1C_2020" not in p]
@@ -206,6 +208,7 @@ def test_a_cancelled_run_resumes_with_only_the_rest(products, client, tmp_path):
     assert {s for s, status in statuses.items() if status == DONE} == set(sources) - finished
 
 
+@pytest.mark.slow
 def test_make_batch_entry_point_masks_the_folder_and_resumes_after_an_interrupt(products, tmp_path):
     """tools/batch.py with its own LocalCluster: Ctrl-C after the first product, then the rerun does the rest."""
     out = tmp_path / "out"

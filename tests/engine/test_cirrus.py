@@ -47,6 +47,7 @@ def l1c_toa(test_data: Path) -> np.ndarray:
         return np.moveaxis(data["s2_im"][0], -1, 0).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_cirrus_rule_on_real_l1c(l1c_toa, tmp_path):
     bands, height, width = l1c_toa.shape
     raster = write_raster(tmp_path / "l1c.tif", l1c_toa, utm_grid(width, height))

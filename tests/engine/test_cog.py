@@ -23,6 +23,7 @@ def product(tmp_path_factory) -> Path:
     return sp.write_product(tmp_path_factory.mktemp("cog"), level="L2A", size=1200, seed=4, extras=False)
 
 
+@pytest.mark.slow
 def test_a_product_mask_its_probabilities_and_its_scl_difference_are_cogs(product, tmp_path, cog_errors):
     mask, probabilities = tmp_path / "mask.tif", tmp_path / "probabilities.tif"
     mask_product(product, mask, resolution=20, probabilities=probabilities, device="cpu")

@@ -82,6 +82,7 @@ def test_batch_refuses_an_output_folder_inside_a_product_before_writing_anything
 # --------------------------------------------------------------------------- resume (6, 7)
 
 
+@pytest.mark.slow
 def test_a_truncated_mask_is_made_again_not_skipped(library, client, tmp_path):
     """A finished mask cut to 1000 bytes used to be reported "skipped" and kept."""
     safe = product_copy(library, "L1C", tmp_path / "prods")
@@ -162,6 +163,7 @@ def test_an_output_folder_that_is_a_file_is_named_not_a_traceback(library, tmp_p
 # --------------------------------------------------------------------------- the same product twice (14)
 
 
+@pytest.mark.slow
 def test_the_same_product_as_safe_and_zip_is_masked_once_and_reported_once(library, tmp_path):
     """The second used to "fail" with "Another run is writing", a run that did not exist."""
     safe = product_copy(library, "L1C", tmp_path / "prods")

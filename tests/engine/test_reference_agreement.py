@@ -63,6 +63,7 @@ def test_engine_agrees_with_csmask_on_the_labelled_patch(labelled, tmp_path, lev
     assert agreement >= 0.99
 
 
+@pytest.mark.slow
 def test_engine_agrees_with_csmask_on_the_real_product(real_l2a, tmp_path):
     from s2cloudmask.inference.reading.product import open_product, product_grid
     from s2cloudmask.inference.reading.reader import ProductReader

@@ -416,6 +416,7 @@ def test_command_line_prints_the_product_path(tmp_path):
 # --------------------------------------------------------------------------- a real cloud model agrees
 
 
+@pytest.mark.slow
 def test_csmask_recognises_the_clouds_and_shadows(tmp_path):
     """The DLR U-Net of ukis-csmask, run at 30 m on a 15 km scene, finds the generator's clouds and shadows."""
     mask_module = pytest.importorskip("ukis_csmask.mask")

@@ -326,6 +326,7 @@ def test_run_on_a_window_adds_a_styled_group_and_fills_the_results(
     dock.hide()
 
 
+@pytest.mark.slow
 def test_a_second_run_onto_the_same_files_asks_and_replaces_its_own_group(
     dock: CloudMaskDock, qgis_iface, real_l2a: Path, tmp_path: Path, read_only_product_folder
 ) -> None:

@@ -103,6 +103,7 @@ def assert_kept(dock, before: tuple[list, tuple, dict], folder: Path, when: str)
     assert_every_tab_fits(dock, when)
 
 
+@pytest.mark.slow
 def test_cancel_keeps_the_map_and_the_results_of_the_earlier_run(docked, real_l2a: Path, tmp_path: Path) -> None:
     output = tmp_path / "mask.tif"
     before = earlier_run(docked, real_l2a, output)
@@ -139,6 +140,7 @@ def test_a_failed_run_keeps_the_map_and_the_results_of_the_earlier_run(
     assert_kept(docked, before, tmp_path, "after a failed run")
 
 
+@pytest.mark.slow
 def test_new_files_that_cannot_take_their_names_give_the_earlier_layers_back(
     docked, qgis_iface, real_l2a: Path, tmp_path: Path
 ) -> None:
@@ -162,6 +164,7 @@ def test_new_files_that_cannot_take_their_names_give_the_earlier_layers_back(
     assert not [path for path in tmp_path.iterdir() if UNFINISHED_MARK in path.name or SET_ASIDE_MARK in path.name]
 
 
+@pytest.mark.slow
 def test_a_complete_run_replaces_every_file_and_layer_of_the_earlier_run(
     docked, real_l2a: Path, tmp_path: Path
 ) -> None:

@@ -117,6 +117,7 @@ def test_outputs_inside_the_product_are_refused(qgis_env, scene, algorithm):  # 
 # --------------------------------------------------------------------------- exit codes (8) and OUTPUT_FOLDER (10)
 
 
+@pytest.mark.slow
 def test_maskmany_exits_non_zero_when_a_product_failed_and_still_writes_the_summary(qgis_env, tmp_path):  # noqa: F811
     """It used to exit 0 (PRODUCTS_FAILED=1) where make batch exits 1 on the same folder."""
     products = write_products(tmp_path / "products", good=2)

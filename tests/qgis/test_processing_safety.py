@@ -112,6 +112,7 @@ def test_qgis_process_exits_non_zero_when_the_output_is_the_input(qgis_env, stac
     assert digest(stack) == before
 
 
+@pytest.mark.slow
 def test_qgis_process_on_a_full_disk_exits_non_zero_and_keeps_the_good_mask(qgis_env, real_l2a, tiny_disk):
     """It used to exit 0, a damaged GeoTIFF in place of the good mask."""
     mask = tiny_disk / "mask.tif"

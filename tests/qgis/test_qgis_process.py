@@ -66,6 +66,7 @@ def test_bad_input_exits_non_zero_with_the_message(qgis_env, tmp_path):
     assert not (tmp_path / "mask.tif").exists()
 
 
+@pytest.mark.slow
 def test_reference_validate_and_patches_run_headless(qgis_env, tmp_path):
     """The README's reference workflow: samples in a GeoPackage -> referencemask -> validate -> exportpatches."""
     import numpy as np

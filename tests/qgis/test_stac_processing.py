@@ -69,6 +69,7 @@ def test_applymask_and_composite_take_a_stac_items_url(processing, catalogue, tm
         assert ((count == 1) == np.isfinite(clean.read(1))).mean() > 0.95
 
 
+@pytest.mark.slow
 def test_maskmany_lists_what_a_stac_search_found_then_masks_it(processing, catalogue, tmp_path):
     server, _, item = catalogue
     feedback = RecordingFeedback()
