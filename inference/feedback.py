@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TextIO
 
-from .errors import Cancelled
+from .errors import Cancelled, CloudMaskError
 
 
 class Feedback(Protocol):
@@ -127,3 +127,28 @@ def check_cancelled(feedback: Feedback) -> None:
     """Raise Cancelled if the user asked to stop; call between units of work."""
     if feedback.is_cancelled():
         raise Cancelled("The run was cancelled; no output was written.")
+
+
+class ConsoleRun:
+    """A command line's work under its progress bar, as a `with` block: the bar's line is closed however the work
+    ends, and an interrupt or an engine error becomes one line on stderr and an exit code (`.code`) instead of a
+    traceback. Anything else is a bug and goes up as it is."""
+
+    def __init__(self, bar: ConsoleFeedback, interrupted: str, interrupted_code: int) -> None:
+        self.bar = bar
+        self.interrupted = interrupted
+        self.interrupted_code = interrupted_code
+        self.code: int | None = None
+
+    def __enter__(self) -> "ConsoleRun":
+        return self
+
+    def __exit__(self, kind, error, trace) -> bool:
+        self.bar.end_line()
+        if kind is KeyboardInterrupt:
+            print(self.interrupted, file=sys.stderr)
+            self.code = self.interrupted_code
+        elif kind is not None and issubclass(kind, (Cancelled, CloudMaskError)):
+            print(f"error: {error}", file=sys.stderr)
+            self.code = 2
+        return self.code is not None

@@ -129,13 +129,11 @@ class CompositeAlgorithm(CleaningAlgorithm):
         read.update(product_inputs(product_list(self, parameters, context)))
         return read
 
-    def paths_written(self, parameters: dict, context: QgsProcessingContext) -> dict[str, str]:
-        """OUTPUT, and what the batch runner writes into the masks folder for the products without a mask."""
-        written = super().paths_written(parameters, context)
-        if written.get("OUTPUT"):
-            folder = masks_folder(written["OUTPUT"], self.parameterAsFile(parameters, "MASKS", context))
-            written.update(batch_outputs(Path(os.path.abspath(folder)), product_list(self, parameters, context)))
-        return written
+    def companions(self, parameters: dict, context: QgsProcessingContext) -> dict:
+        """What the batch runner writes into the masks folder for the products without a mask."""
+        masks = self.parameterAsFile(parameters, "MASKS", context)
+        return {"OUTPUT": lambda output: batch_outputs(Path(os.path.abspath(masks_folder(output, masks))),
+                                                       product_list(self, parameters, context))}
 
     def process(
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback

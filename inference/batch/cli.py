@@ -13,8 +13,8 @@ import argparse
 import sys
 
 from ..defaults import DEFAULT_BUFFER, DEFAULT_RESOLUTION, DEVICES, RESOLUTIONS
-from ..errors import Cancelled, CloudMaskError
-from ..feedback import ConsoleFeedback
+from ..errors import CloudMaskError
+from ..feedback import ConsoleFeedback, ConsoleRun
 from .cluster import LOCAL, SCHEDULER_VARIABLE
 from ..reading.paths import is_url
 from ..reading.signing import Signing
@@ -93,21 +93,15 @@ def main(argv: list[str] | None = None) -> int:
                         extent=(*args.bbox, "EPSG:4326") if args.bbox else None)
     if args.stac_token or args.stac_signing_url:  # the workers, started later, inherit it
         Signing(args.stac_token or "", args.stac_signing_url or "").export()
-    try:
+    interrupted = (f"Interrupted. Finished products keep their outputs; run the same command again to do the rest "
+                   f"(summary so far in {args.out}).")
+    with ConsoleRun(bar, interrupted, 1) as run:
         sources = _sources(args, lambda line: print(line, file=sys.stderr))
         print(f"{len(sources)} product(s) -> {args.out}", file=sys.stderr)
         result = run_batch(sources, args.out, settings, scheduler=args.scheduler, workers=args.workers,
                            retries=args.retries, feedback=bar)
-    except KeyboardInterrupt:
-        bar.end_line()
-        print(f"Interrupted. Finished products keep their outputs; run the same command again to do the rest "
-              f"(summary so far in {args.out}).", file=sys.stderr)
-        return 1
-    except (Cancelled, CloudMaskError) as exc:
-        bar.end_line()
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    bar.end_line()
+    if run.code is not None:
+        return run.code
     if result.plan is not None:
         print(f"Workers: {result.plan.describe()}", file=sys.stderr)
     for row in result.rows:

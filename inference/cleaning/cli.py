@@ -14,8 +14,7 @@ import sys
 
 from ..batch.cluster import LOCAL, SCHEDULER_VARIABLE
 from ..defaults import CLEAN_CLASSES, COMPOSITE_METHODS, DEFAULT_BUFFER, DEFAULT_CLEAN_RESOLUTION, DEVICES
-from ..errors import Cancelled, CloudMaskError
-from ..feedback import ConsoleFeedback
+from ..feedback import ConsoleFeedback, ConsoleRun
 from .composite import DEFAULT_BLOCK, composite
 
 
@@ -66,7 +65,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     bar = ConsoleFeedback()
-    try:
+    interrupted = "Interrupted; no composite was written (masks already made are kept for the next run)."
+    with ConsoleRun(bar, interrupted, 2) as run:
         result = composite(
             args.products, args.out, masks=args.masks, extent=args.extent, crs=args.crs, resolution=args.resolution,
             start=args.start, end=args.end, method=args.method, target_date=args.target_date,
@@ -74,16 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             block_size=args.block, model=args.model, device=args.device, workers=args.workers,
             scheduler=args.scheduler, feedback=bar,
         )
-    except KeyboardInterrupt:
-        bar.end_line()
-        print("Interrupted; no composite was written (masks already made are kept for the next run).",
-              file=sys.stderr)
-        return 2
-    except (Cancelled, CloudMaskError) as exc:
-        bar.end_line()
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    bar.end_line()
+    if run.code is not None:
+        return run.code
     for product, why in result.skipped.items():
         print(f"LEFT OUT  {product}: {why}", file=sys.stderr)
     print(f"{len(result.products)} product(s) -> {result.output} ({result.grid.width} x {result.grid.height} px at "

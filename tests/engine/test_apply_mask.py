@@ -40,7 +40,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _read(path: Path) -> tuple[np.ndarray, dict, rasterio.profiles.Profile]:
+def read_stack(path: Path) -> tuple[np.ndarray, dict, rasterio.profiles.Profile]:
     with rasterio.open(path) as dataset:
         return dataset.read(), {"descriptions": dataset.descriptions, "tags": dataset.tags(),
                                 "scales": dataset.scales, "offsets": dataset.offsets}, dataset.profile
@@ -49,7 +49,7 @@ def _read(path: Path) -> tuple[np.ndarray, dict, rasterio.profiles.Profile]:
 def test_removed_pixels_are_nan_and_kept_ones_the_products_reflectance(series, tmp_path, cog_errors):
     entry = series["dates"][0]
     result = apply_mask(entry["product"], tmp_path / "clean.tif", mask=entry["mask"])
-    data, info, profile = _read(tmp_path / "clean.tif")
+    data, info, profile = read_stack(tmp_path / "clean.tif")
     assert result.bands == list(sp.SURFACE_BANDS) and info["descriptions"] == tuple(sp.SURFACE_BANDS)
     assert profile["dtype"] == "float32" and np.isnan(profile["nodata"]) and cog_errors(tmp_path / "clean.tif") == []
     with rasterio.open(entry["mask"]) as dataset:
@@ -69,8 +69,8 @@ def test_digital_numbers_carry_the_scale_and_offset_that_give_the_same_reflectan
     entry = series["dates"][0]
     apply_mask(entry["product"], tmp_path / "refl.tif", mask=entry["mask"])
     apply_mask(entry["product"], tmp_path / "dn.tif", mask=entry["mask"], values="dn")
-    reflectance, _, _ = _read(tmp_path / "refl.tif")
-    dn, info, profile = _read(tmp_path / "dn.tif")
+    reflectance, _, _ = read_stack(tmp_path / "refl.tif")
+    dn, info, profile = read_stack(tmp_path / "dn.tif")
     assert profile["dtype"] == "uint16" and profile["nodata"] == 0 and cog_errors(tmp_path / "dn.tif") == []
     assert info["scales"] == (0.0001,) * len(sp.SURFACE_BANDS) and info["offsets"] == (-0.1,) * len(sp.SURFACE_BANDS)
     kept = dn > 0
@@ -84,10 +84,10 @@ def test_classes_and_buffer_decide_what_goes(series, tmp_path):
     with rasterio.open(entry["mask"]) as dataset:
         codes = dataset.read(1)
     apply_mask(entry["product"], tmp_path / "cloud-only.tif", mask=entry["mask"], classes=[CLOUD])
-    data, _, _ = _read(tmp_path / "cloud-only.tif")
+    data, _, _ = read_stack(tmp_path / "cloud-only.tif")
     assert np.isfinite(data[0][codes == CLOUD_SHADOW]).all() and np.isnan(data[0][codes == CLOUD]).all()
     apply_mask(entry["product"], tmp_path / "buffered.tif", mask=entry["mask"], buffer=100.0)
-    buffered, _, _ = _read(tmp_path / "buffered.tif")
+    buffered, _, _ = read_stack(tmp_path / "buffered.tif")
     plain = codes == CLEAR
     assert np.isnan(buffered[0][plain]).sum() > 0  # clear pixels within 100 m of a cloud or shadow went too
     assert np.isnan(buffered[0][~plain]).all()
@@ -99,7 +99,7 @@ def test_a_pixel_goes_when_any_mask_pixel_it_covers_goes(series, tmp_path, mask_
     mask = tmp_path / "mask.tif"
     mask_product(entry["product"], mask, resolution=mask_resolution, device="cpu")
     apply_mask(entry["product"], tmp_path / "clean.tif", mask=mask)
-    data, _, _ = _read(tmp_path / "clean.tif")
+    data, _, _ = read_stack(tmp_path / "clean.tif")
     with rasterio.open(mask) as dataset:
         codes = dataset.read(1)
     if mask_resolution == 10:  # four 10 m mask pixels under each 20 m pixel
@@ -148,8 +148,8 @@ def test_a_band_raster_needs_its_mask_and_keeps_its_own_grid(series, tmp_path, c
     with pytest.raises(ParameterError, match="give its MASK"):
         apply_mask(tmp_path / "stack.tif", tmp_path / "no-mask.tif")
     result = apply_mask(tmp_path / "stack.tif", tmp_path / "clean.tif", mask=entry["mask"], bands=["B04", "2"])
-    data, info, profile = _read(tmp_path / "clean.tif")
-    stack, _, stack_profile = _read(tmp_path / "stack.tif")
+    data, info, profile = read_stack(tmp_path / "clean.tif")
+    stack, _, stack_profile = read_stack(tmp_path / "stack.tif")
     assert result.bands == ["B04", "B03"] and info["descriptions"] == ("B04", "B03")
     assert profile["transform"] == stack_profile["transform"] and cog_errors(tmp_path / "clean.tif") == []
     kept = np.isfinite(data[0])
@@ -186,7 +186,7 @@ def test_a_window_of_the_real_product_keeps_its_reflectance(real_l2a, tmp_path, 
     result = apply_mask(real_l2a, tmp_path / "clean.tif", mask=tmp_path / "mask.tif", resolution=60, extent=extent)
     assert "B08" not in result.bands and "B8A" in result.bands  # the cut-down sample has no B08 at 60 m
     assert any("B08" in warning for warning in result.warnings)
-    data, _, profile = _read(tmp_path / "clean.tif")
+    data, _, profile = read_stack(tmp_path / "clean.tif")
     assert cog_errors(tmp_path / "clean.tif") == []
     product = open_product(real_l2a)
     grid = product_grid(product, 60, extent)

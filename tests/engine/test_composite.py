@@ -15,8 +15,6 @@ import numpy as np
 import pytest
 import rasterio
 from rasterio.warp import transform
-from s2cloudmask.inference.batch.cluster import local_cluster
-from s2cloudmask.inference.batch.workers import plan_workers
 from s2cloudmask.inference.classes import CLEAR
 from s2cloudmask.inference.cleaning.composite import composite
 from s2cloudmask.inference.cleaning.stacking import observation_day
@@ -42,14 +40,6 @@ def series(tmp_path_factory) -> dict:
         entry["mask"] = found["masks"] / f"{entry['product_id']}_cloudmask.tif"
         mask_product(entry["product"], entry["mask"], resolution=20, device="cpu")
     return found
-
-
-@pytest.fixture(scope="module")
-def client():
-    from dask.distributed import Client
-
-    with local_cluster(plan_workers(2, 4 * 1024**3, workers=2, threads=1)) as cluster, Client(cluster) as connected:
-        yield connected
 
 
 def _observations(series: dict, band: str = "B05") -> tuple[np.ndarray, np.ndarray, np.ndarray]:

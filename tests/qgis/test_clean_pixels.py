@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import RecordingFeedback
+from recording_feedback import RecordingFeedback
 from qgis.core import (
     QgsApplication,
     QgsMultiBandColorRenderer,
