@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from child_python import QGIS_PYTHON, plugin_env
+from deprecations import DEPRECATIONS, plugin_deprecations
 
 from tests.sandbox_env import PACKAGE_ROOT, REPO, SANDBOX
 
@@ -30,20 +31,6 @@ SLOW_FIXTURES = {"wheel_deps_root"}  # installs the plugin's packages from scrat
 
 # rasterio and what it imports: hidden together, as in a QGIS whose installer ships none of them
 RASTERIO_GROUP = ("rasterio", "affine", "attr", "attrs", "click", "cligj", "click_plugins", "certifi", "pyparsing")
-
-
-DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
-
-
-def plugin_deprecations(caught: list[warnings.WarningMessage]) -> list[str]:
-    """The deprecations (and GDAL's FutureWarning) raised in the plugin's own code, not in its tests."""
-    return [
-        f"{path.relative_to(REPO)}:{warning.lineno}: {warning.category.__name__}: {warning.message}"
-        for warning in caught
-        if issubclass(warning.category, DEPRECATIONS)
-        and (path := Path(warning.filename).resolve()).is_relative_to(REPO)
-        and not path.is_relative_to(REPO / "tests")
-    ]
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from s2cloudmask.inference.classes import CLASS_NAMES
 
-from tests.conftest import plugin_env
+from child_python import plugin_env
 from tests.sandbox_env import PACKAGE_ROOT, REPO
 
 CHILD = """

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import warnings
 
-from tests.conftest import plugin_deprecations
+from deprecations import plugin_deprecations
+
 from tests.sandbox_env import PACKAGE_ROOT, REPO
 
 
