@@ -174,6 +174,7 @@ def test_a_killed_worker_costs_a_retry_not_the_product(products, client, tmp_pat
     client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
 
 
+@pytest.mark.slow
 def test_stac_items_in_files_of_one_name_are_told_apart_by_their_ids(products, client, tmp_path):
     """Items kept as <folder>/item.json: the product id is the item's, not the file's name."""
     from stac_helpers import serve_item, served

@@ -78,6 +78,7 @@ def test_a_mask_of_the_safe_is_not_taken_for_its_items_mask(catalogue, tmp_path)
     assert sorted(tmp_path.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_a_list_of_item_urls_composites_as_the_safes_do(catalogue, tmp_path, cog_errors):
     listed = tmp_path / "items.txt"
     listed.write_text("\n".join(catalogue["item_urls"]) + "\n")

@@ -125,6 +125,7 @@ def test_another_crs_is_reprojected_onto_the_grid(series, tmp_path):
     assert same.grid.crs == "EPSG:32632"
 
 
+@pytest.mark.slow
 def test_on_dask_workers_the_missing_masks_are_made_and_the_composite_is_the_same(series, client, tmp_path,
                                                                                  cog_errors):
     masks = tmp_path / "masks"

@@ -217,6 +217,7 @@ def test_nothing_is_written_into_the_plugin_folder(safes, server):
     assert listing() == before
 
 
+@pytest.mark.slow
 def test_an_earth_search_item_gives_the_mask_of_its_safe(tmp_path):
     """The item's COGs had the offset removed (as Earth Search's have) and are read at full resolution: the mask
     of the SAFE decoded at full resolution too. The SAFE's default decoding (the JPEG 2000 wavelet level nearest

@@ -62,6 +62,7 @@ def test_without_pystac_client_a_search_says_how_to_install_it(monkeypatch):
         search_items(StacSearch("https://x.example/v1"))
 
 
+@pytest.mark.slow
 def test_the_batch_runner_lists_what_a_search_found_then_masks_it_within_the_area(catalogue, tmp_path, capsys):
     server, item = catalogue
     west, south, east, north = item["bbox"]

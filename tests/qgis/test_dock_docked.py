@@ -121,6 +121,7 @@ def test_cancel_keeps_the_map_and_the_results_of_the_earlier_run(docked, real_l2
     assert_kept(docked, before, tmp_path, "after a cancelled run")
 
 
+@pytest.mark.slow
 def test_a_failed_run_keeps_the_map_and_the_results_of_the_earlier_run(
     docked, qgis_iface, real_l2a: Path, tmp_path: Path
 ) -> None:

@@ -70,6 +70,7 @@ def test_masks_a_folder_on_local_workers_and_fails_as_a_product_failed(processin
     assert sorted(f["status"] for f in table.getFeatures()) == ["skipped", "skipped"]
 
 
+@pytest.mark.slow
 def test_in_a_background_task_cancel_stops_the_run_and_a_rerun_finishes_it(processing, products, tmp_path):
     """As the toolbox runs it: a QgsProcessingAlgRunnerTask in QGIS's task manager; Cancel is the task's."""
     alg = QgsApplication.processingRegistry().createAlgorithmById("s2cloudmask:maskmany")

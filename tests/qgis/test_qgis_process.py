@@ -163,6 +163,7 @@ def test_without_rasterio_qgis_process_runs_through_the_plugins_own_wheel(
         assert wheel.crs == debian.crs and wheel.transform == debian.transform
 
 
+@pytest.mark.slow
 def test_an_update_keeps_the_installed_packages(tmp_path, real_l2a):
     """Install into a profile the way a user does (packages beside the profiles), then update the plugin the way
     QGIS's plugin manager does (delete the plugin folder, unzip the new one): it runs without reinstalling."""
@@ -192,6 +193,7 @@ def test_an_update_keeps_the_installed_packages(tmp_path, real_l2a):
     assert not (plugins / "s2cloudmask" / ".deps").exists()
 
 
+@pytest.mark.slow
 def test_clean_pixels_run_headless_and_refuse_a_foreign_mask(qgis_env, tmp_path):
     """applymask with a mask, composite masking what has none on the batch runner, and a mask of another product
     refused with a non-zero exit, the message and no file."""

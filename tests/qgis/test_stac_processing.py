@@ -51,6 +51,7 @@ def test_maskproduct_and_comparescl_take_a_stac_items_url(processing, catalogue,
     assert 0.5 < compared["OVERALL_AGREEMENT"] <= 1
 
 
+@pytest.mark.slow
 def test_applymask_and_composite_take_a_stac_items_url(processing, catalogue, tmp_path, cog_errors):
     _, url, item = catalogue
     cleaned = processing.run("s2cloudmask:applymask", {
