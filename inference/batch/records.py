@@ -26,7 +26,6 @@ from ..defaults import DEFAULT_BUFFER, DEFAULT_RESOLUTION, DEFAULT_SHADOW_CHECK
 from ..errors import OutputError
 from ..outputs import atomic_output, fingerprint, is_whole
 from ..reading.paths import product_id_from_name
-from ..reading.stac import item_id
 
 RECORDS_FOLDER = "records"
 DONE, FAILED, SKIPPED, NOT_RUN = "done", "failed", "skipped", "not run"
@@ -83,6 +82,8 @@ def source_product_id(source: str) -> str:
     """The product id a source's outputs and record go by: a STAC item's own id (its file may be called
     item.json), else the one its name gives (X.SAFE, X.zip, .../items/X)."""
     if source.rstrip("/\\").lower().endswith(".json"):
+        from ..reading.stac import item_id  # reads the item: rasterio's world, not for the plugin's load
+
         return item_id(source) or product_id_from_name(source)
     return product_id_from_name(source)
 
