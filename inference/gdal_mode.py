@@ -2,8 +2,8 @@
 
 GDAL 3.9 and later warn (a FutureWarning) when a process calls GDAL before
 choosing between exceptions and return codes, and GDAL 4 raises by default.
-The tools, `python -m s2cloudmask.inference.batch` and the batch runner's
-workers own their process and choose exceptions. Inside QGIS the mode is
+The tools, `python -m s2cloudmask.inference.batch` and `.cleaning` and the
+batch runner's workers own their process and choose exceptions. Inside QGIS the mode is
 QGIS's own (its Processing turns exceptions on from 3.40; 3.22 leaves them
 off), so the plugin never sets it there, and the engine is right in both modes.
 """

@@ -18,6 +18,7 @@ from rasterio.windows import Window
 from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW, SEMI_TRANSPARENT
 from s2cloudmask.inference.cleaning.apply import apply_mask
 from s2cloudmask.inference.errors import Cancelled, OutputError, ParameterError, ProductError
+from s2cloudmask.inference.grid import Grid
 from s2cloudmask.inference.masking.engine import mask_product
 from s2cloudmask.inference.reading.product import open_product, product_grid
 from s2cloudmask.tools import synthetic_product as sp
@@ -191,7 +192,8 @@ def test_a_window_of_the_real_product_keeps_its_reflectance(real_l2a, tmp_path, 
     product = open_product(real_l2a)
     grid = product_grid(product, 60, extent)
     with rasterio.open(product.band_files["B8A"][60]) as dataset:
-        col, row = ~dataset.transform * (grid.transform.c, grid.transform.f)
+        band_grid = Grid(dataset.crs, dataset.transform, dataset.width, dataset.height)
+        col, row = band_grid.pixel_xy(grid.transform.c, grid.transform.f)
         dn = dataset.read(1, window=Window(round(col), round(row), grid.width, grid.height)).astype(np.float64)
     kept = np.isfinite(data[result.bands.index("B8A")])
     assert 0.05 < kept.mean() < 0.95  # the window holds both clear and masked pixels

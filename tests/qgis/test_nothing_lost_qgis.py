@@ -21,6 +21,7 @@ from disk import tree_digests
 from osgeo import ogr, osr
 from qgis.core import QgsProcessingException, QgsProcessingParameterFile, QgsProcessingParameterFileDestination
 from qgis_process_runner import QGIS_PROCESS, qgis_process
+from s2cloudmask.inference.grid import Grid
 from s2cloudmask.inference.masking.engine import mask_product
 from s2cloudmask.processing.base import CloudMaskAlgorithm
 from s2cloudmask.tools import synthetic_product as sp
@@ -36,7 +37,7 @@ def scene(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("scene")
     product = sp.write_product(folder / "product", level="L2A", size=240, seed=4, extras=False)
     with rasterio.open(sp.truth_path(product)) as truth:
-        transform, crs = truth.transform, truth.crs
+        grid, crs = Grid(truth.crs, truth.transform, truth.width, truth.height), truth.crs
     source = ogr.GetDriverByName("GPKG").CreateDataSource(str(folder / "good.gpkg"))
     srs = osr.SpatialReference()
     srs.ImportFromWkt(crs.to_wkt())
@@ -45,7 +46,7 @@ def scene(tmp_path_factory) -> dict[str, Path]:
     for number in range(SAMPLES):
         feature = ogr.Feature(layer.GetLayerDefn())
         feature.SetField("class", 1 + number % 4)
-        x, y = transform * (6 * number + 3, 6 * number + 3)
+        x, y = grid.map_xy(6 * number + 3, 6 * number + 3)
         feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x} {y})"))
         layer.CreateFeature(feature)
     source = None
