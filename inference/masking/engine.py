@@ -223,10 +223,11 @@ def run_mask(
     notices.progress(100.0, "Done")
     seconds = time.perf_counter() - started
     stages = clock.seconds
-    codes = stages.pop("codes thread")
-    clock.add("blend", finishing - started - (0.0 if codes_thread else codes) - sum(  # the rest of the model's thread
+    codes, model_rows = stages.pop("codes thread"), stages.pop("waiting for the model")
+    model_thread = finishing - started if codes_thread else model_rows  # the model's share of the caller's thread
+    clock.add("blend", model_thread - sum(
         stages.get(stage, 0.0) for stage in ("waiting for reads", "infer", "waiting for the codes thread")))
-    clock.add("upsample, codes, post-steps", codes - stages.get("write", 0.0) - stages.pop("waiting for the model"))
+    clock.add("upsample, codes, post-steps", codes - model_rows - stages.get("write", 0.0))
     return MaskResult(
         output=str(output),
         probabilities=str(probabilities) if probabilities is not None else None,
