@@ -18,8 +18,9 @@ A geometry reaches the engine as a user's model would: the built-in model with
 a side-car card that says the tile size, overlap and fitting, and a session
 with free rows and columns.
 
-Results are kept per run in bench-output/tile-geometry.json, so an interrupted
-run resumes where it stopped.
+Results are kept per run in bench-output/tile-geometry-<shifts>.json, so an
+interrupted run resumes where it stopped (delete the file to measure again
+after a change to the engine or the models).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from s2cloudmask.inference.masking.model_card import CSMASK_OVERLAP  # the caller made the checkout importable
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = (256, 384, 512)
@@ -85,13 +88,23 @@ class Geometry:
         return (axis.count * axis.size) ** 2
 
 
-TODAY = Geometry(256, 0.20, False)
+CSMASK = Geometry(256, CSMASK_OVERLAP, False)  # ukis-csmask's own geometry, the engine's until this measurement
+
+
+def default_geometry() -> Geometry:
+    """The geometry the built-in cards give the engine now."""
+    from s2cloudmask.inference.masking.model_card import builtin_card
+
+    card = builtin_card("L2A", ["B02", "B03", "B04", "B8A", "B11", "B12"])
+    if card.tiling:
+        return Geometry(card.tiling.max_tile, card.tiling.margin / card.tiling.max_tile, True)
+    return Geometry(card.tile_size, card.overlap, False)
 
 
 def all_geometries() -> list[Geometry]:
-    """Every size, overlap and fitting; today's first, then the cheapest: the order they run in."""
+    """Every size, overlap and fitting; CSmask's first, then the cheapest: the order they run in."""
     return sorted((Geometry(size, overlap, fitted) for size in SIZES for overlap in OVERLAPS for fitted in (False, True)),
-                  key=lambda geometry: (geometry != TODAY, geometry.model_pixels(), geometry.key))
+                  key=lambda geometry: (geometry != CSMASK, geometry.model_pixels(), geometry.key))
 
 
 class Runs:
@@ -126,15 +139,13 @@ class GeometryModels:
         self.sessions = SessionCache()
 
     def model(self, level: str, bands: list[str], geometry: Geometry) -> Path:
-        from s2cloudmask.inference.masking.model_card import builtin_card, sidecar_path
+        from s2cloudmask.inference.masking.model_card import builtin_card
+        from tools.sidecar_model import model_with_card
 
         card = builtin_card(level, bands)
-        path = self.folder / f"{Path(card.model_path).stem}-{geometry.key}.onnx"
-        if not path.exists():
-            path.symlink_to(card.model_path)
-            card = replace(card, tile_size=geometry.size, overlap=geometry.overlap, tiling=geometry.tiling())
-            sidecar_path(path).write_text(json.dumps(card.to_dict()), encoding="utf-8")
-        return path
+        return model_with_card(replace(card, tile_size=geometry.size, overlap=geometry.overlap,
+                                       tiling=geometry.tiling()),
+                               self.folder, f"{Path(card.model_path).stem}-{geometry.key}.onnx")
 
     def open_session(self, model_path, device="auto", threads=0, feedback=None, free_spatial=False):
         return self.sessions(model_path, device, threads, feedback, free_spatial=True)
@@ -238,10 +249,12 @@ def scl_score(product: Path, work: Path):
     return score
 
 
-def inference_cost(sizes=SIZES) -> dict[str, float]:
-    """CPU seconds per megapixel through the model, per tile size and batch (one thread, free rows and columns).
+def inference_cost(sizes=SIZES, rounds: int = 3) -> dict[str, float]:
+    """CPU seconds per megapixel through the model, per tile size and batch (one thread, free rows and columns):
+    each (size, batch) in turn, round after round, the median of the rounds.
 
-    CPU time (user + sys) of the session calls, not wall time: it hardly depends on what else the machine runs.
+    CPU time (user + sys) of the session calls, not wall time: it hardly depends on what else the machine runs,
+    and only its ratios between geometries reach the table.
     """
     import resource
 
@@ -257,17 +270,19 @@ def inference_cost(sizes=SIZES) -> dict[str, float]:
     card = builtin_card("L1C", ["B02", "B03", "B04", "B08", "B11", "B12"])
     session, _ = create_session(card.model_path, "cpu", 1, free_spatial=True)
     rng = np.random.default_rng(0)
-    cost = {}
-    for size in sizes:
-        for batch in sorted({BATCH_SIZE, FITTED_BATCH_SIZE}):
-            tiles = rng.normal(size=(batch, len(card.bands), size, size)).astype(np.float32)
-            session.run(None, {"input": tiles})
+    inputs = {f"{size}/{batch}": rng.normal(size=(batch, len(card.bands), size, size)).astype(np.float32)
+              for size in sizes for batch in sorted({BATCH_SIZE, FITTED_BATCH_SIZE})}
+    for tiles in inputs.values():
+        session.run(None, {"input": tiles})  # the first call of a shape allocates
+    cost: dict[str, list[float]] = {key: [] for key in inputs}
+    for _ in range(rounds):  # interleaved, so that a change in the load touches every shape alike
+        for key, tiles in inputs.items():
+            calls = max(1, 4 // len(tiles))
             started = cpu()
-            calls = max(1, 12 // batch)
             for _ in range(calls):
                 session.run(None, {"input": tiles})
-            cost[f"{size}/{batch}"] = (cpu() - started) / (calls * batch * size * size / 1e6)
-    return cost
+            cost[key].append((cpu() - started) / (calls * tiles.size / len(card.bands) / 1e6))
+    return {key: statistics.median(values) for key, values in cost.items()}
 
 
 COLUMNS = (  # (source, figure) shown in the table
@@ -307,34 +322,45 @@ def measure(geometries: list[Geometry], shadow_check: bool, runs: Runs) -> dict[
             sources[geometry.key][f"generated {level}"] = score_product(
                 runs, models, geometry, f"generated {level}", product, 20, shadow_check, work,
                 generated_score(product), same_tiles(geometry, GENERATED_SIZE // 3))
-    for geometry in geometries if REAL.is_dir() else ():
+    # The whole real tile takes minutes per run, and a geometry must be within noise on every figure to be chosen:
+    # it runs for CSmask's geometry and for the cheaper ones that the quick inputs leave within noise of it.
+    quick = _figures(sources)
+    margin = noise(quick)
+    contenders = [g for g in geometries if g == CSMASK or (g.model_pixels() <= CSMASK.model_pixels()
+                                                           and within_noise(quick[g.key], quick[CSMASK.key], margin))]
+    for geometry in contenders if REAL.is_dir() else ():
         print(f"{geometry.label}, T29UNU:", flush=True)
         sources[geometry.key]["T29UNU"] = score_product(runs, models, geometry, "T29UNU", REAL, 60, shadow_check,
                                                         work, scl_score(REAL, work),
                                                         same_tiles(geometry, FULL_TILE_MODEL_PIXELS))
+    return _figures(sources)
+
+
+def _figures(sources: dict[str, dict[str, list[dict]]]) -> dict[str, dict[tuple[str, str], list]]:
+    """{geometry key: {source: [figures per shift]}} -> {geometry key: {(source, figure): [value per shift]}}."""
     return {key: {(source, name): [shift[name] for shift in shifts]
                   for source, shifts in per_source.items() for name in shifts[0]}
             for key, per_source in sources.items()}
 
 
 def noise(figures: dict[str, dict[tuple[str, str], list]]) -> dict[tuple[str, str], float]:
-    """Per figure: the larger of today's spread over the shifts and the median spread over all geometries."""
+    """Per figure: the larger of CSmask's spread over the shifts and the median spread over all geometries."""
     spreads: dict[tuple[str, str], list[float]] = {}
     for per_figure in figures.values():
         for column, values in per_figure.items():
             if None not in values:
                 spreads.setdefault(column, []).append(max(values) - min(values))
-    today = figures[TODAY.key]
-    return {column: max(statistics.median(values), max(today[column]) - min(today[column]))
+    reference = figures[CSMASK.key]
+    return {column: max(statistics.median(values), max(reference[column]) - min(reference[column]))
             for column, values in spreads.items()}
 
 
-def within_noise(per_figure: dict, today: dict, margin: dict) -> bool:
-    """No figure of the table worse than today's by more than its noise (medians over the shifts)."""
+def within_noise(per_figure: dict, reference: dict, margin: dict) -> bool:
+    """No figure of the table worse than the reference's by more than its noise (medians over the shifts)."""
     for column in COLUMNS:
         if column not in per_figure:
             continue
-        now, before = statistics.median(per_figure[column]), statistics.median(today[column])
+        now, before = statistics.median(per_figure[column]), statistics.median(reference[column])
         better_high = HIGHER_IS_BETTER.get(column[1], True)
         if (before - now if better_high else now - before) > margin[column]:
             return False
@@ -342,7 +368,7 @@ def within_noise(per_figure: dict, today: dict, margin: dict) -> bool:
 
 
 def table(geometries: list[Geometry], figures: dict, cost: dict[str, float], shadow_check: bool) -> tuple[list[str], Geometry]:
-    """The Markdown table and the fastest geometry within noise of today's."""
+    """The Markdown table and the fastest geometry within noise of CSmask's."""
     from s2cloudmask.inference.masking.engine import BATCH_SIZE, FITTED_BATCH_SIZE
 
     def cpu(geometry: Geometry) -> float:
@@ -351,22 +377,30 @@ def table(geometries: list[Geometry], figures: dict, cost: dict[str, float], sha
         return geometry.model_pixels() * cost[f"{size}/{batch}"]
 
     margin = noise(figures)
-    today = figures[TODAY.key]
-    shown = [column for column in COLUMNS if column in today]
-    header = ["geometry", "model px per image px (full tile)", "inference CPU / today's"]
+    reference = figures[CSMASK.key]
+    default = default_geometry()
+    shown = [column for column in COLUMNS if column in reference]
+    header = ["geometry", "model px per image px (full tile)", "inference CPU / CSmask's"]
     header += [f"{source}: {name}" for source, name in shown] + ["within noise"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     ok = []
     for geometry in sorted(geometries, key=cpu):
         per_figure = figures[geometry.key]
-        good = within_noise(per_figure, today, margin)
-        if good:
+        good = within_noise(per_figure, reference, margin)
+        complete = all(column in per_figure for column in shown)
+        if good and complete:
             ok.append(geometry)
-        cells = [geometry.label + (" (today)" if geometry == TODAY else ""),
-                 f"{geometry.model_pixels() / FULL_TILE_MODEL_PIXELS ** 2:.2f}", f"{cpu(geometry) / cpu(TODAY):.2f}"]
-        cells += [f"{statistics.median(per_figure[column]):.3f}" for column in shown]
-        lines.append("| " + " | ".join(cells + ["yes" if good else "no"]) + " |")
-    lines.append("| noise: spread over the shifts (larger of today's and the median geometry's) | | | "
+        marks = [mark for mark, who in (("CSmask's", CSMASK), ("the default", default)) if geometry == who]
+        cells = [geometry.label + (f" ({', '.join(marks)})" if marks else ""),
+                 f"{geometry.model_pixels() / FULL_TILE_MODEL_PIXELS ** 2:.2f}", f"{cpu(geometry) / cpu(CSMASK):.2f}"]
+        cells += [f"{statistics.median(per_figure[column]):.3f}" if column in per_figure else "-" for column in shown]
+        if complete:
+            verdict = "yes" if good else "no"
+        else:
+            verdict = "no (not run on T29UNU: already outside the noise above)" if not good else \
+                "not judged (not run on T29UNU: more model pixels than CSmask's)"
+        lines.append("| " + " | ".join(cells + [verdict]) + " |")
+    lines.append("| noise: spread over the shifts (larger of CSmask's and the median geometry's) | | | "
                  + " | ".join(f"{margin[column]:.3f}" for column in shown) + " | |")
     return lines, min(ok, key=cpu)
 
@@ -385,9 +419,15 @@ def geometry_section(shadow_check: bool = True, geometries: list[Geometry] | Non
         "(30 m), counted on the part all shifts share; the noise row is the spread of the figures over those "
         f"shifts. Products with the cloud-shadow check {'on' if shadow_check else 'off'}; the patch without "
         "(it has no sun angles). Inference CPU: model pixels on a full tile times the CPU seconds per megapixel "
-        "measured for the tile size and batch (" + ", ".join(f"{key} px/batch {value:.2f} s"
-                                                           for key, value in cost.items()) + "). "
+        "of the tile size and batch (one onnxruntime thread, the shapes interleaved, medians of 3 rounds), as a "
+        "ratio to CSmask's geometry. "
         f"Accuracy does not depend on the load (load average {min(loads):.1f}-{max(loads):.1f} during the runs).",
         "",
     ]
-    return intro + lines + ["", f"Fastest geometry within noise of today's: {best.label}."], best
+    pair = list(dict.fromkeys([CSMASK, best]))
+    other, _ = table(pair, measure(pair, not shadow_check, runs), cost, not shadow_check)
+    return intro + lines + [
+        "", f"Fastest geometry within noise of CSmask's: {best.label}.", "",
+        f"The same choice with the products' shadow check {'off' if shadow_check else 'on'} (noise from these "
+        "geometries alone):", "", *other,
+    ], best

@@ -154,7 +154,7 @@ def run_mask(
     """Mask whatever `source` delivers (on the model grid) and write it on `output_grid` (same CRS).
 
     tiling: tiles fitted to the image (the session must have free rows and columns); None: the card's
-    tile_size and overlap, CSmask's geometry. read_ahead_strips: read the next strip while the model runs;
+    tile_size and overlap, laid out as CSmask lays its tiles. read_ahead_strips: read the next strip while the model runs;
     codes_thread: turn the model's rows into codes and write them in a thread of their own while the model
     goes on (both off only to measure what they give).
     """

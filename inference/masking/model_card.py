@@ -83,6 +83,12 @@ UKIS_CITATION = (
     "https://doi.org/10.1016/j.rse.2019.05.022"
 )
 UKIS_CLASSES = (("clear", CLEAR), ("cloud", CLOUD), ("cloud shadow", CLOUD_SHADOW))
+# ukis-csmask's CSmask cuts images into tiles of the model's size (256 px) overlapping by 20 %. The built-in
+# cards keep the tile size and overlap by 10 %: the fastest geometry (0.80x the model pixels of a full tile)
+# whose figures on everything with labels stay within the noise of CSmask's, measured by `make bench-levers`
+# (docs/speed-levers.md). The DLR models pool over the whole tile, so the overlap changes the mask itself.
+CSMASK_OVERLAP = 0.2
+BUILTIN_OVERLAP = 0.1
 
 
 @dataclass(frozen=True)
@@ -108,11 +114,9 @@ class Tiling:
     pixels; tile sides are multiples of `multiple` (an encoder that halves the
     size five times needs 32).
 
-    The built-in DLR models do not use it: their squeeze-and-excitation blocks
-    pool over the whole tile, so each pixel's class depends on the tile around
-    it. On the real T29UNU product, fitted tiles of up to 320-768 px agreed
-    with the 256 px / 20 % mask on only 91-98 % of pixels, and the 256 px mask
-    itself, shifted by 64-102 px, on 89-94 % (docs/benchmarks.md).
+    The built-in DLR models do not use it: fitted tiles of up to 256-512 px
+    scored below their own 256 px tiles on the labelled patch or the generated
+    products, beyond the noise of shifting the tiles (docs/speed-levers.md).
     """
 
     max_tile: int
@@ -397,7 +401,7 @@ def builtin_card(level: str, bands: Iterable[str]) -> ModelCard:
         mean=tuple(float(v) for v in mean),
         std=tuple(float(v) for v in std),
         tile_size=tile,
-        overlap=0.2,
+        overlap=BUILTIN_OVERLAP,
         output="logits",
         classes=tuple(ClassSpec(name, code) for name, code in UKIS_CLASSES),
         assumptions=("Trained on imagery resampled to about 30 m; finer input is averaged to 30 m first.",),

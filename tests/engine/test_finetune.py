@@ -102,7 +102,7 @@ def test_one_epoch_writes_a_model_with_its_card_and_report(tuned):
         "tuned.card.json", "tuned.onnx", "tuned.validation.html", "tuned.validation.json"]
     card = load_card(model)
     assert card.class_codes() == [1, 4, 2, SEMI_TRANSPARENT]  # the labels hold thin cloud: a fourth output
-    assert (card.tile_size, card.overlap, card.resolution, card.levels) == (256, 0.2, 30.0, ("L1C",))
+    assert (card.tile_size, card.overlap, card.resolution, card.levels) == (256, 0.1, 30.0, ("L1C",))
     base = builtin_card("L1C", ["B02", "B03", "B04", "B08", "B11", "B12"])
     assert (card.band_names, card.mean, card.std) == (base.band_names, base.mean, base.std)
     training = card.training

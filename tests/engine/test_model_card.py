@@ -53,7 +53,7 @@ def test_builtin_cards_follow_the_installed_package(level, bands, variant):
     assert card.band_names == stats["band_names"]
     assert list(card.mean) == pytest.approx(stats["img"][0]) and list(card.std) == pytest.approx(stats["img"][1])
     assert card.version == info["model"]["version"]
-    assert (card.tile_size, card.overlap, card.resolution, card.output) == (256, 0.2, 30.0, "logits")
+    assert (card.tile_size, card.overlap, card.resolution, card.output) == (256, 0.1, 30.0, "logits")
     assert card.class_codes() == [1, 4, 2]
     assert card.levels == (level.upper(),)
     nir = next(b for b in card.bands if b.name == "nir")

@@ -1,8 +1,9 @@
-"""The engine against ukis-csmask's own CSmask (same model, same input) and against hand labels."""
+"""The engine against ukis-csmask's own CSmask (same model, same input, CSmask's tiles) and against hand labels."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,9 @@ import rasterio
 from model_helpers import read_mask, utm_grid, write_raster
 from s2cloudmask.inference.classes import CLEAR, CLOUD, CLOUD_SHADOW
 from s2cloudmask.inference.masking.engine import mask_product, mask_raster, run_mask
-from s2cloudmask.inference.masking.model_card import builtin_card
+from s2cloudmask.inference.masking.model_card import CSMASK_OVERLAP, ModelCard, builtin_card
 from s2cloudmask.inference.masking.session import create_session
+from s2cloudmask.tools.sidecar_model import model_with_card
 
 from tests.real_product import LARGE_WINDOW
 
@@ -28,6 +30,17 @@ def csmask_codes(image: np.ndarray, band_order: list[str], level: str) -> np.nda
     return CSMASK_TO_CODES[result.csm[..., 0]]
 
 
+def with_csmask_tiles(card: ModelCard) -> ModelCard:
+    """The card with CSmask's own tiles (the built-in cards overlap less; docs/speed-levers.md): the engine
+    then lays out and blends exactly the tiles CSmask does."""
+    return replace(card, overlap=CSMASK_OVERLAP)
+
+
+def csmask_tiles_model(card: ModelCard, folder: Path) -> Path:
+    """The card's model under a side-car card with CSmask's tiles, as a user would give MODEL."""
+    return model_with_card(with_csmask_tiles(card), folder, Path(card.model_path).name)
+
+
 @pytest.fixture(scope="module")
 def labelled(test_data: Path) -> tuple[np.ndarray, np.ndarray]:
     with np.load(test_data / "arrays" / "labelled_6band_patch.npz") as data:
@@ -40,8 +53,9 @@ def test_engine_agrees_with_csmask_on_the_labelled_patch(labelled, tmp_path, lev
     height, width, _ = image.shape
     raster = write_raster(tmp_path / "patch.tif", np.moveaxis(image, -1, 0), utm_grid(width, height))
     started = time.perf_counter()
+    model = csmask_tiles_model(builtin_card(level, bands), tmp_path)
     result = mask_raster(raster, tmp_path / "mask.tif", bands={b: SIX.index(b) + 1 for b in bands},
-                         scale=1.0, offset=0.0, level=level, device="cpu")
+                         scale=1.0, offset=0.0, level=level, device="cpu", model=model)
     seconds = time.perf_counter() - started
     ours = read_mask(tmp_path / "mask.tif")
     started = time.perf_counter()
@@ -96,14 +110,16 @@ def test_engine_agrees_with_csmask_on_the_real_product(real_l2a, tmp_path):
     assert block.valid.mean() > 0.99
     reference = csmask_codes(np.moveaxis(block.data, 0, -1), list(bands), "l2a")
     session, _ = create_session(card.model_path, "cpu")
-    with ProductSource(product, bands, model_grid) as source:
-        run_mask(source, model_grid, card, session, tmp_path / "mask30.tif")
+    for name, tiles in (("mask30.tif", card), ("csmask-tiles30.tif", with_csmask_tiles(card))):
+        with ProductSource(product, bands, model_grid) as source:
+            run_mask(source, model_grid, tiles, session, tmp_path / name)
     ours30 = read_mask(tmp_path / "mask30.tif")
-    agreement = float((ours30 == reference).mean())
+    agreement = float((read_mask(tmp_path / "csmask-tiles30.tif") == reference).mean())
     # the 10 m mask (bilinear probabilities, plus class 3) against the 30 m classes, nearest neighbour
     nearest = np.repeat(np.repeat(ours30, 3, 0), 3, 1)[: mask10.shape[0], : mask10.shape[1]]
     same_10m = float(((mask10 == nearest) | (mask10 == 3)).mean())
-    print(f"\nT29UNU 15 km window: agreement with CSmask {agreement:.5f} (30 m, {ours30.size} px); "
+    print(f"\nT29UNU 15 km window: agreement with CSmask {agreement:.5f} (30 m, {ours30.size} px, CSmask's tiles; "
+          f"the built-in tiles {float((ours30 == reference).mean()):.5f}); "
           f"10 m mask vs 30 m classes {same_10m:.4f}; mask_product {seconds:.1f} s; "
           f"classes {result.class_percentages}")
     assert agreement >= 0.99
