@@ -35,7 +35,7 @@ help:
 	@echo "make batch       mask many products on dask workers: PRODUCTS=<folder, glob or list file> OUT=<folder> [BATCH_ARGS=...]"
 	@echo "make composite   a cloud-free composite: PRODUCTS=<folder, glob or list file> OUT=<composite.tif> [EXTENT= CRS= RESOLUTION= START= END= METHOD= MASKS=]"
 	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop; bytes a STAC item's 10 km extent fetches; composites"
-	@echo "make bench-levers each speed lever alone: its time ratio and its agreement (docs/speed-levers.md)"
+	@echo "make bench-levers each speed lever alone (thread plans, codes thread, read-ahead, batch) and tile geometries scored on labels (docs/speed-levers.md)"
 	@echo "make bench-gpu   the same on an NVIDIA GPU (installs onnxruntime-gpu into .deps-gpu); its row in docs/benchmarks.md"
 	@echo "make accuracy    score the engine (shadow check off and on) against labels and the SCL; writes docs/accuracy.md"
 	@echo "make finetune    fine-tune the U-Net on a patch folder: PATCHES=folder OUT=model.onnx [EPOCHS=20 BASE_MODEL=auto]"

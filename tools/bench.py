@@ -35,6 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # `tools` imports however this file was started
 from tools.plugin_package import import_plugin_package  # noqa: E402
+FULL_SIZE = 10980  # a Sentinel-2 tile at 10 m
 REAL_L2A = (REPO.parent / "shared" / "data" / "sentinel2"
             / "S2A_MSIL2A_20221005T115411_N0400_R023_T29UNU_20221005T164454.SAFE")
 CACHE = REPO / ".cache" / "bench"
@@ -55,7 +56,8 @@ def child_engine(args: argparse.Namespace) -> dict:
     from s2cloudmask.inference.masking.engine import mask_product
 
     started = time.perf_counter()
-    result = mask_product(args.product, args.output, device=args.device, shadow_check=not args.no_check)
+    result = mask_product(args.product, args.output, model=args.model or "auto", device=args.device,
+                          shadow_check=not args.no_check)
     return {"seconds": time.perf_counter() - started, "device": result.device_used, "model": result.model_used,
             "stages": result.stage_seconds, "onnxruntime": onnxruntime.__version__}
 
@@ -224,6 +226,8 @@ def prepare_arrays(product_path: Path, work: Path, with_cirrus_bands: bool) -> d
         strip = valid[reflect_indices(np.arange(*layout.rows.span(i, i)), grid.height)]
         for j in range(layout.cols.count):
             tiles += bool(strip[:, reflect_indices(np.arange(*layout.cols.span(j, j)), grid.width)].any())
+    info["geometry"] = (f"fitted tiles of up to {card.tiling.max_tile} px" if card.tiling else
+                        f"{card.tile_size} px tiles overlapping by {round(card.overlap * 100)} %")
     info["tiles"], info["tile_rows"], info["tile_cols"] = tiles, layout.rows.size, layout.cols.size
     info["tile"] = f"{layout.rows.size} x {layout.cols.size}"
     # the image's pixels once: 256 px blocks without overlap that hold a valid pixel
@@ -255,14 +259,31 @@ def ensure_bench_venv() -> str | None:
     return str(python)
 
 
-def ensure_full_tile() -> Path:
-    existing = sorted((CACHE / "full").glob("*.SAFE"))
+def ensure_full_tile(size: int = FULL_SIZE) -> Path:
+    """The generated L1C (`size` 10 m pixels a side; a smaller one only to try the benchmark's commands)."""
+    folder = CACHE / ("full" if size == FULL_SIZE else f"full-{size}")
+    existing = sorted(folder.glob("*.SAFE"))
     if existing:
         return existing[0]
     from tools.synthetic_product import write_product
 
-    print("Generating a full-size 10980 x 10980 L1C product (once; cached in .cache/bench)...", flush=True)
-    return Path(write_product(CACHE / "full", level="L1C", size=10980, seed=11, extras=False))
+    print(f"Generating a {size} x {size} L1C product (once; cached in .cache/bench)...", flush=True)
+    return Path(write_product(folder, level="L1C", size=size, seed=11, extras=False))
+
+
+def csmask_tiles_model(level: str, bands: list[str], folder: Path) -> Path | None:
+    """The built-in model under a side-car card with CSmask's own tiles, where the built-in card's differ
+    (docs/speed-levers.md): the engine then runs exactly CSmask's tiles. None where they are the same."""
+    from dataclasses import replace
+
+    from s2cloudmask.inference.masking.model_card import CSMASK_OVERLAP, builtin_card
+    from tools.sidecar_model import model_with_card
+
+    card = builtin_card(level, bands)
+    if card.tiling is None and card.overlap == CSMASK_OVERLAP:
+        return None
+    return model_with_card(replace(card, overlap=CSMASK_OVERLAP, tiling=None), folder,
+                           f"csmask-tiles-{Path(card.model_path).name}")
 
 
 def _median_row(runs: list[dict]) -> dict:
@@ -305,6 +326,11 @@ def bench_product(name: str, product: Path, bench_python: str | None, args: argp
         info["engine_over_csmask"] = [round(e["seconds"] / c["seconds"], 3)
                                       for e, c in zip(runs["engine_no_check"], runs["csmask_read"])]
         info["agreement"] = csmask_agreement(work / "mask-no-check.tif", work / "csmask.npy")
+        csmask_tiles = csmask_tiles_model(level, _model_bands(open_product(product)), work)
+        if csmask_tiles is not None:  # once more with CSmask's own tiles: the agreement at an unchanged geometry
+            run_child(SYSTEM_PYTHON, "engine", product=product, no_check=True, model=csmask_tiles,
+                      output=work / "mask-csmask-tiles.tif", level=level, device=args.device, first=args.first)
+            info["agreement_csmask_tiles"] = csmask_agreement(work / "mask-csmask-tiles.tif", work / "csmask.npy")
         if level == "L1C" and bench_python and not args.skip_s2cloudless:
             rows["s2cloudless"] = run_child(bench_python, "s2cloudless", array=work / "s2cloudless_bands.npy",
                                             level=level)
@@ -322,10 +348,23 @@ def bench_product(name: str, product: Path, bench_python: str | None, args: argp
                 print("      stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in row["stages"].items()), flush=True)
         else:
             print(f"  {LABELS[kind]:<44} skipped: {row['skipped']}")
+    info["engine_peak_rss_mb"] = round(max(run["peak_rss_mb"] for kind in ("engine", "engine_no_check")
+                                           for run in runs[kind]))
     if "agreement" in info:
-        print(f"  engine without the shadow check / (CSmask + its reading), per round: {info['engine_over_csmask']}; "
-              f"agreement with CSmask on the 30 m grid {info['agreement']:.4f}", flush=True)
+        print("  " + comparison_line(info), flush=True)
     return {"info": info, "rows": rows}
+
+
+def comparison_line(info: dict) -> str:
+    """The engine against CSmask in one sentence: the ratio round by round and its median, the agreement, memory."""
+    ratios = info["engine_over_csmask"]
+    line = (f"Engine without the shadow check / (CSmask + its reading): median {_median(ratios):.2f} (rounds: "
+            f"{', '.join(f'{r:.2f}' for r in ratios)}). Agreement with CSmask on the 30 m grid: "
+            f"{info['agreement']:.4f} with the engine's {info['geometry']}")
+    if "agreement_csmask_tiles" in info:
+        line += (f", {info['agreement_csmask_tiles']:.4f} with CSmask's own 256 px tiles overlapping by 20 % "
+                 "(docs/speed-levers.md says why the geometries differ)")
+    return line + (f". Peak RSS of the engine, largest of its runs: {info['engine_peak_rss_mb']} MB.")
 
 
 def csmask_agreement(engine_mask: Path, csmask_codes: Path) -> float:
@@ -393,12 +432,10 @@ def product_section(name: str, entry: dict) -> list[str]:
         lines.append(f"| {label}{runtime} | {row['seconds']:.1f}{runs} | {cpu} | {row['seconds'] / megapixels:.2f} | "
                      f"{row['peak_rss_mb']:.0f} | {ratio} |")
     if "agreement" in info:
-        lines += ["", f"Engine without the shadow check / (CSmask + its reading), round by round: "
-                      f"{', '.join(map(str, info['engine_over_csmask']))}. CSmask reads its bands as its users do "
-                      "(GDAL's own averaging through rasterio, one band per core at once; integer DN, so its input "
-                      "differs from the engine's by at most half a DN). Agreement with CSmask on the 30 m grid "
-                      f"(the engine's tile geometry against CSmask's 256 px / 20 %): {info['agreement']:.4f} of the "
-                      "pixels with data (the engine's class 3, from B10, left out)."]
+        lines += ["", comparison_line(info) + " CSmask reads its bands as its users do (GDAL's own averaging "
+                      "through rasterio, one band per core at once; integer DN, so its input differs from the "
+                      "engine's by at most half a DN). The agreement counts the pixels with data, the engine's "
+                      "class 3 (from B10) left out."]
     lines += ["", STAGE_NOTE, ""]
     for kind in ("engine", "engine_no_check"):
         stages = rows[kind]["stages"]
@@ -420,6 +457,7 @@ def markdown(results: dict, keep: str) -> str:
         section += ["#" + line if line.startswith("## ") else line for line in product_section(name, entry)]
     kept = _section(keep, "## GPU" if device == "cpu" else "## CPU") or (NO_GPU if device == "cpu" else [])
     cpu, gpu = (section, kept) if device == "cpu" else (kept, section)
+    others = [line for header in _headers(keep) if header not in ("## CPU", "## GPU") for line in _section(keep, header)]
     lines = [
         "# Benchmarks",
         "",
@@ -432,7 +470,7 @@ def markdown(results: dict, keep: str) -> str:
         "masking call (it writes nothing); s2cloudless gets its input ready in memory. The bare model is "
         "`session.run` on inputs already in memory: the floor.",
         "",
-        *cpu, *gpu,
+        *cpu, *gpu, *others,
         "Contains modified Copernicus Sentinel data 2022 (the real product).",
         "",
     ]
@@ -445,6 +483,11 @@ def markdown(results: dict, keep: str) -> str:
 NO_GPU = ["## GPU", "", "Not measured: no machine with an NVIDIA GPU was available to this project's runs. `make bench-gpu` "
           "(onnxruntime-gpu with the CUDA 12 / cuDNN 9 wheels in .deps-gpu) writes this section, and "
           "tests/engine/test_speed_levers.py::test_the_gpu_keeps_the_cpus_mask runs, where one is.", ""]
+
+
+def _headers(text: str) -> list[str]:
+    """The top-level section headers of a page, in order."""
+    return [line for line in text.splitlines() if line.startswith("## ")]
 
 
 def _section(text: str, header: str) -> list[str]:
@@ -463,6 +506,7 @@ def main() -> int:
     parser.add_argument("--child", choices=sorted(CHILDREN))
     parser.add_argument("--product")
     parser.add_argument("--output")
+    parser.add_argument("--model", default="", help=argparse.SUPPRESS)
     parser.add_argument("--array")
     parser.add_argument("--tiles", type=int, default=0)
     parser.add_argument("--tile-rows", type=int, default=256)
@@ -473,6 +517,11 @@ def main() -> int:
     parser.add_argument("--no-check", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the engine and CSmask, interleaved (medians)")
     parser.add_argument("--skip-full", action="store_true", help="only the real product")
+    parser.add_argument("--skip-real", action="store_true", help="only the generated L1C")
+    parser.add_argument("--size", type=int, default=FULL_SIZE,
+                        help="side of the generated L1C in 10 m pixels (smaller only to try the commands)")
+    parser.add_argument("--page", default=str(REPO / "docs" / "benchmarks.md"),
+                        help="the page to write (another path to try the commands)")
     parser.add_argument("--skip-s2cloudless", action="store_true")
     args = parser.parse_args()
     if args.device == "gpu" and not args.first and GPU_DEPS.is_dir():
@@ -497,12 +546,13 @@ def main() -> int:
     results = {"machine": f"{processor}, {os.cpu_count()} cores, Python {platform.python_version()}, {device}; "
                           f"load average {load:.1f} when the run began",
                "device": args.device, "products": {}}
-    if REAL_L2A.is_dir():
+    if REAL_L2A.is_dir() and not args.skip_real:
         results["products"]["real T29UNU L2A"] = bench_product("real", REAL_L2A, bench_python, args)
     if not args.skip_full:
-        results["products"]["full-size generated L1C"] = bench_product("full", ensure_full_tile(), bench_python, args)
+        name = "full-size generated L1C" if args.size == FULL_SIZE else f"generated L1C, {args.size} px a side"
+        results["products"][name] = bench_product("full", ensure_full_tile(args.size), bench_python, args)
     (OUT / f"results-{args.device}.json").write_text(json.dumps(results, indent=2, default=str))
-    page = REPO / "docs" / "benchmarks.md"
+    page = Path(args.page)
     text = markdown(results, page.read_text(encoding="utf-8") if page.exists() else "")
     page.write_text(text, encoding="utf-8")
     print("\n" + text)

@@ -5,7 +5,7 @@
    share the cores, the codes thread, read-ahead, batch size), interleaved and repeated: medians and ratios
    of wall time and of CPU time.
 2. Tile geometries (256, 384, 512 px; 10-25 % overlap; fitted or not) scored on what has labels
-   (tools/tile_geometry.py), with the noise of each figure, and the fastest geometry within noise of today's.
+   (tools/tile_geometry.py), with the noise of each figure, and the fastest geometry within noise of CSmask's 256 px / 20 %.
 
 Writes docs/speed-levers.md. Run with QGIS's Python: /usr/bin/python3 tools/bench_levers.py [--repeat N]
 """
@@ -21,15 +21,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-from bench import ensure_full_tile  # noqa: E402  (tools/ is this script's folder)
-from tile_geometry import geometry_section  # noqa: E402
+from bench import FULL_SIZE, ensure_full_tile  # noqa: E402  (tools/ is this script's folder)
 from tools.plugin_package import import_plugin_package  # noqa: E402  (bench put the checkout on the path)
 
-QUARTER_M = 54900.0  # the upper-left quarter of a tile: 5490 x 5490 px at 10 m
-
-
-def speed(repeat: int) -> list[str]:
-    """The engine on the upper-left quarter of the full generated L1C tile, one lever changed at a time."""
+def speed(repeat: int, size: int) -> list[str]:
+    """The engine on the upper-left quarter of the generated L1C tile, one lever changed at a time."""
     import resource
 
     import numpy as np
@@ -47,9 +43,10 @@ def speed(repeat: int) -> list[str]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return usage.ru_utime + usage.ru_stime
 
-    product = open_product(ensure_full_tile())
-    x0, _, _, y1 = product.grids[10].bounds
-    out_grid = product_grid(product, 10, (x0, y1 - QUARTER_M, x0 + QUARTER_M, y1))
+    product = open_product(ensure_full_tile(size))
+    x0, _, x1, y1 = product.grids[10].bounds
+    half = (x1 - x0) / 2  # the upper-left quarter: 5490 x 5490 px at 10 m on a full tile
+    out_grid = product_grid(product, 10, (x0, y1 - half, x0 + half, y1))
     card = builtin_card("L1C", product.bands)
     class3 = plan_class3(card.class_codes(), "L1C", b10=True, cirrus_layer=False)
     bands = {**{spec.name: spec.sentinel2 for spec in card.bands}, **class3.bands}
@@ -64,29 +61,37 @@ def speed(repeat: int) -> list[str]:
 
     default = {"onnx": plan.onnx, "reader": plan.reader, "batch": batch_size("CPU", card, card.tiling),
                "read_ahead_strips": True, "codes_thread": True}
-    all_cores = usable_cores()
+    first = (f"default (thread plan: onnxruntime {plan.onnx}, reader {plan.reader}; read-ahead, codes thread, "
+             f"batch {default['batch']})")
+    variants = {first: {}}
+    plans = {first: (plan.onnx, plan.reader)}
+    for onnx, reader in thread_plans(usable_cores()):
+        if (onnx, reader) != (plan.onnx, plan.reader):
+            plans[f"thread plan: onnxruntime {onnx}, reader {reader}"] = (onnx, reader)
+            variants[f"thread plan: onnxruntime {onnx}, reader {reader}"] = {"onnx": onnx, "reader": reader}
     other_batch = 1 if default["batch"] != 1 else BATCH_SIZE
-    variants = {
-        f"default (onnxruntime {plan.onnx} threads, {plan.reader} band files at once, read-ahead, codes thread)": {},
-        f"onnxruntime {all_cores}, reader {all_cores} (before)": {"onnx": all_cores, "reader": all_cores},
-        f"onnxruntime {all_cores}, reader 1": {"onnx": all_cores, "reader": 1},
-        f"onnxruntime {max(1, all_cores - 1)}, reader 1": {"onnx": max(1, all_cores - 1), "reader": 1},
+    variants.update({
         "no codes thread (codes and writing in the model's thread)": {"codes_thread": False},
         "no read-ahead": {"read_ahead_strips": False},
         f"batch {other_batch}": {"batch": other_batch},
-    }
+    })
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     folder = Path(tempfile.mkdtemp())
+
+    def run(option: dict) -> tuple[float, float]:
+        model_session = session(option["onnx"])  # made before the clock starts
+        with ProductSource(product, bands, out_grid.resampled(card.resolution), class3.layers,
+                           option["reader"]) as source:
+            wall, used = time.perf_counter(), cpu()
+            run_mask(source, out_grid, card, model_session, folder / "mask.tif", class3=class3.rule,
+                     post_steps=steps, tiling=card.tiling, batch_size=option["batch"],
+                     read_ahead_strips=option["read_ahead_strips"], codes_thread=option["codes_thread"])
+            return time.perf_counter() - wall, cpu() - used
+
+    run(default)  # untimed: the band files into the page cache, so that no variant pays for reading them from disk
     for _ in range(repeat):  # interleaved, so a busy machine slows every variant alike
         for name, change in variants.items():
-            option = {**default, **change}
-            with ProductSource(product, bands, out_grid.resampled(card.resolution), class3.layers,
-                               option["reader"]) as source:
-                wall, used = time.perf_counter(), cpu()
-                run_mask(source, out_grid, card, session(option["onnx"]), folder / "mask.tif", class3=class3.rule,
-                         post_steps=steps, tiling=card.tiling, batch_size=option["batch"],
-                         read_ahead_strips=option["read_ahead_strips"], codes_thread=option["codes_thread"])
-                times[name].append((time.perf_counter() - wall, cpu() - used))
+            times[name].append(run({**default, **change}))
             print(f"  {name}: {times[name][-1][0]:.1f} s, CPU {times[name][-1][1]:.1f} s", flush=True)
     base = float(np.median([wall for wall, _ in times[next(iter(variants))]]))
     base_cpu = float(np.median([used for _, used in times[next(iter(variants))]]))
@@ -96,7 +101,19 @@ def speed(repeat: int) -> list[str]:
         wall, used = float(np.median([w for w, _ in runs])), float(np.median([c for _, c in runs]))
         lines.append(f"| {name} | {wall:.1f} | {', '.join(f'{w:.1f}' for w, _ in runs)} | {wall / base:.2f} | "
                      f"{used:.1f} | {used / base_cpu:.2f} |")
+    fastest = min(plans, key=lambda name: float(np.median([w for w, _ in times[name]])))
+    onnx, reader = plans[fastest]
+    lines += ["", f"Fastest thread plan by median wall time: onnxruntime {onnx} threads, {reader} band files at once "
+                  + ("(the default, ThreadPlan.for_cores in inference/masking/pipeline.py)." if fastest == first else
+                     f"({float(np.median([w for w, _ in times[fastest]])) / base:.2f} of the default's time; the "
+                     "default is ThreadPlan.for_cores in inference/masking/pipeline.py).")]
     return lines
+
+
+def thread_plans(cores: int) -> list[tuple[int, int]]:
+    """(onnxruntime threads, band files read at once) to try: all cores to both, or a core kept for the other."""
+    spare = max(1, cores - 1)
+    return list(dict.fromkeys([(cores, cores), (cores, 1), (spare, 1), (spare, cores)]))
 
 
 SPEED = "## Speed, one lever changed at a time"
@@ -119,22 +136,27 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-speed", action="store_true", help="only the accuracy of tile geometries")
     parser.add_argument("--skip-geometry", action="store_true", help="only the speed of the levers")
+    parser.add_argument("--size", type=int, default=FULL_SIZE,
+                        help="side of the generated L1C in 10 m pixels (smaller only to try the commands)")
+    parser.add_argument("--page", default=str(REPO / "docs" / "speed-levers.md"),
+                        help="the page to write (another path to try the commands)")
     parser.add_argument("--shadow-check", choices=["on", "off"], default="on",
                         help="the cloud-shadow check of the products scored for the tile geometries")
     args = parser.parse_args()
     import_plugin_package()
     import onnxruntime
+    from tile_geometry import geometry_section  # imports the checkout, importable only now
 
-    page = REPO / "docs" / "speed-levers.md"
+    page = Path(args.page)
     speed_lines = kept_section(page, SPEED)
     if not args.skip_speed:
         print("Speed levers (interleaved):", flush=True)
         before = os.getloadavg()[0]
-        lines = speed(args.repeat)
+        lines = speed(args.repeat, args.size)
         speed_lines = [
             "",
-            "The engine on the upper-left quarter of the full-size generated L1C tile (tools/bench.py makes it; "
-            "5490 x 5490 px at 10 m, every band read from its JPEG 2000 file), shadow check on, each variant "
+            f"The engine on the upper-left quarter of the generated L1C tile (tools/bench.py makes it; "
+            f"{args.size // 2} x {args.size // 2} px at 10 m, every band read from its JPEG 2000 file), shadow check on, each variant "
             f"{args.repeat} times, interleaved: medians. Wall time needs a quiet machine; CPU time (user + sys of the "
             f"process) hardly depends on the load. Load average {before:.1f} when it began, "
             f"{os.getloadavg()[0]:.1f} when it ended. Machine: {platform.processor() or platform.machine()}, "
@@ -152,7 +174,8 @@ def main() -> int:
             "The DLR models pool over the whole tile (squeeze-and-excitation), so a pixel's class depends on where "
             "the tiles lie, and agreement with one geometry's mask cannot judge another: each geometry is scored on "
             "what has labels, as in docs/accuracy.md (tools/tile_geometry.py; `tools/bench_levers.py --skip-speed` "
-            "makes this section alone). The built-in cards take the fastest geometry within noise of 256 px / 20 %.",
+            "makes this section alone). The built-in cards take the fastest geometry within noise of CSmask's own "
+            "(256 px tiles overlapping by 20 %).",
             "",
             *lines,
             "",

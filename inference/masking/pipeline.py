@@ -37,7 +37,8 @@ class _Stopped(Exception):
 class ThreadPlan:
     """How a run shares its cores: onnxruntime's intra-op threads, and the band files read at once ahead of it.
 
-    Measured on 2 cores (docs/speed-levers.md, `make bench-levers`), not assumed.
+    Every core to both: the sessions' idle threads sleep rather than spin, so neither side holds a core it
+    is not using. `make bench-levers` times the other plans against this one (docs/speed-levers.md).
     """
 
     onnx: int
