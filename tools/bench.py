@@ -457,7 +457,10 @@ def markdown(results: dict, keep: str) -> str:
         section += ["#" + line if line.startswith("## ") else line for line in product_section(name, entry)]
     kept = _section(keep, "## GPU" if device == "cpu" else "## CPU") or (NO_GPU if device == "cpu" else [])
     cpu, gpu = (section, kept) if device == "cpu" else (kept, section)
-    others = [line for header in _headers(keep) if header not in ("## CPU", "## GPU") for line in _section(keep, header)]
+    begin, end = COMPOSITE_SECTION  # tools/bench_composite.py's section, kept as it wrote it
+    composite = begin + keep.split(begin, 1)[1].split(end, 1)[0] + end if begin in keep and end in keep else ""
+    rest = keep.replace(composite, "") if composite else keep
+    others = [line for header in _headers(rest) if header not in ("## CPU", "## GPU") for line in _section(rest, header)]
     lines = [
         "# Benchmarks",
         "",
@@ -474,9 +477,8 @@ def markdown(results: dict, keep: str) -> str:
         "Contains modified Copernicus Sentinel data 2022 (the real product).",
         "",
     ]
-    begin, end = COMPOSITE_SECTION  # tools/bench_composite.py's section, kept as it wrote it
-    if begin in keep and end in keep:
-        lines += [begin + keep.split(begin, 1)[1].split(end, 1)[0] + end, ""]
+    if composite:
+        lines += [composite, ""]
     return "\n".join(lines)
 
 
