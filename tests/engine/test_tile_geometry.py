@@ -19,7 +19,7 @@ QUICK = [column for column in COLUMNS if column[0] != "T29UNU"]
 COST = {f"{size}/{batch}": 1.0 for size in range(32, 513, 32) for batch in (1, 4)}  # CPU s per Mpx, alike
 
 
-def scores(base: float, worse: tuple = (), by: float = 0.0, t29unu: bool = True) -> dict:
+def figures_at_shifts(base: float, worse: tuple = (), by: float = 0.0, t29unu: bool = True) -> dict:
     """Figures at four shifts spread by 0.004 around `base`; the columns in `worse` lower by `by`."""
     columns = COLUMNS if t29unu else QUICK
     return {column: [base - (by if column in worse else 0.0) + d for d in (0.0, 0.002, 0.004, 0.001)]
@@ -29,10 +29,10 @@ def scores(base: float, worse: tuple = (), by: float = 0.0, t29unu: bool = True)
 def test_the_cheapest_geometry_within_noise_is_chosen_and_the_others_say_why_not():
     ten, fitted, large = Geometry(256, 0.10, False), Geometry(256, 0.10, True), Geometry(512, 0.25, False)
     figures = {
-        CSMASK.key: scores(0.7),
-        ten.key: scores(0.7, (("patch", "cloud IoU"),), 0.003),  # lower, but by less than the spread
-        fitted.key: scores(0.7, (("generated L2A", "shadow IoU"),), 0.02, t29unu=False),  # lower beyond it
-        large.key: scores(0.7, t29unu=False),  # as good on the quick inputs, but more model pixels than CSmask's
+        CSMASK.key: figures_at_shifts(0.7),
+        ten.key: figures_at_shifts(0.7, (("patch", "cloud IoU"),), 0.003),  # lower, but by less than the spread
+        fitted.key: figures_at_shifts(0.7, (("generated L2A", "shadow IoU"),), 0.02, t29unu=False),  # lower beyond it
+        large.key: figures_at_shifts(0.7, t29unu=False),  # as good on the quick inputs, but more model pixels than CSmask's
     }
     margin = noise(figures)
     assert margin[("patch", "cloud IoU")] == pytest.approx(0.004)
