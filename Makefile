@@ -65,8 +65,15 @@ test-qgis340:
 test-qgis344:
 	@bash tools/debian_lane.sh forky
 
+# the two rooms side by side, one per core (each its own pytest process, sandbox and QGIS); the engine room's
+# report follows the QGIS room's, and the target fails when either room fails
+FAST := -m "not slow and not realdata"
 test-fast: setup
-	$(VENV_PY) -m pytest -m "not slow and not realdata" $(PYTEST_ARGS)
+	@log=$$(mktemp); \
+	$(VENV_PY) -m pytest $(FAST) -p no:pytest_qgis tests/engine $(PYTEST_ARGS) > "$$log" 2>&1 & engine=$$!; \
+	$(VENV_PY) -m pytest $(FAST) tests/qgis $(PYTEST_ARGS); qgis=$$?; \
+	wait $$engine; engine=$$?; echo "--- engine room:"; cat "$$log"; rm -f "$$log"; \
+	[ $$qgis -eq 0 ] && [ $$engine -eq 0 ]
 
 demo: setup
 	$(PYTHON) tools/demo.py --out $(DEMO_OUT) $(if $(PRODUCT),--product "$(PRODUCT)",)
