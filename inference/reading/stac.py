@@ -31,7 +31,6 @@ Radiometry (the rule, also in the README): reflectance = (DN + offset) / quantif
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import dataclass, replace
@@ -214,15 +213,21 @@ def open_item(source: str) -> Product:
     )
 
 
-@functools.lru_cache(maxsize=None)
+_ITEM_IDS: dict[str, str] = {}  # a batch asks several times per item; only ids found are kept
+
+
 def item_id(source: str) -> str | None:
     """The id inside a STAC item (its URL or .json file), whose name need not say it (.../scene/item.json);
-    None when it cannot be read now: the run that opens the item then says why."""
-    try:
-        found = load_item(source).get("id")
-    except ProductError:
-        return None
-    return str(found) if found else None
+    None when it cannot be read now (asked again next time): the run that opens the item then says why."""
+    if source not in _ITEM_IDS:
+        try:
+            found = load_item(source).get("id")
+        except ProductError:
+            return None
+        if not found:
+            return None
+        _ITEM_IDS[source] = str(found)
+    return _ITEM_IDS[source]
 
 
 def load_item(source: str) -> dict:
