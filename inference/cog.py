@@ -6,9 +6,9 @@ Overviews can only be computed once every full-resolution block exists, so a
 streaming writer cannot lay a COG out in one pass. `TiledRaster` therefore
 writes a plain tiled GeoTIFF under a hidden partial name beside the output
 (lightly compressed, each tile written once), and `finish` copies it through
-GDAL's COG driver, which builds the overviews block by block and writes the
-final layout: peak memory stays at one block (plus GDAL's cache), never the
-whole raster. The staging file is removed on success and on failure; a killed
+GDAL's COG driver, which builds the overviews block by block (unless the
+writer built them from its rows) and writes the final layout: peak memory
+stays at one block (plus GDAL's cache), never the whole raster. The staging file is removed on success and on failure; a killed
 run leaves only partial names, which `outputs.remove_stale_partials` clears.
 
 Every GDAL call that writes, flushes or closes runs under
@@ -26,6 +26,7 @@ import numpy as np
 from osgeo import gdal
 from rasterio.crs import CRS
 
+from .cores import usable_cores
 from .grid import Grid
 from .outputs import SIDECAR_SUFFIXES, gdal_write_errors, partial_path, target_of
 
@@ -53,16 +54,19 @@ def overview_count(width: int, height: int) -> int:
     return max(1, count)
 
 
-def cog_options(resampling: str, width: int, height: int) -> list[str]:
-    """The COG driver's options: 512 px blocks, DEFLATE with the predictor that suits the data type,
-    overviews always computed afresh with `resampling` (MODE for classes, AVERAGE for reflectance)."""
+def cog_options(resampling: str, width: int, height: int, *, overviews_given: bool = False) -> list[str]:
+    """The COG driver's options: 512 px blocks, DEFLATE with the predictor that suits the data type, compressed
+    on every core (the copy runs after every other stage); overviews computed afresh with `resampling` (MODE
+    for classes, AVERAGE for reflectance), or the staged file's own where the writer built them."""
+    overviews = (["OVERVIEWS=FORCE_USE_EXISTING"] if overviews_given else
+                 ["OVERVIEWS=IGNORE_EXISTING", f"OVERVIEW_COUNT={overview_count(width, height)}"])
     return [
         f"BLOCKSIZE={COG_BLOCK}",
         "COMPRESS=DEFLATE",
         "PREDICTOR=YES",
         f"RESAMPLING={resampling}",
-        "OVERVIEWS=IGNORE_EXISTING",
-        f"OVERVIEW_COUNT={overview_count(width, height)}",
+        *overviews,
+        f"NUM_THREADS={usable_cores()}",
         "BIGTIFF=IF_SAFER",
     ]
 
@@ -114,8 +118,9 @@ def remove_with_sidecars(path: Path) -> None:
             candidate.unlink()
 
 
-def copy_as_cog(staged: Path, path: Path, resampling: str) -> None:
-    """Copy a finished GeoTIFF (and what its .aux.xml holds: category names, descriptions) to `path` as a COG."""
+def copy_as_cog(staged: Path, path: Path, resampling: str, *, overviews_given: bool = False) -> None:
+    """Copy a finished GeoTIFF (and what its .aux.xml holds: category names, descriptions) to `path` as a COG;
+    overviews_given: keep the staged file's overviews instead of computing them."""
     target = target_of(path)
     source = copied = None
     try:
@@ -123,7 +128,7 @@ def copy_as_cog(staged: Path, path: Path, resampling: str) -> None:
             source = gdal.Open(str(staged), gdal.GA_ReadOnly)
             if source is None:
                 raise _gdal_failure()
-            options = cog_options(resampling, source.RasterXSize, source.RasterYSize)
+            options = cog_options(resampling, source.RasterXSize, source.RasterYSize, overviews_given=overviews_given)
             copied = gdal.GetDriverByName("COG").CreateCopy(str(path), source, strict=1, options=options)
             if copied is None:
                 raise _gdal_failure()
@@ -204,15 +209,31 @@ class TiledRaster:
                     raise _gdal_failure()
             self.dataset.FlushCache()  # finished tiles leave the cache: memory stays at one block
 
-    def finish(self, resampling: str) -> None:
-        """Close the staging file and copy it to `path` as a COG with overviews."""
+    def finish(self, resampling: str, overviews: Sequence[np.ndarray] = ()) -> None:
+        """Close the staging file and copy it to `path` as a COG with overviews: `overviews` (arrays of
+        (bands, rows, cols), factors 2, 4, 8, ...) where the caller built them, else computed with `resampling`."""
         try:
             with self.checked():
+                if overviews:
+                    self._write_overviews(overviews)
                 self.dataset.FlushCache()
                 self.dataset = None  # closes the file and writes its .aux.xml: failures show up here
-            copy_as_cog(self.staged, self.path, resampling)
+            copy_as_cog(self.staged, self.path, resampling, overviews_given=bool(overviews))
         finally:
             self.abandon()
+
+    def _write_overviews(self, overviews: Sequence[np.ndarray]) -> None:
+        factors = [2 ** level for level in range(1, len(overviews) + 1)]
+        if self.dataset.BuildOverviews("NONE", factors) != 0:  # the levels, empty, to be filled here
+            raise _gdal_failure()
+        for index in range(1, self.dataset.RasterCount + 1):
+            band = self.dataset.GetRasterBand(index)
+            for level, data in enumerate(overviews):
+                overview = band.GetOverview(level)
+                if overview is None or (overview.YSize, overview.XSize) != data.shape[1:]:
+                    raise ValueError(f"overview {level + 1} of {self.target} is not {data.shape[1:]} pixels")
+                if overview.WriteArray(np.ascontiguousarray(data[index - 1], dtype=self.dtype)) != 0:
+                    raise _gdal_failure()
 
     def abandon(self) -> None:
         """Drop the staging file (the COG at `path`, if any, belongs to the caller's atomic_output)."""

@@ -2,8 +2,9 @@
 
 Rows are collected into bands of whole 512-pixel blocks before they reach
 GDAL, so every compressed block is written once; the finished file is a
-Cloud-Optimised GeoTIFF whose overviews (mode resampling, so they keep real
-class codes) are built after the data (`inference/cog.py`). Category names
+Cloud-Optimised GeoTIFF (`inference/cog.py`). The mask's overviews keep real
+class codes: built from the rows as they are written (overviews.py); the
+probability file's are averages, computed by GDAL after the data. Category names
 live in the .aux.xml side-car GDAL writes next to a GeoTIFF; `atomic_output`
 moves it into place together with the file.
 
@@ -27,7 +28,8 @@ from ..about import software_version, written_here
 from ..classes import CLASS_COLOURS, CLASS_NAMES, MASK_CODES, NODATA
 from ..errors import OutputError
 from ..grid import Grid
-from ..cog import COG_BLOCK, TiledRaster
+from ..cog import COG_BLOCK, TiledRaster, overview_count
+from .overviews import ModeOverviews
 
 BLOCK = COG_BLOCK
 MASK_DESCRIPTION = "Sentinel-2 cloud mask (0 no data, 1 clear, 2 cloud shadow, 3 semi-transparent cloud, 4 cloud)"
@@ -59,8 +61,9 @@ def is_cloud_mask(tags: dict[str, str]) -> bool:
 class _BlockRows:
     """One raster being filled top to bottom, handed on one block row at a time (each tile written once)."""
 
-    def __init__(self, path: Path, grid: Grid, bands: int, nodata: int):
+    def __init__(self, path: Path, grid: Grid, bands: int, nodata: int, overviews: ModeOverviews | None = None):
         self.raster = TiledRaster(path, grid, bands, np.uint8, nodata, tile=BLOCK)
+        self.overviews = overviews
         self.target = self.raster.target  # the name the user gave, for messages
         self.grid = grid
         self.pending: list[np.ndarray] = []
@@ -83,18 +86,22 @@ class _BlockRows:
         stacked = np.concatenate(self.pending, axis=1)
         chunk, rest = stacked[:, :count], stacked[:, count:]
         self.raster.write(chunk, self.written)
+        if self.overviews is not None:
+            self.overviews.add(chunk[0])
         self.written += count
         self.pending = [rest] if rest.shape[1] else []
         self.pending_rows = rest.shape[1]
 
     def finish(self, resampling: str) -> None:
-        """The last rows, then the Cloud-Optimised GeoTIFF with its overviews at the writer's path."""
+        """The last rows, then the Cloud-Optimised GeoTIFF with its overviews at the writer's path (`resampling`
+        where they were not built from the rows)."""
         if self.pending_rows:
             self._flush(self.pending_rows)
         if self.written != self.grid.height:
             self.abandon()
             raise OutputError(f"{self.target} received {self.written} of {self.grid.height} rows.")
-        self.raster.finish(resampling)
+        self.raster.finish(resampling, [level[np.newaxis] for level in self.overviews.levels()]
+                           if self.overviews is not None else ())
 
     def abandon(self) -> None:
         self.raster.abandon()
@@ -132,7 +139,7 @@ class MaskWriter:
 
     def __init__(self, path: Path, grid: Grid, tags: dict[str, str],
                  probabilities: Path | None = None, class_names: list[str] | None = None):
-        self._mask = _BlockRows(path, grid, 1, NODATA)
+        self._mask = _BlockRows(path, grid, 1, NODATA, ModeOverviews(overview_count(grid.width, grid.height)))
         self._path = path
         band = self._mask.dataset.GetRasterBand(1)
         band.SetCategoryNames([CLASS_NAMES[code] for code in sorted(CLASS_NAMES)])
