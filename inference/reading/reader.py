@@ -162,17 +162,18 @@ def _taps(array: np.ndarray, plan: _AxisPlan, axis: int):
 
 
 def _apply(array: np.ndarray, plan: _AxisPlan, axis: int) -> np.ndarray:
-    """Weighted sum along axis; taps are added one after another so that the order never changes.
+    """Weighted sum along axis, float32; taps are added one after another so that the order never changes.
 
-    Each tap's values are a fresh copy (np.take), so they are weighted and summed in place.
+    `array` may hold the file's integers: each tap's values are converted as they are weighted (exactly as
+    converting the whole band first would, without that pass over it).
     """
     result = None
     for k, taken, shape in _taps(array, plan, axis):
-        taken *= plan.weight[:, k].reshape(shape)
+        weighted = np.multiply(taken, plan.weight[:, k].reshape(shape), dtype=np.float32)
         if result is None:
-            result = taken
+            result = weighted
         else:
-            result += taken
+            result += weighted
     assert result is not None
     return result
 
@@ -343,18 +344,17 @@ def _resample_dn(source: _Source, grid: Grid, window: tuple[int, int, int, int],
     c0, c1 = max(plan_x.lo - margin, 0), min(plan_x.hi + margin, source.dataset.width)
     raw = source.read_block((r0, r1), (c0, c1))
     bad = raw == nodata if nodata is not None else np.zeros(raw.shape, bool)
-    if margin:
+    if margin and bad.any():
         bad = _dilate(bad)
     inner = (slice(plan_y.lo - r0, plan_y.hi - r0), slice(plan_x.lo - c0, plan_x.hi - c0))
     raw, bad = raw[inner], bad[inner]
     sat = raw == saturated if saturated is not None else np.zeros(raw.shape, bool)
-    values = raw.astype(np.float32)
     if plan_x.weight.shape[1] == 1 and plan_y.weight.shape[1] == 1:  # same grid: the pixels themselves
-        values = _pick(_pick(values, plan_x, 1), plan_y, 0)
+        values = _pick(_pick(raw, plan_x, 1), plan_y, 0).astype(np.float32)
         invalid |= _pick(_pick(bad, plan_x, 1), plan_y, 0)
         sat_out = _pick(_pick(sat, plan_x, 1), plan_y, 0)
     else:
-        values = _apply(_apply(values, plan_x, 1), plan_y, 0)
+        values = _apply(_apply(raw, plan_x, 1), plan_y, 0)
         if bad.any():
             invalid |= _apply_any(_apply_any(bad, plan_x, 1), plan_y, 0)
         sat_out = _apply_any(_apply_any(sat, plan_x, 1), plan_y, 0) if sat.any() else np.zeros((height, width), bool)
