@@ -5,10 +5,11 @@ fetching one corner over HTTP finds everything it needs near the file's head.
 Overviews can only be computed once every full-resolution block exists, so a
 streaming writer cannot lay a COG out in one pass. `TiledRaster` therefore
 writes a plain tiled GeoTIFF under a hidden partial name beside the output
-(lightly compressed, each tile written once), and `finish` copies it through
-GDAL's COG driver, which builds the overviews block by block (unless the
-writer built them from its rows) and writes the final layout: peak memory
-stays at one block (plus GDAL's cache), never the whole raster. The staging file is removed on success and on failure; a killed
+(each tile written once, lightly compressed or not at all), and `finish`
+copies it through GDAL's COG driver, which builds the overviews block by block
+(unless the writer built them from its rows) and writes the final layout: peak
+memory stays at one block (plus GDAL's cache), never the whole raster. The
+staging file is removed on success and on failure; a killed
 run leaves only partial names, which `outputs.remove_stale_partials` clears.
 
 Every GDAL call that writes, flushes or closes runs under
@@ -31,8 +32,10 @@ from .grid import Grid
 from .outputs import SIDECAR_SUFFIXES, gdal_write_errors, partial_path, target_of
 
 COG_BLOCK = 512
-# The staging file is read once, by the COG driver: fast compression is enough.
-STAGING_OPTIONS = ["TILED=YES", "COMPRESS=DEFLATE", "ZLEVEL=1", "BIGTIFF=IF_SAFER"]
+# The staging file is read once, by the COG driver: fast compression is enough, and none for a raster as small
+# as a mask (a full tile's is 120 MB; compressing it took more CPU than the rest of its writing).
+STAGING_OPTIONS = ["TILED=YES", "BIGTIFF=IF_SAFER"]
+STAGING_COMPRESSION = ["COMPRESS=DEFLATE", "ZLEVEL=1"]
 GDAL_TYPES = {
     np.dtype("uint8"): gdal.GDT_Byte,
     np.dtype("uint16"): gdal.GDT_UInt16,
@@ -155,18 +158,21 @@ class TiledRaster:
     """One raster being written block by block into a staging GeoTIFF, finished as a COG at `path`.
 
     `tile` is the staging file's tile side: writes of whole tiles (the caller's
-    blocks) are compressed once and leave GDAL's cache at once.
+    blocks) are compressed once and leave GDAL's cache at once. `compress`:
+    whether the staging file is compressed (the COG always is).
     """
 
     def __init__(self, path: Path, grid: Grid, bands: int, dtype: np.dtype | str, nodata: float | None, *,
-                 tile: int = COG_BLOCK, descriptions: Sequence[str] = (), tags: dict[str, str] | None = None):
+                 tile: int = COG_BLOCK, descriptions: Sequence[str] = (), tags: dict[str, str] | None = None,
+                 compress: bool = True):
         self.path = path
         self.target = target_of(path)  # the name the user gave, for messages
         self.grid = grid
         self.dtype = np.dtype(dtype)
         self.staged = partial_path(self.target)
         self.dataset = None
-        options = [*STAGING_OPTIONS, f"BLOCKXSIZE={tile}", f"BLOCKYSIZE={tile}"]
+        options = [*STAGING_OPTIONS, *(STAGING_COMPRESSION if compress else []), f"BLOCKXSIZE={tile}",
+                   f"BLOCKYSIZE={tile}"]
         if bands > 1:
             options.append("PHOTOMETRIC=MINISBLACK")
         try:

@@ -94,14 +94,14 @@ def ensure_staged(side: int) -> Path:
     """A staged composite-shaped raster (COG_LAYERS float32 layers, 512 px tiles) `side` pixels a side, kept."""
     import numpy as np
     from osgeo import gdal
-    from s2cloudmask.inference.cog import STAGING_OPTIONS
+    from s2cloudmask.inference.cog import STAGING_COMPRESSION, STAGING_OPTIONS
 
     staged = CACHE / f"staged-{side}.tif"
     if staged.is_file():
         return staged
     partial = staged.with_suffix(".partial.tif")
-    dataset = gdal.GetDriverByName("GTiff").Create(str(partial), side, side, COG_LAYERS, gdal.GDT_Float32,
-                                                   [*STAGING_OPTIONS, "BLOCKXSIZE=512", "BLOCKYSIZE=512"])
+    options = [*STAGING_OPTIONS, *STAGING_COMPRESSION, "BLOCKXSIZE=512", "BLOCKYSIZE=512"]
+    dataset = gdal.GetDriverByName("GTiff").Create(str(partial), side, side, COG_LAYERS, gdal.GDT_Float32, options)
     dataset.SetGeoTransform((600000.0, 20.0, 0.0, 5300000.0, 0.0, -20.0))
     for row in range(0, side, 512):  # reflectance-like steps of 0.0001; the copy's buffers do not depend on them
         rows = min(512, side - row)

@@ -62,7 +62,7 @@ class _BlockRows:
     """One raster being filled top to bottom, handed on one block row at a time (each tile written once)."""
 
     def __init__(self, path: Path, grid: Grid, bands: int, nodata: int, overviews: ModeOverviews | None = None):
-        self.raster = TiledRaster(path, grid, bands, np.uint8, nodata, tile=BLOCK)
+        self.raster = TiledRaster(path, grid, bands, np.uint8, nodata, tile=BLOCK, compress=bands > 1)
         self.overviews = overviews
         self.target = self.raster.target  # the name the user gave, for messages
         self.grid = grid
