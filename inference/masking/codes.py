@@ -1,6 +1,7 @@
-"""Output rows -> mask codes: the card's class mapping, the class-3 rule, no data.
+"""Output rows -> mask codes: the class-3 rule, no data; and the class tally of a run.
 
-The codes are what post-steps (poststeps.py) refine and the writer stores.
+The card's class mapping and no data come from the upsampler (upsampling.py);
+the codes are what post-steps (poststeps.py) refine and the writer stores.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..classes import MASK_CODES, NODATA
+from ..classes import MASK_CODES
 from .cirrus import Class3Rule
 from .upsampling import OutputRows
 
@@ -25,36 +26,36 @@ class CodeBlock:
 
 
 class Coder:
-    """The most probable model class -> mask code (through the card), then class 3 by its rule."""
+    """The card's codes of the output rows, then class 3 by its rule."""
 
-    def __init__(self, class_codes: list[int], rule: Class3Rule | None, extra_names: list[str] | None = None):
+    def __init__(self, rule: Class3Rule | None, extra_names: list[str] | None = None):
         """extra_names: the names of OutputRows.extras, in order (the rule's bands, then the post-steps')."""
-        self.lut = np.asarray(class_codes, dtype=np.uint8)
         self.rule = rule
         self.extra_names = list(extra_names) if extra_names is not None else list(rule.bands if rule else ())
 
     def __call__(self, rows: OutputRows) -> CodeBlock:
         extras = {name: rows.extras[i] for i, name in enumerate(self.extra_names)}
-        codes = self.lut[rows.index]
+        codes = rows.codes
         if self.rule is not None:
             codes = self.rule.apply(codes, {name: extras[name] for name in self.rule.bands})
-        codes[~rows.valid] = NODATA
+            np.multiply(codes, rows.valid.view(np.uint8), out=codes)  # NODATA (0) where not valid, whatever the rule
         return CodeBlock(rows.row0, codes, rows.valid, extras)
 
 
 class Tally:
-    """Pixels per code over a whole run, for MaskResult.class_percentages."""
+    """Pixels per mask code over a whole run, for MaskResult.class_percentages."""
 
     def __init__(self) -> None:
-        self.counts = np.zeros(256, dtype=np.int64)
+        self.counts = dict.fromkeys(MASK_CODES, 0)
         self.valid_pixels = 0
 
     def add(self, block: CodeBlock) -> None:
-        self.counts += np.bincount(block.codes.ravel(), minlength=256)
-        self.valid_pixels += int(block.valid.sum())
+        for code in MASK_CODES:  # a comparison per code costs a sixth of a bincount over 256 values
+            self.counts[code] += int(np.count_nonzero(block.codes == code))
+        self.valid_pixels += int(np.count_nonzero(block.valid))
 
     def percentages(self) -> dict[int, float]:
         """Code 1-4 -> percent of valid pixels."""
         if self.valid_pixels == 0:
             return {code: 0.0 for code in MASK_CODES}
-        return {code: round(100.0 * float(self.counts[code]) / self.valid_pixels, 4) for code in MASK_CODES}
+        return {code: round(100.0 * self.counts[code] / self.valid_pixels, 4) for code in MASK_CODES}

@@ -171,9 +171,9 @@ def run_mask(
     predictor = TilePredictor(session, card, batch_size, io_binding=device_used != "CPU")
     clock = StageClock()
     n_classes = len(card.classes)
-    upsampler = Upsampler(source.grid, output_grid, n_classes, keep_probabilities=probabilities is not None,
+    upsampler = Upsampler(source.grid, output_grid, card.class_codes(), keep_probabilities=probabilities is not None,
                           nearest_extras=len(extra_names) - len(set(class3.bands if class3 else ())))
-    coder = Coder(card.class_codes(), class3, extra_names)
+    coder = Coder(class3, extra_names)
     tally = Tally()
     tags = mask_tags(card.name, card.version, product_id, device_used, class3_source)
     for step in post_steps:

@@ -1,4 +1,4 @@
-"""Settled model-grid rows -> output-grid rows: bilinear, pixel-centre aligned, streaming.
+"""Settled model-grid rows -> output-grid rows of mask codes: bilinear, pixel-centre aligned, streaming.
 
 The model runs at its own resolution (30 m for the default models); the mask is
 written on the output grid (10 m for a product at full detail). Probabilities,
@@ -18,14 +18,17 @@ from .blending import BlendedRows
 from .tiling import LinearWeights, linear_weights
 
 OUTPUT_CHUNK_ROWS = 128
+# Codes of the model-grid table that output rows are gathered from, beside the card's codes (0-4):
+MIXED = 254  # the four model pixels around disagree: the argmax of the interpolated probabilities decides
+INVALID = 255  # the model pixel that `valid` samples has no data
 
 
 @dataclass
 class OutputRows:
-    """Output-grid rows ready to become mask codes."""
+    """Output-grid rows ready for the class-3 rule and the post-steps."""
 
     row0: int  # output-grid row of the first row
-    index: np.ndarray  # uint8 (rows, cols): the model class with the highest blended probability
+    codes: np.ndarray  # uint8 (rows, cols): the card's code of the most probable class, NODATA where not valid
     extras: np.ndarray  # float32 (channels, rows, cols): the class-3 rule's and the post-steps' bands (may be empty)
     probabilities: np.ndarray | None  # float32 (classes, rows, cols), only when a probability file is asked for
     valid: np.ndarray  # bool (rows, cols)
@@ -42,11 +45,17 @@ class Upsampler:
     where the four model pixels around an output pixel share their most
     probable class c, every bilinear mix of them still ranks c first (each
     weighted term p_c - p_k is non-negative), so such pixels take c directly
-    and the interpolation runs only along class borders.
+    and the interpolation runs only along class borders. Whether the four
+    agree depends only on which pair of model rows and which pair of model
+    columns surround the pixel, so it is decided once per pair on the model
+    grid, together with the card's code and no data: an output row is then one
+    gather from that table (`_codes`).
     """
 
-    def __init__(self, model: Grid, output: Grid, n_classes: int, keep_probabilities: bool, nearest_extras: int = 0):
-        """nearest_extras: how many of the last extra channels are sampled by nearest neighbour, not bilinearly
+    def __init__(self, model: Grid, output: Grid, class_codes: list[int], keep_probabilities: bool,
+                 nearest_extras: int = 0):
+        """class_codes: the card's mask code of each model class.
+        nearest_extras: how many of the last extra channels are sampled by nearest neighbour, not bilinearly
         (the post-steps' bands: a per-pixel spectral test needs the model pixel, not a blend, and it is cheaper)."""
         self.rows: LinearWeights = linear_weights(
             output.height, model.transform.f - output.transform.f, output.resolution, model.resolution, model.height
@@ -54,11 +63,15 @@ class Upsampler:
         self.cols: LinearWeights = linear_weights(
             output.width, output.transform.c - model.transform.c, output.resolution, model.resolution, model.width
         )
-        self.n_classes = n_classes
+        self.lut = np.asarray(class_codes, dtype=np.uint8)
+        self.n_classes = len(class_codes)
         self.keep_probabilities = keep_probabilities
         self.nearest_extras = nearest_extras
         self.identity = model == output
         self.model_height = model.height
+        # `valid` is sampled by nearest neighbour, always one of the two pixels around: which one (0 lower, 1 upper)
+        self.valid_row = _nearest_side(self.rows)
+        self.table_cols = 2 * self.cols.lower + _nearest_side(self.cols)  # columns of the (pair, side) table
         self.next_row = 0
         self.first = 0  # model row of buffer index 0
         self.values: np.ndarray | None = None  # float32 (channels, rows, model cols)
@@ -93,12 +106,11 @@ class Upsampler:
         n = self.n_classes
         if self.identity:
             local = slice(rows.start - self.first, rows.stop - self.first)
-            values = self.values[:, local]
-            return OutputRows(rows.start, self.index[local], values[n:], values[:n] if self.keep_probabilities else None,
-                               self.valid[local])
+            values, valid = self.values[:, local], self.valid[local]
+            return OutputRows(rows.start, _no_data(self.lut[self.index[local]], valid), values[n:],
+                              values[:n] if self.keep_probabilities else None, valid)
         lower = self.rows.lower[rows] - self.first
         upper = self.rows.upper[rows] - self.first
-        valid = self.valid[self.rows.nearest[rows] - self.first][:, self.cols.nearest]
         smooth = self.values.shape[0] - self.nearest_extras
         extras = self._bilinear(self.values[n:smooth], lower, upper, rows)
         if self.nearest_extras:
@@ -106,9 +118,11 @@ class Upsampler:
             extras = np.concatenate([extras, nearest.astype(np.float32, copy=False)])
         if self.keep_probabilities:
             probabilities = self._bilinear(self.values[:n], lower, upper, rows)
-            return OutputRows(rows.start, np.argmax(probabilities, axis=0).astype(np.uint8), extras,
-                              probabilities, valid)
-        return OutputRows(rows.start, self._classes(lower, upper, rows), extras, None, valid)
+            valid = self.valid[self.rows.nearest[rows] - self.first][:, self.cols.nearest]
+            codes = _no_data(self.lut[np.argmax(probabilities, axis=0)], valid)
+            return OutputRows(rows.start, codes, extras, probabilities, valid)
+        codes, valid = self._codes(lower, upper, rows)
+        return OutputRows(rows.start, codes, extras, None, valid)
 
     def _bilinear(self, channels: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: slice) -> np.ndarray:
         w = self.rows.weight[rows][np.newaxis, :, np.newaxis]
@@ -119,22 +133,62 @@ class Upsampler:
         out += blended[:, :, self.cols.upper] * wc
         return out.astype(np.float32, copy=False)
 
-    def _classes(self, lower: np.ndarray, upper: np.ndarray, rows: slice) -> np.ndarray:
-        """The argmax of the interpolated probabilities, interpolating only where the four neighbours disagree."""
-        assert self.values is not None and self.index is not None
-        col_lower, col_upper = self.cols.lower, self.cols.upper
-        top, bottom = self.index[lower], self.index[upper]
-        result = top[:, col_lower]
-        mixed = (result != top[:, col_upper]) | (result != bottom[:, col_lower]) | (result != bottom[:, col_upper])
-        if mixed.any():
-            r, c = np.nonzero(mixed)
-            wr, wc = self.rows.weight[rows][r], self.cols.weight[c]
-            v = self.values[: self.n_classes]
-            lr, ur, lc, uc = lower[r], upper[r], col_lower[c], col_upper[c]
-            # same operations in the same order as _bilinear, so ties resolve identically
-            left = v[:, lr, lc] * (1 - wr) + v[:, ur, lc] * wr
-            right = v[:, lr, uc] * (1 - wr) + v[:, ur, uc] * wr
-            mixed_values = left * (1 - wc)
-            mixed_values += right * wc
-            result[mixed] = np.argmax(mixed_values, axis=0)
-        return result
+    def _codes(self, lower: np.ndarray, upper: np.ndarray, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and valid of the output rows: the argmax of the interpolated probabilities through the card,
+        interpolating only where the four neighbours disagree; NODATA where the nearest model pixel has none."""
+        assert self.valid is not None and self.index is not None
+        first, last = int(lower[0]), int(lower[-1])
+        pairs = slice(first, last + 1)  # model row pairs (i, i + 1), the image's last row paired with itself
+        below = np.minimum(np.arange(first + 1, last + 2), self.model_height - 1 - self.first)
+        top, bottom = self.index[pairs], self.index[below]
+        agree = top == bottom
+        agree[:, :-1] &= agree[:, 1:] & (top[:, :-1] == top[:, 1:])
+        pair_codes = self.lut[top]
+        pair_codes[~agree] = MIXED
+        # (pair of rows, side of `valid`, pair of columns, side of `valid`): a gather of it gives the output rows
+        table = np.empty((last + 1 - first, 2, top.shape[1], 2), dtype=np.uint8)
+        for side, valid in enumerate((self.valid[pairs], self.valid[below])):
+            table[:, side, :, 0] = _invalid(pair_codes, valid)
+            table[:, side, :-1, 1] = _invalid(pair_codes[:, :-1], valid[:, 1:])
+            table[:, side, -1, 1] = table[:, side, -1, 0]
+        table_rows, row_of = np.unique(2 * (lower - first) + self.valid_row[rows], return_inverse=True)
+        wide = np.take(table.reshape(-1, table.shape[2] * 2)[table_rows], self.table_cols, axis=1)
+        codes = np.take(wide, row_of, axis=0)
+        del wide
+        valid = codes != INVALID
+        mixed = np.flatnonzero(codes == MIXED)
+        if mixed.size:
+            codes.flat[mixed] = self.lut[self._argmax(mixed, lower, upper, rows)]
+        return _no_data(codes, valid), valid
+
+    def _argmax(self, pixels: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: slice) -> np.ndarray:
+        """The most probable class of the interpolated probabilities at some output pixels (flat indices)."""
+        assert self.values is not None
+        r, c = np.divmod(pixels, len(self.cols.lower))
+        wr, wc = self.rows.weight[rows][r], self.cols.weight[c]
+        lr, ur, lc, uc = lower[r], upper[r], self.cols.lower[c], self.cols.upper[c]
+        width = self.values.shape[2]
+        v = self.values[: self.n_classes].reshape(self.n_classes, -1)
+        # same operations in the same order as _bilinear, so ties resolve identically
+        left = np.take(v, lr * width + lc, axis=1) * (1 - wr) + np.take(v, ur * width + lc, axis=1) * wr
+        right = np.take(v, lr * width + uc, axis=1) * (1 - wr) + np.take(v, ur * width + uc, axis=1) * wr
+        mixed = left * (1 - wc)
+        mixed += right * wc
+        return np.argmax(mixed, axis=0)
+
+
+def _nearest_side(weights: LinearWeights) -> np.ndarray:
+    """0 where the nearest input pixel is the lower of the two around, 1 where it is the upper."""
+    side = weights.nearest != weights.lower
+    assert np.array_equal(weights.nearest, np.where(side, weights.upper, weights.lower))
+    return side.astype(np.int64)
+
+
+def _invalid(codes: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """codes, INVALID where not valid (valid - 1 is 0 where valid and 255 elsewhere: no masked assignment)."""
+    return codes | (valid.view(np.uint8) - 1)
+
+
+def _no_data(codes: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """codes, NODATA (0) where not valid, in place (a product: far cheaper than a masked assignment)."""
+    return np.multiply(codes, valid.view(np.uint8), out=codes)
