@@ -44,15 +44,21 @@ CIRRUS_LAYER_BASELINE = (4, 0)  # L2A products carry MSK_CLASSI_B00 from this pr
 
 def l1c_semi_transparent(codes: np.ndarray, b10: np.ndarray, red: np.ndarray) -> np.ndarray:
     """Where the L1C rule turns the model's clear or cloud into semi-transparent cloud (bool)."""
-    cirrus = b10 > THIN_CIRRUS
-    thin = cirrus & (b10 <= OPAQUE_CIRRUS)
-    return ((codes == CLEAR) & cirrus) | ((codes == CLOUD) & thin & (red < BRIGHT_RED))
+    hit = b10 > THIN_CIRRUS  # cirrus; in place from here on (this runs on every output row)
+    thin_dim_cloud = red < BRIGHT_RED
+    thin_dim_cloud &= b10 <= OPAQUE_CIRRUS
+    thin_dim_cloud &= codes == CLOUD
+    hit &= (codes == CLEAR) | thin_dim_cloud
+    return hit
 
 
 def l2a_semi_transparent(codes: np.ndarray, flag: np.ndarray, red: np.ndarray) -> np.ndarray:
     """Where the L2A rule (product cirrus flag) turns clear or cloud into semi-transparent cloud (bool)."""
-    cirrus = flag >= 0.5
-    return ((codes == CLEAR) & cirrus) | ((codes == CLOUD) & cirrus & (red < BRIGHT_RED))
+    hit = flag >= 0.5  # cirrus; in place from here on, as above
+    dim_cloud = red < BRIGHT_RED
+    dim_cloud &= codes == CLOUD
+    hit &= (codes == CLEAR) | dim_cloud
+    return hit
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ One run is a chain of streaming stages, each in its own module:
 
     read_strips (here)        the source's rows for each strip of tile rows, normalised, mirrored at the edges
     blend_strips (blending)   tiles through the model (predict.TilePredictor), Tukey-weighted, rows as they settle
-    Upsampler (upsampling)    model-grid rows -> output-grid rows, bilinear on probabilities
-    Coder (codes)             the card's class mapping, then class 3 by its rule (cirrus.py)
+    Upsampler (upsampling)    model-grid rows -> output-grid rows of the card's codes, bilinear on probabilities
+    Coder (codes)             class 3 by its rule (cirrus.py)
     post-steps (poststeps)    optional refinements of the codes, streaming, with lookahead
     MaskWriter (writer)       the mask GeoTIFF (and the probability GeoTIFF), block row by block row
 

@@ -17,7 +17,7 @@ from ..grid import Grid
 from .blending import BlendedRows
 from .tiling import LinearWeights, linear_weights
 
-OUTPUT_CHUNK_ROWS = 128
+OUTPUT_CHUNK_ROWS = 32  # small enough that a chunk's rows stay in the CPU cache from upsampling to the writer
 # Codes of the model-grid table that output rows are gathered from, beside the card's codes (0-4):
 MIXED = 254  # the four model pixels around disagree: the argmax of the interpolated probabilities decides
 INVALID = 255  # the model pixel that `valid` samples has no data
@@ -88,7 +88,7 @@ class Upsampler:
         else:
             self.values = np.concatenate([self.values, values], axis=1)
             self.valid = np.concatenate([self.valid, valid], axis=0)
-        self.index = np.argmax(self.values[: self.n_classes], axis=0).astype(np.uint8)
+        self.index = _first_max(self.values[: self.n_classes])
         available = self.first + self.values.shape[1]
         total = len(self.rows.lower)
         end = total if final else int(np.searchsorted(self.rows.upper, available, side="left"))
@@ -119,18 +119,24 @@ class Upsampler:
         if self.keep_probabilities:
             probabilities = self._bilinear(self.values[:n], lower, upper, rows)
             valid = self.valid[self.rows.nearest[rows] - self.first][:, self.cols.nearest]
-            codes = _no_data(self.lut[np.argmax(probabilities, axis=0)], valid)
+            codes = _no_data(self.lut[_first_max(probabilities)], valid)
             return OutputRows(rows.start, codes, extras, probabilities, valid)
         codes, valid = self._codes(lower, upper, rows)
         return OutputRows(rows.start, codes, extras, None, valid)
 
     def _bilinear(self, channels: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: slice) -> np.ndarray:
+        """Rows, then columns: lower * (1 - w) + upper * w, in place where the gathers already copied."""
         w = self.rows.weight[rows][np.newaxis, :, np.newaxis]
-        blended = channels[:, lower] * (1 - w) + channels[:, upper] * w
-        wc = self.cols.weight[np.newaxis, np.newaxis, :]
-        out = blended[:, :, self.cols.lower]
+        blended, below = channels[:, lower], channels[:, upper]
+        blended *= 1 - w
+        below *= w
+        blended += below
+        del below
+        wc = self.cols.weight
+        out, right = blended[:, :, self.cols.lower], blended[:, :, self.cols.upper]
         out *= 1 - wc
-        out += blended[:, :, self.cols.upper] * wc
+        right *= wc
+        out += right
         return out.astype(np.float32, copy=False)
 
     def _codes(self, lower: np.ndarray, upper: np.ndarray, rows: slice) -> tuple[np.ndarray, np.ndarray]:
@@ -158,10 +164,11 @@ class Upsampler:
         valid = codes != INVALID
         mixed = np.flatnonzero(codes == MIXED)
         if mixed.size:
-            codes.flat[mixed] = self.lut[self._argmax(mixed, lower, upper, rows)]
+            codes.flat[mixed] = self.lut[self._interpolated_classes(mixed, lower, upper, rows)]
         return _no_data(codes, valid), valid
 
-    def _argmax(self, pixels: np.ndarray, lower: np.ndarray, upper: np.ndarray, rows: slice) -> np.ndarray:
+    def _interpolated_classes(self, pixels: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                              rows: slice) -> np.ndarray:
         """The most probable class of the interpolated probabilities at some output pixels (flat indices)."""
         assert self.values is not None
         r, c = np.divmod(pixels, len(self.cols.lower))
@@ -174,7 +181,21 @@ class Upsampler:
         right = np.take(v, lr * width + uc, axis=1) * (1 - wr) + np.take(v, ur * width + uc, axis=1) * wr
         mixed = left * (1 - wc)
         mixed += right * wc
-        return np.argmax(mixed, axis=0)
+        return _first_max(mixed)
+
+
+def _first_max(values: np.ndarray) -> np.ndarray:
+    """np.argmax(values, axis=0) as uint8, a class at a time (numpy's argmax over the first axis costs 10x more)."""
+    index = np.zeros(values.shape[1:], dtype=np.uint8)
+    best = values[0].copy()
+    for k in range(1, len(values)):
+        above = values[k] > best  # strictly: the first of equal maxima wins, as in argmax
+        np.maximum(best, values[k], out=best)
+        index += above.view(np.uint8) * (np.uint8(k) - index)  # k where above (uint8 arithmetic wraps: exact)
+    nan = np.isnan(best)  # maximum carries any NaN into best; argmax takes the first NaN
+    if nan.any():
+        index[nan] = np.argmax(values[:, nan], axis=0)
+    return index
 
 
 def _nearest_side(weights: LinearWeights) -> np.ndarray:

@@ -10,7 +10,7 @@ from s2cloudmask.inference.grid import Grid
 from s2cloudmask.inference.masking.blending import BlendedRows
 from s2cloudmask.inference.masking.cirrus import L1C_RULE
 from s2cloudmask.inference.masking.codes import Coder, Tally
-from s2cloudmask.inference.masking.upsampling import OUTPUT_CHUNK_ROWS, Upsampler
+from s2cloudmask.inference.masking.upsampling import OUTPUT_CHUNK_ROWS, Upsampler, _first_max
 
 CARD_CODES = [1, 4, 2, 3, 0]  # the last class maps to no data, as KappaMask's "undefined" does
 
@@ -126,3 +126,12 @@ def test_a_strip_of_a_single_model_row_still_gives_every_output_row_once():
     blocks, _, _ = upsample(model, output, probabilities, extra_rows, valid, 1, 0, False, [])
     codes, *_ = reference(model, output, probabilities, extra_rows, valid, 0)
     np.testing.assert_array_equal(np.concatenate([b.codes for b in blocks]), codes)
+
+
+def test_the_most_probable_class_is_numpys_argmax_with_ties_and_nan():
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 3, (4, 50, 60)).astype(np.float32)  # many ties
+    values[rng.random(values.shape) < 0.02] = np.nan
+    values[rng.random(values.shape) < 0.02] = -0.0
+    assert np.isnan(values).any(axis=0).mean() > 0.02
+    np.testing.assert_array_equal(_first_max(values), np.argmax(values, axis=0))
