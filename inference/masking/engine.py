@@ -109,7 +109,8 @@ def read_strips(source: BandSource, layout: TileLayout, card: ModelCard, model_p
         row_index = layout.strip_rows(first, last)
         low, high = int(row_index.min()), int(row_index.max()) + 1
         block = source.read(Window(0, low, width, high - low))
-        normalised = block.data[model_positions].astype(np.float32, copy=False)  # a copy (list index): in place
+        extras = block.data[extra_positions].astype(np.float32, copy=False)  # a copy (list index), taken first:
+        normalised = _consecutive(block.data, model_positions).astype(np.float32, copy=False)  # then in place
         if card.clip is not None:
             np.clip(normalised, *card.clip, out=normalised)
         normalised -= mean
@@ -120,7 +121,7 @@ def read_strips(source: BandSource, layout: TileLayout, card: ModelCard, model_p
             first, last,
             tiles=np.take(normalised[:, rows], col_index, axis=2),
             tiles_valid=np.take(block.valid[rows], col_index, axis=1),
-            low=low, valid=block.valid, extras=block.data[extra_positions].astype(np.float32, copy=False),
+            low=low, valid=block.valid, extras=extras,
         )
 
 
@@ -129,6 +130,11 @@ def _rows_of(index: np.ndarray) -> slice | np.ndarray:
     if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
         return slice(int(index[0]), int(index[0]) + len(index))
     return index
+
+
+def _consecutive(data: np.ndarray, positions: list[int]) -> np.ndarray:
+    """data[positions]: a view where the positions are consecutive (a product's model bands are), else a copy."""
+    return data[_rows_of(np.asarray(positions, dtype=np.int64))]
 
 
 def run_mask(

@@ -161,19 +161,19 @@ def _taps(array: np.ndarray, plan: _AxisPlan, axis: int):
         yield k, np.take(array, local[:, k], axis=axis), shape
 
 
-def _apply(array: np.ndarray, plan: _AxisPlan, axis: int) -> np.ndarray:
-    """Weighted sum along axis, float32; taps are added one after another so that the order never changes.
+def _apply(array: np.ndarray, plan: _AxisPlan, axis: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Weighted sum along axis, float32 (into `out` when given); taps are added one after another so that the
+    order never changes.
 
     `array` may hold the file's integers: each tap's values are converted as they are weighted (exactly as
     converting the whole band first would, without that pass over it).
     """
     result = None
     for k, taken, shape in _taps(array, plan, axis):
-        weighted = np.multiply(taken, plan.weight[:, k].reshape(shape), dtype=np.float32)
         if result is None:
-            result = weighted
+            result = np.multiply(taken, plan.weight[:, k].reshape(shape), out=out, dtype=np.float32)
         else:
-            result += weighted
+            result += np.multiply(taken, plan.weight[:, k].reshape(shape), dtype=np.float32)
     assert result is not None
     return result
 
@@ -331,14 +331,15 @@ class _Source:
         self.full.close()
 
 
-def _resample_dn(source: _Source, grid: Grid, window: tuple[int, int, int, int], *,
-                 nodata: int | None, saturated: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(float32 DN, invalid, saturated) of one band on a window of grid."""
+def _resample_dn(source: _Source, grid: Grid, window: tuple[int, int, int, int], out: np.ndarray, *,
+                 nodata: int | None, saturated: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """One band on a window of grid: float32 DN into `out` (rows, cols); returns (invalid, saturated)."""
     col, row, width, height = window
     plan_y, plan_x = source.plans(grid, col, row, width, height)
     invalid = plan_y.outside[:, None] | plan_x.outside[None, :]
     if plan_y.hi <= plan_y.lo or plan_x.hi <= plan_x.lo:
-        return (np.zeros((height, width), np.float32), np.ones((height, width), bool), np.zeros((height, width), bool))
+        out[:] = 0
+        return np.ones((height, width), bool), np.zeros((height, width), bool)
     margin = 1 if source.factor > 1 else 0
     r0, r1 = max(plan_y.lo - margin, 0), min(plan_y.hi + margin, source.dataset.height)
     c0, c1 = max(plan_x.lo - margin, 0), min(plan_x.hi + margin, source.dataset.width)
@@ -350,15 +351,15 @@ def _resample_dn(source: _Source, grid: Grid, window: tuple[int, int, int, int],
     raw, bad = raw[inner], bad[inner]
     sat = raw == saturated if saturated is not None else np.zeros(raw.shape, bool)
     if plan_x.weight.shape[1] == 1 and plan_y.weight.shape[1] == 1:  # same grid: the pixels themselves
-        values = _pick(_pick(raw, plan_x, 1), plan_y, 0).astype(np.float32)
+        out[:] = _pick(_pick(raw, plan_x, 1), plan_y, 0)
         invalid |= _pick(_pick(bad, plan_x, 1), plan_y, 0)
         sat_out = _pick(_pick(sat, plan_x, 1), plan_y, 0)
     else:
-        values = _apply(_apply(raw, plan_x, 1), plan_y, 0)
+        _apply(_apply(raw, plan_x, 1), plan_y, 0, out=out)
         if bad.any():
             invalid |= _apply_any(_apply_any(bad, plan_x, 1), plan_y, 0)
         sat_out = _apply_any(_apply_any(sat, plan_x, 1), plan_y, 0) if sat.any() else np.zeros((height, width), bool)
-    return values.astype(np.float32, copy=False), invalid, sat_out & ~invalid
+    return invalid, sat_out & ~invalid
 
 
 # --------------------------------------------------------------------------- ProductReader
@@ -439,20 +440,20 @@ class ProductReader:
             raise ProductError(f"The reader of {self.product.product_id} is closed.")
         win = _int_window(window, self.grid)
         nodata, saturated = self.product.nodata_value, self.product.saturated_value
+        height, width = win[3], win[2]
+        dn = np.empty((len(self.bands), height, width), np.float32)  # each band resampled straight into its layer
 
-        def one(band: str):
-            return _resample_dn(self._sources[band], self.grid, win, nodata=nodata, saturated=saturated)
+        def one(index: int):
+            return _resample_dn(self._sources[self.bands[index]], self.grid, win, dn[index], nodata=nodata,
+                                saturated=saturated)
 
         if self._pool is not None and len(self.bands) > 1:
-            results = list(self._pool.map(one, self.bands))
+            results = list(self._pool.map(one, range(len(self.bands))))
         else:
-            results = [one(band) for band in self.bands]
-        height, width = win[3], win[2]
-        dn = np.empty((len(self.bands), height, width), np.float32)
+            results = [one(index) for index in range(len(self.bands))]
         invalid = np.zeros((height, width), bool)
         sat = np.zeros((height, width), bool)
-        for i, (values, band_invalid, band_sat) in enumerate(results):
-            dn[i] = values
+        for band_invalid, band_sat in results:
             invalid |= band_invalid
             sat |= band_sat
         data = to_reflectance(dn, self.bands, self.product, out=dn) if reflectance else dn

@@ -30,7 +30,9 @@ class BandSource(Protocol):
     grid: Grid  # the grid the source delivers: the model's grid
     band_names: list[str]  # model band names, in the order of BandBlock.data
 
-    def read(self, window: Window) -> BandBlock: ...
+    def read(self, window: Window) -> BandBlock:
+        """The bands on `window` of `grid`, in arrays the caller owns (the engine normalises them in place)."""
+        ...
 
 
 def _check_window(grid: Grid, window: Window) -> tuple[int, int, int, int]:
@@ -61,7 +63,7 @@ class ArraySource:
     def read(self, window: Window) -> BandBlock:
         row0, col0, rows, cols = _check_window(self.grid, window)
         sl = (slice(row0, row0 + rows), slice(col0, col0 + cols))
-        data = self.data[(slice(None), *sl)].astype(np.float32, copy=False)
+        data = self.data[(slice(None), *sl)].astype(np.float32)  # a copy: the caller's to change
         return BandBlock(data, self.valid[sl].copy(), np.zeros((rows, cols), dtype=bool))
 
 
