@@ -22,7 +22,7 @@ PATCHES     ?=
 EPOCHS      ?= 20
 BASE_MODEL  ?= auto
 
-.PHONY: help setup train-env test test-engine test-fast test-qgis340 test-qgis344 demo batch composite bench finetune bench-levers bench-gpu accuracy package install uninstall screenshots translations clean
+.PHONY: help setup train-env test test-engine test-fast test-qgis340 test-qgis344 demo batch composite bench finetune bench-levers bench-revisions bench-gpu accuracy package install uninstall screenshots translations clean
 
 help:
 	@echo "make setup       install QGIS (apt, where missing), the plugin's Python packages and the test tools"
@@ -36,6 +36,7 @@ help:
 	@echo "make composite   a cloud-free composite: PRODUCTS=<folder, glob or list file> OUT=<composite.tif> [EXTENT= CRS= RESOLUTION= START= END= METHOD= MASKS=]"
 	@echo "make bench       speed and memory against ukis-csmask, s2cloudless and the bare model; batch runner against a qgis_process loop; bytes a STAC item's 10 km extent fetches; composites"
 	@echo "make bench-levers each speed lever alone (thread plans, codes thread, read-ahead, batch) and tile geometries scored on labels (docs/speed-levers.md)"
+	@echo "make bench-revisions REVS=\"a b\"  the engine at several git revisions against CSmask on the full generated tile: what a change gave"
 	@echo "make bench-gpu   the same on an NVIDIA GPU (installs onnxruntime-gpu into .deps-gpu); its row in docs/benchmarks.md"
 	@echo "make accuracy    score the engine (shadow check off and on) against labels and the SCL; writes docs/accuracy.md"
 	@echo "make finetune    fine-tune the U-Net on a patch folder: PATCHES=folder OUT=model.onnx [EPOCHS=20 BASE_MODEL=auto]"
@@ -99,6 +100,10 @@ accuracy: setup
 
 bench-levers: setup
 	$(PYTHON) tools/bench_levers.py
+
+bench-revisions: setup
+	@test -n "$(REVS)" || { echo 'usage: make bench-revisions REVS="<older revision> ... HEAD"'; exit 2; }
+	$(PYTHON) tools/bench_revisions.py $(REVS)
 
 # onnxruntime-gpu and the CUDA 12 / cuDNN 9 libraries it loads, in their own folder; the bench puts it first
 GPU_PACKAGES := onnxruntime-gpu==1.31.1 nvidia-cuda-runtime-cu12 nvidia-cublas-cu12 nvidia-cudnn-cu12 nvidia-cufft-cu12 nvidia-curand-cu12

@@ -398,8 +398,9 @@ LABELS = {
 }
 STAGE_NOTE = ("Stages of each engine row's median run, per thread: read (decoding and resampling the bands, in the "
               "read-ahead thread); waiting for reads, infer, blend, waiting for the codes thread (the model's "
-              "thread); upsample, codes, post-steps and write (the codes thread); finish and overviews (after "
-              "the others). The threads run at once, so the stages add up to more than the wall time.")
+              "thread); upsample, codes, post-steps, and write and overviews (the codes thread); finish (the copy "
+              "to a Cloud-Optimised GeoTIFF, after the others). The threads run at once, so the stages add up to "
+              "more than the wall time.")
 
 
 def product_section(name: str, entry: dict) -> list[str]:

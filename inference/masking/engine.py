@@ -61,6 +61,7 @@ from .writer import MaskWriter, is_cloud_mask, mask_tags, probability_percent
 BATCH_SIZE = 4  # tiles per session call with the card's own tile size
 FITTED_BATCH_SIZE = 1  # with fitted tiles on a CPU: no faster in larger batches (2 cores), and less memory
 TILE_ROWS_PER_STRIP = 2
+WRITE = "write and overviews"  # the codes thread handing rows to the writer, which builds the overviews
 RUN_SHARE = 95.0  # percent of the progress bar for reading and inference; the rest is writing
 NO_VALID_PIXELS = (
     "The run covered no valid pixel: the input is no data everywhere in the area masked (outside the orbit's "
@@ -83,7 +84,7 @@ class MaskResult:
     output_grid: Grid | None = None
     # seconds per stage and thread: "read" (the read-ahead thread when it runs); "waiting for reads", "infer",
     # "blend", "waiting for the codes thread" (the model's thread, the caller's); "upsample, codes, post-steps",
-    # "write" (the codes thread); "finish and overviews" (the caller's, after the others)
+    # "write and overviews" (the codes thread); "finish" (the caller's, after the others: the copy to a COG)
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -202,7 +203,7 @@ def run_mask(
                     for out_rows in upsampler.push(rows):
                         if out_rows.probabilities is not None:
                             percent = probability_percent(out_rows.probabilities, out_rows.valid)
-                            with clock.measure("write"):
+                            with clock.measure(WRITE):
                                 writer.write_probabilities(percent)
                         yield coder(out_rows)
 
@@ -211,7 +212,7 @@ def run_mask(
                     rows = clock.timed_iterator(model_rows, "waiting for the model")
                     for block in apply_post_steps(code_blocks(rows), post_steps, output_grid):
                         tally.add(block)
-                        with clock.measure("write"):
+                        with clock.measure(WRITE):
                             writer.write(block.codes)
 
             if codes_thread:
@@ -225,7 +226,7 @@ def run_mask(
             finishing = time.perf_counter()
     finally:
         reads.close()  # stops and joins the read-ahead thread, also after an error or a cancel
-    clock.add("finish and overviews", time.perf_counter() - finishing)
+    clock.add("finish", time.perf_counter() - finishing)
     notices.progress(100.0, "Done")
     seconds = time.perf_counter() - started
     stages = clock.seconds
@@ -233,7 +234,7 @@ def run_mask(
     model_thread = finishing - started if codes_thread else model_rows  # the model's share of the caller's thread
     clock.add("blend", model_thread - sum(
         stages.get(stage, 0.0) for stage in ("waiting for reads", "infer", "waiting for the codes thread")))
-    clock.add("upsample, codes, post-steps", codes - model_rows - stages.get("write", 0.0))
+    clock.add("upsample, codes, post-steps", codes - model_rows - stages.get(WRITE, 0.0))
     return MaskResult(
         output=str(output),
         probabilities=str(probabilities) if probabilities is not None else None,
