@@ -116,6 +116,7 @@ def thread_plans(cores: int) -> list[tuple[int, int]]:
     return list(dict.fromkeys([(cores, cores), (cores, 1), (spare, 1), (spare, cores)]))
 
 
+REVISIONS = "## Levers measured revision against revision"  # written from `make bench-revisions`, kept here
 SPEED = "## Speed, one lever changed at a time"
 GEOMETRY = "## Tile geometry chosen by accuracy"
 
@@ -148,6 +149,7 @@ def main() -> int:
     from tile_geometry import geometry_section  # imports the checkout, importable only now
 
     page = Path(args.page)
+    revision_lines = kept_section(page, REVISIONS)
     speed_lines = kept_section(page, SPEED)
     if not args.skip_speed:
         print("Speed levers (interleaved):", flush=True)
@@ -184,8 +186,10 @@ def main() -> int:
         "# Speed levers",
         "",
         "Measured by `make bench-levers` (tools/bench_levers.py; `--skip-speed` or `--skip-geometry` makes one "
-        "section and keeps the other).",
+        "section and keeps the other), and by `make bench-revisions` (the first section).",
         "",
+        REVISIONS,
+        *revision_lines,
         SPEED,
         *speed_lines,
         GEOMETRY,
