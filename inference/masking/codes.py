@@ -12,7 +12,7 @@ import numpy as np
 
 from ..classes import MASK_CODES
 from .cirrus import Class3Rule
-from .upsampling import OutputRows
+from .upsampling import OutputRows, no_data
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Coder:
         codes = rows.codes
         if self.rule is not None:
             codes = self.rule.apply(codes, {name: extras[name] for name in self.rule.bands})
-            np.multiply(codes, rows.valid.view(np.uint8), out=codes)  # NODATA (0) where not valid, whatever the rule
+            no_data(codes, rows.valid)  # whatever the rule
         return CodeBlock(rows.row0, codes, rows.valid, extras)
 
 

@@ -107,7 +107,7 @@ class Upsampler:
         if self.identity:
             local = slice(rows.start - self.first, rows.stop - self.first)
             values, valid = self.values[:, local], self.valid[local]
-            return OutputRows(rows.start, _no_data(self.lut[self.index[local]], valid), values[n:],
+            return OutputRows(rows.start, no_data(self.lut[self.index[local]], valid), values[n:],
                               values[:n] if self.keep_probabilities else None, valid)
         lower = self.rows.lower[rows] - self.first
         upper = self.rows.upper[rows] - self.first
@@ -119,7 +119,7 @@ class Upsampler:
         if self.keep_probabilities:
             probabilities = self._bilinear(self.values[:n], lower, upper, rows)
             valid = self.valid[self.rows.nearest[rows] - self.first][:, self.cols.nearest]
-            codes = _no_data(self.lut[_first_max(probabilities)], valid)
+            codes = no_data(self.lut[_first_max(probabilities)], valid)
             return OutputRows(rows.start, codes, extras, probabilities, valid)
         codes, valid = self._codes(lower, upper, rows)
         return OutputRows(rows.start, codes, extras, None, valid)
@@ -165,7 +165,7 @@ class Upsampler:
         mixed = np.flatnonzero(codes == MIXED)
         if mixed.size:
             codes.flat[mixed] = self.lut[self._interpolated_classes(mixed, lower, upper, rows)]
-        return _no_data(codes, valid), valid
+        return no_data(codes, valid), valid
 
     def _interpolated_classes(self, pixels: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                               rows: slice) -> np.ndarray:
@@ -210,6 +210,6 @@ def _invalid(codes: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return codes | (valid.view(np.uint8) - 1)
 
 
-def _no_data(codes: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def no_data(codes: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """codes, NODATA (0) where not valid, in place (a product: far cheaper than a masked assignment)."""
     return np.multiply(codes, valid.view(np.uint8), out=codes)
