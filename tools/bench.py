@@ -176,9 +176,11 @@ CHILDREN = {"engine": child_engine, "bare": child_bare, "csmask": child_csmask, 
 # ---------------------------------------------------------------- the parent
 
 
-def run_child(python: str, kind: str, **options) -> dict:
-    """Run one contender in a fresh process; add its peak RSS from the kernel's accounting."""
-    command = [python, str(Path(__file__).resolve()), "--child", kind]
+def run_child(python: str, kind: str, script: Path | None = None, **options) -> dict:
+    """Run one contender in a fresh process; add its peak RSS from the kernel's accounting.
+
+    script: another checkout's tools/bench.py (tools/bench_revisions.py), else this one."""
+    command = [python, str(script or Path(__file__).resolve()), "--child", kind]
     for key, value in options.items():
         if value is None or value == "" or value is False:
             continue
@@ -188,7 +190,7 @@ def run_child(python: str, kind: str, **options) -> dict:
     stdout, stderr = process.communicate()
     wall = time.perf_counter() - started
     if process.returncode != 0:
-        raise RuntimeError(f"{kind} failed:\n{stderr[-3000:]}")
+        raise RuntimeError(f"{kind} ({command[1]}) failed:\n{stderr[-3000:]}")
     result = json.loads(stdout.strip().splitlines()[-1])
     result["process_seconds"] = wall
     result["peak_rss_mb"] = result.pop("_peak_rss_kb") / 1024

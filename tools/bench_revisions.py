@@ -14,7 +14,6 @@ pixel for pixel the last revision's (a lever that should keep the mask must).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tools.bench import SYSTEM_PYTHON, ensure_full_tile  # noqa: E402
+from tools.bench import SYSTEM_PYTHON, ensure_full_tile, run_child  # noqa: E402
 from tools.plugin_package import import_plugin_package  # noqa: E402
 
 TREES = REPO / ".cache" / "revisions"
@@ -47,14 +46,6 @@ def checkout(revision: str) -> Path:
     return tree
 
 
-def child(tree: Path, kind: str, product: Path, output: Path, *extra: str) -> dict:
-    done = subprocess.run([SYSTEM_PYTHON, str(tree / "tools" / "bench.py"), "--child", kind, "--product", str(product),
-                           "--output", str(output), *extra], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{kind} at {tree.name} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def same_mask(first: Path, second: Path) -> bool:
     import numpy as np
     import rasterio
@@ -76,8 +67,9 @@ def main() -> int:
     reference: list[float] = []
     for round_ in range(1, args.rounds + 1):
         for revision, tree in trees.items():
-            runs[revision].append(child(tree, "engine", product, OUT / f"{tree.name}.tif", "--no-check"))
-        csmask = child(REPO, "csmask", product, OUT / "csmask.npy", "--level", "L1C")
+            runs[revision].append(run_child(SYSTEM_PYTHON, "engine", script=tree / "tools" / "bench.py",
+                                            product=product, output=OUT / f"{tree.name}.tif", no_check=True))
+        csmask = run_child(SYSTEM_PYTHON, "csmask", product=product, output=OUT / "csmask.npy", level="L1C")
         reference.append(csmask["seconds"] + csmask["read_seconds"])
         print(f"round {round_}: " + ", ".join(f"{revision} {runs[revision][-1]['seconds']:.1f} s" for revision in trees)
               + f", CSmask + its reading {reference[-1]:.1f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
@@ -89,7 +81,7 @@ def main() -> int:
         ratios = [run["seconds"] / seconds for run, seconds in zip(runs[revision], reference)]
         print(f"| {revision} ({tree.name[:7]}) | {statistics.median(r['seconds'] for r in runs[revision]):.1f} | "
               f"{statistics.median(r['cpu_seconds'] for r in runs[revision]):.1f} | "
-              f"{max(r['_peak_rss_kb'] for r in runs[revision]) / 1024:.0f} | {statistics.median(ratios):.3f} "
+              f"{max(r['peak_rss_mb'] for r in runs[revision]):.0f} | {statistics.median(ratios):.3f} "
               f"({', '.join(f'{r:.3f}' for r in ratios)}) | "
               f"{'identical' if same_mask(OUT / f'{tree.name}.tif', OUT / f'{last.name}.tif') else 'differs'} |")
     return 0
