@@ -11,12 +11,14 @@ memory therefore depends on the strip width, never on the image height.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..feedback import Feedback, SilentFeedback, check_cancelled
 from .model_card import Tiling
+from .pipeline import StageClock, ordered_map
 from .tiling import TileGrid, reflect_indices, strips
 
 
@@ -94,6 +96,68 @@ class BlendedRows:
 Predict = Callable[[np.ndarray], np.ndarray]  # (n, bands, tile, tile) -> float32 probabilities (n, classes, tile, tile)
 
 
+@dataclass
+class _Batch:
+    """Up to batch_size tiles of one strip; a strip without a valid tile comes as one batch without tiles."""
+
+    number: int  # 1-based number of the strip
+    strip: StripInput
+    tiles: list[tuple[int, int]]  # (tile row, tile column)
+    stack: np.ndarray | None  # (n, bands, tile rows, tile cols)
+    done: int  # tiles of the strip up to and including this batch
+    of: int  # tiles of the strip
+    last: bool  # the strip's last batch
+
+
+class _Forward:
+    """Feedback whose progress never goes back: with lanes, the next strip is read while the last batches of
+    the one before are still running, so "Reading bands" can come before their lower percentages."""
+
+    def __init__(self, feedback: Feedback):
+        self.feedback = feedback
+        self.reached = 0.0
+
+    def progress(self, percent: float, stage: str) -> None:
+        if percent >= self.reached:
+            self.reached = percent
+            self.feedback.progress(percent, stage)
+
+    def is_cancelled(self) -> bool:
+        return self.feedback.is_cancelled()
+
+    def warn(self, message: str) -> None:
+        self.feedback.warn(message)
+
+
+def _batches(inputs: Iterable[StripInput], layout: TileLayout, batch_size: int, feedback: Feedback,
+             share: float) -> Iterator[_Batch]:
+    """Every strip's tiles with a valid pixel, in batches, strip after strip."""
+    tile_rows, tile_cols = layout.rows.size, layout.cols.size
+    row_step, col_step = layout.rows.step, layout.cols.step
+    strip_inputs = iter(inputs)
+    for number, (first, last) in enumerate(layout.strips, start=1):
+        check_cancelled(feedback)
+        feedback.progress(share * (number - 1) / len(layout.strips), "Reading bands")
+        strip = next(strip_inputs)
+        if (strip.first, strip.last) != (first, last):
+            raise ValueError(f"strip input for tile rows {strip.first}-{strip.last}, expected {first}-{last}")
+        tiles = [
+            (i, j)
+            for i in range(first, last + 1)
+            for j in range(layout.cols.count)
+            if strip.tiles_valid[(i - first) * row_step:][:tile_rows, j * col_step:][:, :tile_cols].any()
+        ]
+        if not tiles:
+            yield _Batch(number, strip, [], None, 0, 0, True)
+        for done in range(0, len(tiles), batch_size):
+            batch = tiles[done: done + batch_size]
+            stack = np.stack([
+                strip.tiles[:, (i - first) * row_step:][:, :tile_rows, j * col_step:][:, :, :tile_cols]
+                for i, j in batch
+            ])
+            yield _Batch(number, strip, batch, stack, done + len(batch), len(tiles), done + len(batch) == len(tiles))
+
+
 def blend_strips(
     inputs: Iterable[StripInput],
     predict: Predict,
@@ -101,6 +165,8 @@ def blend_strips(
     n_classes: int,
     *,
     batch_size: int = 4,
+    lanes: int = 1,
+    clock: StageClock | None = None,
     feedback: Feedback | None = None,
     share: float = 100.0,
 ) -> Iterator[BlendedRows]:
@@ -109,54 +175,50 @@ def blend_strips(
     `inputs` yields one StripInput per strip of `layout.strips`, in order; it is
     asked for the next strip only after "Reading bands" is reported, so a
     reader that works ahead never reports for it. Tiles without a single valid
-    pixel are skipped. Progress runs from 0 to `share` percent.
+    pixel are skipped. `lanes` batches run through `predict` at once
+    (pipeline.ordered_map; `clock` gets the time spent waiting for them as
+    "infer"); their answers are added in the order of the tiles, so the
+    result does not depend on `lanes`. Progress runs from 0 to `share` percent.
     """
-    feedback = feedback or SilentFeedback()
+    feedback = _Forward(feedback or SilentFeedback())
+    answers = closing(ordered_map(lambda batch: None if batch.stack is None else predict(batch.stack),
+                                  _batches(inputs, layout, batch_size, feedback, share), lanes, clock))
+    with answers as ordered:
+        yield from _blended(ordered, layout, n_classes, feedback, share)
+
+
+def _blended(answers: Iterator[tuple[_Batch, np.ndarray | None]], layout: TileLayout, n_classes: int,
+             feedback: Feedback, share: float) -> Iterator[BlendedRows]:
     tile_rows, tile_cols, window = layout.rows.size, layout.cols.size, layout.window
     row_step, col_step = layout.rows.step, layout.cols.step
     count = len(layout.strips)
-    strip_inputs = iter(inputs)
     accumulated: np.ndarray | None = None  # (classes + 1 weight, rows, cols), rows from acc_first
     acc_first = 0
     emitted = 0
-    for number, (first, last) in enumerate(layout.strips, start=1):
+    number = 0
+    for batch, probs in answers:
         check_cancelled(feedback)
-        base = share * (number - 1) / count
-        feedback.progress(base, "Reading bands")
-        strip = next(strip_inputs)
-        if (strip.first, strip.last) != (first, last):
-            raise ValueError(f"strip input for tile rows {strip.first}-{strip.last}, expected {first}-{last}")
-        row_begin, row_end = layout.rows.span(first, last)
-        fresh = np.zeros((n_classes + 1, row_end - row_begin, strip.tiles.shape[2]), dtype=np.float32)
-        if accumulated is not None:
-            carried = accumulated[:, row_begin - acc_first:]
-            fresh[:, : carried.shape[1]] = carried
-            del carried
-        accumulated, acc_first = fresh, row_begin
-        del fresh
-
-        tiles = [
-            (i, j)
-            for i in range(first, last + 1)
-            for j in range(layout.cols.count)
-            if strip.tiles_valid[(i - first) * row_step:][:tile_rows, j * col_step:][:, :tile_cols].any()
-        ]
-        stage = f"Running the model (strip {number} of {count})"
-        for done in range(0, len(tiles), batch_size):
-            check_cancelled(feedback)
-            batch = tiles[done: done + batch_size]
-            stack = np.stack([
-                strip.tiles[:, (i - first) * row_step:][:, :tile_rows, j * col_step:][:, :, :tile_cols]
-                for i, j in batch
-            ])
-            probs = predict(stack)
-            for k, (i, j) in enumerate(batch):
-                r, c = (i - first) * row_step, j * col_step
-                accumulated[:n_classes, r: r + tile_rows, c: c + tile_cols] += probs[k] * window
-                accumulated[n_classes, r: r + tile_rows, c: c + tile_cols] += window
-            feedback.progress(base + share / count * min(1.0, (done + len(batch)) / len(tiles)), stage)
-
-        settled = layout.rows.settled_before(last + 1)
+        strip, first = batch.strip, batch.strip.first
+        if batch.number != number:  # the strip's first batch: its rows join the rolling buffer
+            number = batch.number
+            row_begin, row_end = layout.rows.span(first, strip.last)
+            fresh = np.zeros((n_classes + 1, row_end - row_begin, strip.tiles.shape[2]), dtype=np.float32)
+            if accumulated is not None:
+                carried = accumulated[:, row_begin - acc_first:]
+                fresh[:, : carried.shape[1]] = carried
+                del carried
+            accumulated, acc_first = fresh, row_begin
+            del fresh
+        for k, (i, j) in enumerate(batch.tiles):
+            r, c = (i - first) * row_step, j * col_step
+            accumulated[:n_classes, r: r + tile_rows, c: c + tile_cols] += probs[k] * window
+            accumulated[n_classes, r: r + tile_rows, c: c + tile_cols] += window
+        if batch.tiles:
+            feedback.progress(share * (number - 1 + batch.done / batch.of) / count,
+                              f"Running the model (strip {number} of {count})")
+        if not batch.last:
+            continue
+        settled = layout.rows.settled_before(strip.last + 1)
         if settled > emitted:
             local = slice(emitted - acc_first, settled - acc_first)
             summed = accumulated[:n_classes, local, layout.image_cols]

@@ -157,13 +157,15 @@ def run_mask(
     tiling: Tiling | None = None,
     read_ahead_strips: bool = True,
     codes_thread: bool = True,
+    lanes: int = 1,
 ) -> MaskResult:
     """Mask whatever `source` delivers (on the model grid) and write it on `output_grid` (same CRS).
 
     tiling: tiles fitted to the image (the session must have free rows and columns); None: the card's
     tile_size and overlap, laid out as CSmask lays its tiles. read_ahead_strips: read the next strip while the model runs;
     codes_thread: turn the model's rows into codes and write them in a thread of their own while the model
-    goes on (both off only to measure what they give).
+    goes on (both off only to measure what they give). lanes: batches the model runs at once on the CPU
+    (ThreadPlan.lanes; a GPU runs one at a time).
     """
     started = time.perf_counter()
     notices = feedback if isinstance(feedback, Notices) else Notices(feedback or SilentFeedback())
@@ -191,8 +193,9 @@ def run_mask(
         check_writable(probabilities)
     strips = clock.timed_iterator(read_strips(source, layout, card, model_positions, extra_positions), "read")
     reads = read_ahead(strips) if read_ahead_strips else strips
-    blended = blend_strips(clock.timed_iterator(reads, "waiting for reads"), clock.timed_call(predictor, "infer"),
-                           layout, n_classes, batch_size=predictor.batch_size, feedback=notices, share=RUN_SHARE)
+    blended = blend_strips(clock.timed_iterator(reads, "waiting for reads"), predictor, layout, n_classes,
+                           batch_size=predictor.batch_size, lanes=lanes if device_used == "CPU" else 1, clock=clock,
+                           feedback=notices, share=RUN_SHARE)
     try:
         with atomic_output(output) as temporary, \
                 (atomic_output(probabilities) if probabilities is not None else nullcontext(None)) as temp_probs, \
@@ -365,8 +368,9 @@ def mask_raster(
                          {"INPUT": raster_path, "MODEL": model_file(model)})
     check_scaling(scale, offset, str(raster_path))
     level = level.upper()
+    cores = ThreadPlan.for_cores(threads)
     prep = prepare(model, level, list(bands), f"the raster {raster_path} (LEVEL)", b10="cirrus" in bands,
-                   cirrus_layer=False, product_id=None, device=device, threads=ThreadPlan.for_cores(threads).onnx,
+                   cirrus_layer=False, product_id=None, device=device, threads=cores.onnx,
                    notices=notices, open_session=open_session)
     card, class3 = prep.card, prep.class3
     needed = [name for name in card.band_names if name not in bands]
@@ -400,7 +404,7 @@ def mask_raster(
             source, own_grid, card, prep.session, output,
             device_used=prep.device_used, product_id=Path(raster_path).name, class3=class3.rule,
             class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=steps,
-            tiling=prep.tiling, batch_size=prep.batch_size,
+            tiling=prep.tiling, batch_size=prep.batch_size, lanes=cores.lanes,
         )
     return replace(result, seconds=round(time.perf_counter() - started, 3))
 
@@ -500,7 +504,7 @@ def mask_product(
             source, output_grid, card, prep.session, output,
             device_used=prep.device_used, product_id=product.product_id, class3=class3.rule,
             class3_source=class3.source, probabilities=probabilities, feedback=notices, post_steps=steps,
-            tiling=prep.tiling, batch_size=prep.batch_size, read_ahead_strips=read_ahead,
+            tiling=prep.tiling, batch_size=prep.batch_size, read_ahead_strips=read_ahead, lanes=cores.lanes,
         )
     return replace(result, seconds=round(time.perf_counter() - started, 3), resolutions_used=used,
                    warnings=list(notices.messages))

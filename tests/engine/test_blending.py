@@ -38,6 +38,28 @@ def test_a_pointwise_model_comes_back_exactly_in_rows_that_cover_the_image_once(
     np.testing.assert_array_equal(extras[0], positions(height, width)[1])  # handed on unblended, row for row
 
 
+def test_two_lanes_blend_the_same_rows_as_one():
+    """The answers of calls running side by side are added in the tiles' order, so the sums are the same."""
+    height, width = 300, 517
+    card = card_from_dict(card_dict(["column", "row"], tile=64, overlap=0.25, output="probabilities"), "test")
+    layout = TileLayout.for_image(height, width, 64, 0.25, 2)
+    rng = np.random.default_rng(3)
+    answers = {}
+
+    def per_tile(stack: np.ndarray) -> np.ndarray:  # a fixed random answer per tile, whichever lane asks
+        key = stack[:, :, 0, 0].tobytes()
+        answers.setdefault(key, rng.dirichlet(np.ones(3), size=(len(stack), 64, 64)).astype(np.float32))
+        return np.moveaxis(answers[key], -1, 1)
+
+    runs = []
+    for lanes in (1, 2):
+        source = ArraySource(positions(height, width) + 1, ["column", "row"], utm_grid(width, height))
+        strips = read_strips(source, layout, card, [0, 1], [1])
+        runs.append(np.concatenate([b.probabilities for b in blend_strips(strips, per_tile, layout, 3, lanes=lanes)],
+                                   axis=1))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
 def test_rows_are_handed_on_strip_by_strip_not_at_the_end():
     height, width = 600, 200
     data = positions(height, width)

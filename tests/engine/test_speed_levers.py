@@ -34,7 +34,7 @@ from s2cloudmask.inference.errors import ModelError, OutputError, ProductError
 from s2cloudmask.inference.masking.engine import mask_product, mask_raster, run_mask
 from s2cloudmask.inference.masking.model_card import Tiling, builtin_card, card_from_dict, load_card
 from s2cloudmask.inference.masking.model_graph import free_spatial_dims
-from s2cloudmask.inference.masking.pipeline import ThreadPlan, hand_off, read_ahead
+from s2cloudmask.inference.masking.pipeline import ThreadPlan, hand_off, ordered_map, read_ahead
 from s2cloudmask.inference.masking.predict import TilePredictor, gpu_batch_size
 from s2cloudmask.inference.masking.session import create_session, gpu_providers, onnxruntime
 from s2cloudmask.inference.reading.product import open_product, product_grid
@@ -193,6 +193,89 @@ def test_an_error_while_producing_stops_the_consumer_before_it_finishes():
     assert not any(t.name == "s2cloudmask-hand-off" for t in threading.enumerate())
 
 
+# --- model calls side by side (ordered_map) on their own --------------------------------------------------------
+
+def test_two_lanes_run_two_calls_at_once_and_answer_in_order():
+    both_running = threading.Barrier(2, timeout=10)  # broken, and the test fails, unless two calls overlap
+    threads = set()
+
+    def call(item):
+        threads.add(threading.current_thread().name)
+        if item < 2:
+            both_running.wait()
+        time.sleep(0.001 * (item % 3))  # later items may finish first
+        return item * item
+
+    assert list(ordered_map(call, iter(range(20)), lanes=2)) == [(i, i * i) for i in range(20)]
+    assert all(name.startswith("s2cloudmask-model") for name in threads) and len(threads) == 2
+    assert not any(t.name.startswith("s2cloudmask-model") for t in threading.enumerate())
+
+
+def test_one_lane_calls_in_the_callers_thread():
+    threads = set()
+
+    def call(item):
+        threads.add(threading.current_thread().name)
+        return item
+
+    assert [item for item, _ in ordered_map(call, iter(range(5)), lanes=1)] == list(range(5))
+    assert threads == {threading.current_thread().name}
+
+
+def test_a_failed_call_raises_at_its_item_and_leaves_no_thread():
+    def call(item):
+        if item == 4:
+            raise ModelError("The model m.onnx failed on a tile")
+        return item
+
+    seen = []
+    with pytest.raises(ModelError, match="m.onnx"):
+        for item, _ in ordered_map(call, iter(range(50)), lanes=2):
+            seen.append(item)
+    assert seen == [0, 1, 2, 3]
+    assert not any(t.name.startswith("s2cloudmask-model") for t in threading.enumerate())
+
+
+def test_a_caller_that_stops_early_drops_the_calls_not_started():
+    taken, called = [], []
+
+    def items():
+        for item in range(1000):
+            taken.append(item)
+            yield item
+
+    def call(item):
+        called.append(item)
+        time.sleep(0.01)
+        return item
+
+    answers = ordered_map(call, items(), lanes=2)
+    assert next(answers) == (0, 0)
+    answers.close()
+    count = len(called)
+    time.sleep(0.1)
+    assert len(called) == count <= len(taken) <= 4  # one beyond the two running, then nothing more
+    assert not any(t.name.startswith("s2cloudmask-model") for t in threading.enumerate())
+
+
+def test_two_lanes_give_the_real_products_mask(real_l2a, tmp_path):
+    """Two model calls at once, each with one onnxruntime thread, against one call with two threads."""
+    product = open_product(real_l2a)
+    card = builtin_card("L2A", product.bands)
+    bands = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B8A", "swir16": "B11", "swir22": "B12"}
+    grid = product_grid(product, 60, WINDOW).resampled(30)
+    masks = []
+    for plan in (ThreadPlan(onnx=2, reader=2, lanes=1), ThreadPlan(onnx=1, reader=2, lanes=2)):
+        session, _ = create_session(card.model_path, "cpu", plan.onnx)
+        with ProductSource(product, bands, grid, threads=plan.reader) as source:
+            result = run_mask(source, grid, card, session, tmp_path / f"{plan.lanes}.tif", lanes=plan.lanes,
+                              tile_rows_per_strip=1)
+        masks.append(read_mask(tmp_path / f"{plan.lanes}.tif"))
+        assert result.stage_seconds["infer"] > 0
+    valid = masks[0] > 0
+    assert ((masks[0] == masks[1]) & valid).sum() / valid.sum() >= 0.9999
+
+
 # --- free spatial dimensions and fitted tiles (off by default) ----------------------------------------------------
 
 def test_free_spatial_dims_let_a_fixed_size_model_take_any_tile(tmp_path):
@@ -283,12 +366,18 @@ def test_a_process_limited_to_one_core_sizes_its_threads_for_one():
     os.sched_setaffinity(0, {min(allowed)})
     try:
         assert usable_cores() == 1
-        assert ThreadPlan.for_cores() == ThreadPlan(onnx=1, reader=1)
+        assert ThreadPlan.for_cores() == ThreadPlan(onnx=1, reader=1, lanes=1)
         session, _ = create_session(card.model_path, "cpu")
     finally:
         os.sched_setaffinity(0, allowed)
     assert session.get_session_options().intra_op_num_threads == 1
     assert usable_cores() == len(allowed)
+
+
+def test_two_cores_or_more_run_two_model_calls_at_once_sharing_the_cores():
+    assert ThreadPlan.for_cores(2) == ThreadPlan(onnx=1, reader=2, lanes=2)
+    assert ThreadPlan.for_cores(3) == ThreadPlan(onnx=2, reader=3, lanes=2)
+    assert ThreadPlan.for_cores(16) == ThreadPlan(onnx=8, reader=16, lanes=2)
 
 
 def test_sessions_let_idle_threads_sleep():
