@@ -32,6 +32,7 @@ from .grid import Grid
 from .outputs import SIDECAR_SUFFIXES, gdal_write_errors, partial_path, target_of
 
 COG_BLOCK = 512
+CLASS_DEFLATE_LEVEL = 5  # of class rasters (cog_options says why)
 # The staging file is read once, by the COG driver: fast compression is enough, and none for a raster as small
 # as a mask (a full tile's is 120 MB; compressing it took more CPU than the rest of its writing).
 STAGING_OPTIONS = ["TILED=YES", "BIGTIFF=IF_SAFER"]
@@ -64,6 +65,8 @@ def cog_options(resampling: str, width: int, height: int, *, overviews_given: bo
 
     Continuous values get the predictor that suits their data type; classes none: differences between
     neighbouring class codes mean nothing, and a full tile's mask came out 15 % smaller and faster without.
+    Classes are compressed at DEFLATE level 5 rather than GDAL's 6: on a full tile's mask the copy took
+    0.38 s instead of 0.84 s for a file 8 % larger (4.27 MB instead of 3.95; level 4: 5.53 MB).
     """
     overviews = (["OVERVIEWS=FORCE_USE_EXISTING"] if overviews_given else
                  ["OVERVIEWS=IGNORE_EXISTING", f"OVERVIEW_COUNT={overview_count(width, height)}"])
@@ -71,7 +74,7 @@ def cog_options(resampling: str, width: int, height: int, *, overviews_given: bo
     return [
         f"BLOCKSIZE={COG_BLOCK}",
         "COMPRESS=DEFLATE",
-        f"PREDICTOR={'NO' if classes else 'YES'}",
+        *(["PREDICTOR=NO", f"LEVEL={CLASS_DEFLATE_LEVEL}"] if classes else ["PREDICTOR=YES"]),
         f"RESAMPLING={resampling}",
         *overviews,
         f"NUM_THREADS={usable_cores()}",
