@@ -12,7 +12,7 @@ reported:
 - CSmask: ukis-csmask's own CSmask after reading the six bands onto 30 m as its users do (GDAL's
   averaging through rasterio), compute and reading timed apart; its classes are compared with the
   engine's on the 30 m grid;
-- two floors: the bare model (`session.run`, same model, batch and threads, inputs already in
+- two floors: the bare model (`session.run`, same model, batch, threads and lanes, inputs already in
   memory) over exactly the tiles the engine runs, and over the image's pixels once (256 px tiles
   without overlap, those with valid pixels);
 - s2cloudless: S2PixelCloudDetector on the same 30 m grid (its 10 L1C bands, already in memory),
@@ -68,22 +68,26 @@ def _model_bands(product) -> list[str]:
 
 
 def child_bare(args: argparse.Namespace) -> dict:
-    """`session.run` alone on random tiles of the engine's size, batch and threads: the floor."""
+    """`session.run` alone on random tiles of the engine's size, batch, threads and lanes: the floor."""
     import numpy as np
     from s2cloudmask.inference.masking.engine import batch_size
     from s2cloudmask.inference.masking.model_card import builtin_card
+    from s2cloudmask.inference.masking.pipeline import ThreadPlan, ordered_map
     from s2cloudmask.inference.masking.session import create_session
 
     card = builtin_card(args.level, ["B02", "B03", "B04", "B08", "B11", "B12"])
-    session, device = create_session(card.model_path, args.device, free_spatial=True)
+    plan = ThreadPlan.for_cores()
+    session, device = create_session(card.model_path, args.device, plan.onnx, free_spatial=True)
     batch = batch_size(device, card, card.tiling)
     name = session.get_inputs()[0].name
     tiles = np.random.default_rng(0).normal(size=(batch, len(card.band_names), args.tile_rows,
                                                   args.tile_cols)).astype(np.float32)
     session.run(None, {name: tiles[:1]})  # the first call allocates; the engine's is inside its stages too
     started = time.perf_counter()
-    for done in range(0, args.tiles, batch):
-        session.run(None, {name: tiles[: min(batch, args.tiles - done)]})
+    counts = [min(batch, args.tiles - done) for done in range(0, args.tiles, batch)]
+    for _ in ordered_map(lambda count: session.run(None, {name: tiles[:count]}), iter(counts),
+                         plan.lanes if device == "CPU" else 1):
+        pass
     return {"seconds": time.perf_counter() - started, "device": device, "tiles": args.tiles}
 
 

@@ -30,7 +30,7 @@ def speed(repeat: int, size: int) -> list[str]:
 
     import numpy as np
     from s2cloudmask.inference.masking.cirrus import plan_class3
-    from s2cloudmask.inference.masking.engine import BATCH_SIZE, batch_size, refinement_steps, run_mask
+    from s2cloudmask.inference.masking.engine import batch_size, refinement_steps, run_mask
     from s2cloudmask.inference.masking.model_card import builtin_card
     from s2cloudmask.inference.cores import usable_cores
     from s2cloudmask.inference.masking.pipeline import ThreadPlan
@@ -59,17 +59,16 @@ def speed(repeat: int, size: int) -> list[str]:
             sessions[threads] = create_session(card.model_path, "cpu", threads, free_spatial=card.tiling is not None)[0]
         return sessions[threads]
 
-    default = {"onnx": plan.onnx, "reader": plan.reader, "batch": batch_size("CPU", card, card.tiling),
-               "read_ahead_strips": True, "codes_thread": True}
-    first = (f"default (thread plan: onnxruntime {plan.onnx}, reader {plan.reader}; read-ahead, codes thread, "
-             f"batch {default['batch']})")
+    default = {"plan": plan, "batch": batch_size("CPU", card, card.tiling), "read_ahead_strips": True,
+               "codes_thread": True}
+    first = f"default (thread plan: {described(plan)}; read-ahead, codes thread, batch {default['batch']})"
     variants = {first: {}}
-    plans = {first: (plan.onnx, plan.reader)}
-    for onnx, reader in thread_plans(usable_cores()):
-        if (onnx, reader) != (plan.onnx, plan.reader):
-            plans[f"thread plan: onnxruntime {onnx}, reader {reader}"] = (onnx, reader)
-            variants[f"thread plan: onnxruntime {onnx}, reader {reader}"] = {"onnx": onnx, "reader": reader}
-    other_batch = 1 if default["batch"] != 1 else BATCH_SIZE
+    plans = {first: plan}
+    for other in thread_plans(usable_cores()):
+        if other != plan:
+            plans[f"thread plan: {described(other)}"] = other
+            variants[f"thread plan: {described(other)}"] = {"plan": other}
+    other_batch = 4 if default["batch"] == 1 else 1
     variants.update({
         "no codes thread (codes and writing in the model's thread)": {"codes_thread": False},
         "no read-ahead": {"read_ahead_strips": False},
@@ -79,12 +78,12 @@ def speed(repeat: int, size: int) -> list[str]:
     folder = Path(tempfile.mkdtemp())
 
     def run(option: dict) -> tuple[float, float]:
-        model_session = session(option["onnx"])  # made before the clock starts
+        model_session = session(option["plan"].onnx)  # made before the clock starts
         with ProductSource(product, bands, out_grid.resampled(card.resolution), class3.layers,
-                           option["reader"]) as source:
+                           option["plan"].reader) as source:
             wall, used = time.perf_counter(), cpu()
             run_mask(source, out_grid, card, model_session, folder / "mask.tif", class3=class3.rule,
-                     post_steps=steps, tiling=card.tiling, batch_size=option["batch"],
+                     post_steps=steps, tiling=card.tiling, batch_size=option["batch"], lanes=option["plan"].lanes,
                      read_ahead_strips=option["read_ahead_strips"], codes_thread=option["codes_thread"])
             return time.perf_counter() - wall, cpu() - used
 
@@ -102,18 +101,27 @@ def speed(repeat: int, size: int) -> list[str]:
         lines.append(f"| {name} | {wall:.1f} | {', '.join(f'{w:.1f}' for w, _ in runs)} | {wall / base:.2f} | "
                      f"{used:.1f} | {used / base_cpu:.2f} |")
     fastest = min(plans, key=lambda name: float(np.median([w for w, _ in times[name]])))
-    onnx, reader = plans[fastest]
-    lines += ["", f"Fastest thread plan by median wall time: onnxruntime {onnx} threads, {reader} band files at once "
+    lines += ["", f"Fastest thread plan by median wall time: {described(plans[fastest])} "
                   + ("(the default, ThreadPlan.for_cores in inference/masking/pipeline.py)." if fastest == first else
                      f"({float(np.median([w for w, _ in times[fastest]])) / base:.2f} of the default's time; the "
                      "default is ThreadPlan.for_cores in inference/masking/pipeline.py).")]
     return lines
 
 
-def thread_plans(cores: int) -> list[tuple[int, int]]:
-    """(onnxruntime threads, band files read at once) to try: all cores to both, or a core kept for the other."""
+def thread_plans(cores: int) -> list:
+    """The plans to try: the default; one model call at a time on every core, with every core or one for the
+    reader; a core kept for the other side."""
+    from s2cloudmask.inference.masking.pipeline import ThreadPlan
+
     spare = max(1, cores - 1)
-    return list(dict.fromkeys([(cores, cores), (cores, 1), (spare, 1), (spare, cores)]))
+    return list(dict.fromkeys([ThreadPlan.for_cores(cores), ThreadPlan(cores, cores), ThreadPlan(cores, 1),
+                               ThreadPlan(spare, 1), ThreadPlan(spare, cores)]))
+
+
+def described(plan) -> str:
+    threads = f"onnxruntime {plan.onnx} thread{'s' if plan.onnx > 1 else ''}"
+    calls = f"one model call at a time, {threads}" if plan.lanes == 1 else f"{plan.lanes} model calls at once, {threads} each"
+    return f"{calls}, reader {plan.reader}"
 
 
 REVISIONS = "## Levers measured revision against revision"  # written from `make bench-revisions`, kept here

@@ -259,7 +259,7 @@ def inference_cost(sizes=SIZES, rounds: int = 3) -> dict[str, float]:
     import resource
 
     import numpy as np
-    from s2cloudmask.inference.masking.engine import BATCH_SIZE, FITTED_BATCH_SIZE
+    from s2cloudmask.inference.masking.engine import CPU_BATCH_SIZE
     from s2cloudmask.inference.masking.model_card import builtin_card
     from s2cloudmask.inference.masking.session import create_session
 
@@ -270,8 +270,8 @@ def inference_cost(sizes=SIZES, rounds: int = 3) -> dict[str, float]:
     card = builtin_card("L1C", ["B02", "B03", "B04", "B08", "B11", "B12"])
     session, _ = create_session(card.model_path, "cpu", 1, free_spatial=True)
     rng = np.random.default_rng(0)
-    inputs = {f"{size}/{batch}": rng.normal(size=(batch, len(card.bands), size, size)).astype(np.float32)
-              for size in sizes for batch in sorted({BATCH_SIZE, FITTED_BATCH_SIZE})}
+    inputs = {f"{size}/{CPU_BATCH_SIZE}": rng.normal(size=(CPU_BATCH_SIZE, len(card.bands), size, size))
+              .astype(np.float32) for size in sizes}
     for tiles in inputs.values():
         session.run(None, {"input": tiles})  # the first call of a shape allocates
     cost: dict[str, list[float]] = {key: [] for key in inputs}
@@ -369,12 +369,11 @@ def within_noise(per_figure: dict, reference: dict, margin: dict) -> bool:
 
 def table(geometries: list[Geometry], figures: dict, cost: dict[str, float], shadow_check: bool) -> tuple[list[str], Geometry]:
     """The Markdown table and the fastest geometry within noise of CSmask's."""
-    from s2cloudmask.inference.masking.engine import BATCH_SIZE, FITTED_BATCH_SIZE
+    from s2cloudmask.inference.masking.engine import CPU_BATCH_SIZE
 
     def cpu(geometry: Geometry) -> float:
         size = geometry.axis(FULL_TILE_MODEL_PIXELS).size
-        batch = FITTED_BATCH_SIZE if geometry.fitted else BATCH_SIZE
-        return geometry.model_pixels() * cost[f"{size}/{batch}"]
+        return geometry.model_pixels() * cost[f"{size}/{CPU_BATCH_SIZE}"]
 
     margin = noise(figures)
     reference = figures[CSMASK.key]

@@ -58,8 +58,9 @@ from .shadows import ShadowCheck, ShadowGeometry
 from .upsampling import Upsampler
 from .writer import MaskWriter, is_cloud_mask, mask_tags, probability_percent
 
-BATCH_SIZE = 4  # tiles per session call with the card's own tile size
-FITTED_BATCH_SIZE = 1  # with fitted tiles on a CPU: no faster in larger batches (2 cores), and less memory
+# Tiles per session call on a CPU. Two calls run at once (ThreadPlan.lanes), and one tile per call took the
+# least CPU and memory: on a full tile, 300-400 MB less peak memory than four (docs/speed-levers.md).
+CPU_BATCH_SIZE = 1
 TILE_ROWS_PER_STRIP = 2
 WRITE = "write and overviews"  # the codes thread handing rows to the writer, which builds the overviews
 RUN_SHARE = 95.0  # percent of the progress bar for reading and inference; the rest is writing
@@ -151,7 +152,7 @@ def run_mask(
     class3_source: str = "",
     probabilities: str | Path | None = None,
     feedback: Feedback | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int = CPU_BATCH_SIZE,
     tile_rows_per_strip: int = TILE_ROWS_PER_STRIP,
     post_steps: Sequence[PostStep] = (),
     tiling: Tiling | None = None,
@@ -265,13 +266,12 @@ def refinement_steps(geometry: ShadowGeometry | None, buffer: float) -> list[Pos
 def batch_size(device_used: str, card: ModelCard, tiling: Tiling | None) -> int:
     """Tiles per session call for the device that runs and the tiling chosen.
 
-    A GPU takes as many tiles as half its free memory holds; on a CPU larger batches are no faster
-    (docs/benchmarks.md), so the card's own tiles go in fours and fitted tiles one at a time.
+    A GPU takes as many tiles as half its free memory holds; a CPU one tile at a time (CPU_BATCH_SIZE).
     """
     if device_used != "CPU":
         tile = tiling.max_tile if tiling else card.tile_size
         return gpu_batch_size(free_gpu_memory(), tile * tile)
-    return FITTED_BATCH_SIZE if tiling else BATCH_SIZE
+    return CPU_BATCH_SIZE
 
 
 @dataclass(frozen=True)
