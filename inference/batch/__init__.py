@@ -7,7 +7,7 @@ a product that fails is recorded with its message and never stops the others.
 dask is imported only when a run starts, so the plugin loads without it.
 
     inputs.py    what the user names (folder, glob, list file, STAC items) -> product paths
-    workers.py   how many workers and onnxruntime threads this machine holds
+    workers.py   how many workers, and cores each, this machine holds
     records.py   one JSON record per product: the resume state and the summary's row
     task.py      what a worker does with one product
     cluster.py   a LocalCluster or the named scheduler, as a dask Client

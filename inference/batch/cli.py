@@ -37,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
                                             f"${SCHEDULER_VARIABLE}, else workers on this machine; "
                                             f"'{LOCAL}': this machine in any case)")
     parser.add_argument("--workers", type=int, help="local worker processes (default: chosen for cores and memory)")
-    parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads per worker (default: chosen)")
+    parser.add_argument("--threads", type=int, default=0, help="cores per worker (default: chosen)")
     parser.add_argument("--retries", type=int, default=1, help="tries more when the worker running a product dies")
     parser.add_argument("--model", default="auto", help="'auto' or the path of an .onnx model with a card")
     parser.add_argument("--device", choices=DEVICES, default="auto")

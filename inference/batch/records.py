@@ -53,7 +53,7 @@ class Settings:
     device: str = "auto"
     resolution: int = DEFAULT_RESOLUTION
     compare: bool = True  # compare with the SCL where the product has one (L2A)
-    threads: int = 0  # onnxruntime threads per worker; 0: all the worker's cores
+    threads: int = 0  # cores per worker (ThreadPlan.for_cores); 0: all the worker's cores
     shadow_check: bool = DEFAULT_SHADOW_CHECK
     buffer: float = DEFAULT_BUFFER  # metres
     extent: tuple | None = None  # (xmin, ymin, xmax, ymax, crs): mask only this area of each product

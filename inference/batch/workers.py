@@ -1,10 +1,10 @@
-"""How many workers, and how many onnxruntime threads each, this machine holds.
+"""How many workers, and how many cores each, this machine holds.
 
-Each worker masks one product at a time. Two onnxruntime threads per worker
-keep a core busy while the other reads JPEG 2000 (decoding is single-threaded
-per band), so on a CPU the cores are split into workers of two threads; memory
-caps the count, because every product in flight holds its strips, its
-session and GDAL's caches (about 1.4 GB at most for a full 10980 x 10980 tile,
+Each worker masks one product at a time. Two cores per worker keep the model
+busy while JPEG 2000 is decoded (decoding is single-threaded per band; a run
+shares its cores between them, pipeline.ThreadPlan), so on a CPU the cores are
+split into workers of two; memory caps the count, because every product in
+flight holds its strips, its session and GDAL's caches (about 1.4 GB at most for a full 10980 x 10980 tile,
 docs/benchmarks.md). A GPU is shared best by one worker that owns the session
 and feeds it from all the cores.
 """
@@ -27,19 +27,19 @@ THREADS_PER_CPU_WORKER = 2
 @dataclass(frozen=True)
 class WorkerPlan:
     workers: int
-    threads: int  # onnxruntime intra-op threads per worker
+    threads: int  # cores per worker: the `threads` of each run (pipeline.ThreadPlan.for_cores)
     memory_limit: int  # bytes per worker (dask restarts a worker that goes far beyond it)
     reason: str
 
     def describe(self) -> str:
-        return f"{self.workers} worker(s) x {self.threads} onnxruntime thread(s) ({self.reason})"
+        return f"{self.workers} worker(s) x {self.threads} core(s) ({self.reason})"
 
 
 def check_counts(*, workers: int | None, threads: int, retries: int) -> None:
     """Refuse worker, thread and retry counts no run can mean, naming the one that is wrong."""
     for name, value, low, high, meaning in (
         ("workers", workers, 1, MAX_WORKERS, "worker processes, or leave it out to choose from the machine"),
-        ("threads", threads, 0, MAX_THREADS, "onnxruntime threads per worker, 0 to choose from the machine"),
+        ("threads", threads, 0, MAX_THREADS, "cores per worker, 0 to choose from the machine"),
         ("retries", retries, 0, MAX_RETRIES, "more tries of a product whose worker died"),
     ):
         if value is None and name == "workers":

@@ -45,9 +45,9 @@ class ThreadPlan:
 
     Every core to both sides: the sessions' idle threads sleep rather than spin, so neither side holds a core
     it is not using. On two cores or more, two model calls run at once, each with half the cores: a call
-    never waits for a sibling thread that the reader has pushed off its core, and the pair spends 5 % less
-    CPU than one call on every core (docs/speed-levers.md). `make bench-levers` times the other plans
-    against this one.
+    never waits for a sibling thread that the reader has pushed off its core, and the bare model over a full
+    tile's tiles took 3-5 % less CPU that way than as one call on both cores (docs/speed-levers.md has the
+    whole run). `make bench-levers` times the other plans against this one.
     """
 
     onnx: int
