@@ -181,14 +181,16 @@ def blend_strips(
     result does not depend on `lanes`. Progress runs from 0 to `share` percent.
     """
     feedback = _Forward(feedback or SilentFeedback())
-    answers = closing(ordered_map(lambda batch: None if batch.stack is None else predict(batch.stack),
-                                  _batches(inputs, layout, batch_size, feedback, share), lanes, clock))
-    with answers as ordered:
-        yield from _blended(ordered, layout, n_classes, feedback, share)
+    batches = _batches(inputs, layout, batch_size, feedback, share)
+    with closing(ordered_map(lambda batch: None if batch.stack is None else predict(batch.stack), batches, lanes,
+                             clock)) as answers:
+        yield from _blended(answers, layout, n_classes, feedback, share)
 
 
 def _blended(answers: Iterator[tuple[_Batch, np.ndarray | None]], layout: TileLayout, n_classes: int,
              feedback: Feedback, share: float) -> Iterator[BlendedRows]:
+    """The answers added into the rolling buffer where their tiles lie; after a strip's last batch, the rows
+    that no later tile reaches."""
     tile_rows, tile_cols, window = layout.rows.size, layout.cols.size, layout.window
     row_step, col_step = layout.rows.step, layout.cols.step
     count = len(layout.strips)

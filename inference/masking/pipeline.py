@@ -7,11 +7,10 @@ and `hand_off` gives the model's finished rows to a background thread that
 turns them into codes and writes them while the model goes on (GDAL, ONNX
 Runtime and numpy's large operations all release the GIL). Blending stays on
 the caller's thread, so progress and cancellation reach the caller where they
-always did. Errors
-raised in any thread, such as a corrupt JPEG 2000 file or a full disk, reach
-the caller unchanged, and every thread is stopped and joined before the run
-returns. `StageClock` sums the seconds each stage takes, for the result and
-for tools/bench.py.
+always did. Errors raised in any thread, such as a corrupt JPEG 2000 file or a
+full disk, reach the caller unchanged, and every thread is stopped and joined
+before the run returns. `StageClock` sums the seconds each stage takes, for the
+result and for tools/bench.py.
 """
 
 from __future__ import annotations

@@ -60,6 +60,33 @@ def test_two_lanes_blend_the_same_rows_as_one():
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
+class Progress:
+    def __init__(self) -> None:
+        self.reports: list[tuple[float, str]] = []
+
+    def progress(self, percent: float, stage: str) -> None:
+        self.reports.append((percent, stage))
+
+    def is_cancelled(self) -> bool:
+        return False
+
+    def warn(self, message: str) -> None:
+        pass
+
+
+def test_progress_never_goes_back_while_the_next_strip_is_read_ahead_of_the_model():
+    height, width = 600, 200
+    card = card_from_dict(card_dict(["column", "row"], tile=64, overlap=0.25, output="probabilities"), "test")
+    layout = TileLayout.for_image(height, width, 64, 0.25, 1)
+    strips = read_strips(ArraySource(positions(height, width), ["column", "row"], utm_grid(width, height)), layout,
+                         card, [0, 1], [])
+    feedback = Progress()
+    list(blend_strips(strips, one_hot_position, layout, 3, batch_size=1, lanes=2, feedback=feedback, share=95.0))
+    percents = [percent for percent, _ in feedback.reports]
+    assert percents == sorted(percents) and percents[-1] == pytest.approx(95.0)
+    assert {stage.split(" (")[0] for _, stage in feedback.reports} == {"Reading bands", "Running the model"}
+
+
 def test_rows_are_handed_on_strip_by_strip_not_at_the_end():
     height, width = 600, 200
     data = positions(height, width)
