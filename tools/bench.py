@@ -403,7 +403,8 @@ LABELS = {
     "s2cloudless": "s2cloudless (compute only)",
 }
 STAGE_NOTE = ("Stages of each engine row's median run, per thread: read (decoding and resampling the bands, in the "
-              "read-ahead thread); waiting for reads, infer, blend, waiting for the codes thread (the model's "
+              "read-ahead thread); waiting for reads, infer (waiting for the model's answers; on a CPU two calls "
+              "run at once, each in a thread of its own), blend, waiting for the codes thread (the caller's "
               "thread); upsample, codes, post-steps, and write and overviews (the codes thread); finish (the copy "
               "to a Cloud-Optimised GeoTIFF, after the others). The threads run at once, so the stages add up to "
               "more than the wall time.")
