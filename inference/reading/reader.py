@@ -94,6 +94,25 @@ class _AxisPlan:
     outside: np.ndarray  # (n,) bool: the target pixel draws on something outside the source
     lo: int  # the source index range [lo, hi) that the used taps need
     hi: int
+    period: int = 0  # targets after which the weights repeat and the sources move on by `stride`; 0: none
+    stride: int = 0
+
+
+MAX_PERIOD = 6  # 20 m -> 30 m repeats every 2 targets, 10 m -> 60 m every one; anything else is read by index
+
+
+def _period(index: np.ndarray, weight: np.ndarray, used: np.ndarray) -> tuple[int, int]:
+    """(targets, sources) after which a plan repeats itself exactly, or (0, 0): a repeating plan is applied
+    with strided views of the source instead of gathering its pixels by index."""
+    count = len(index)
+    for period in range(1, min(MAX_PERIOD, count - 1) + 1):
+        if not (np.array_equal(weight[period:], weight[:-period]) and np.array_equal(used[period:], used[:-period])):
+            continue
+        stride = int(index[period, 0] - index[0, 0])
+        if stride > 0 and np.array_equal(np.where(used[period:], index[period:] - index[:-period], stride),
+                                          np.full_like(index[period:], stride)):
+            return period, stride
+    return 0, 0
 
 
 def _snap(values: np.ndarray) -> np.ndarray:
@@ -149,7 +168,7 @@ def _plan_axis(mode: str, t_origin: float, t_step: float, start: int, count: int
     else:
         lo, hi = 0, 0
     index = np.where(used, index, lo)
-    return _AxisPlan(index=index, weight=weight, used=used, outside=outside, lo=lo, hi=hi)
+    return _AxisPlan(index, weight, used, outside, lo, hi, *_period(index, weight, used))
 
 
 def _taps(array: np.ndarray, plan: _AxisPlan, axis: int):
@@ -168,6 +187,8 @@ def _apply(array: np.ndarray, plan: _AxisPlan, axis: int, out: np.ndarray | None
     `array` may hold the file's integers: each tap's values are converted as they are weighted (exactly as
     converting the whole band first would, without that pass over it).
     """
+    if plan.period:
+        return _apply_repeating(array, plan, axis, out)
     result = None
     for k, taken, shape in _taps(array, plan, axis):
         if result is None:
@@ -176,6 +197,33 @@ def _apply(array: np.ndarray, plan: _AxisPlan, axis: int, out: np.ndarray | None
             result += np.multiply(taken, plan.weight[:, k].reshape(shape), dtype=np.float32)
     assert result is not None
     return result
+
+
+def _apply_repeating(array: np.ndarray, plan: _AxisPlan, axis: int, out: np.ndarray | None) -> np.ndarray:
+    """_apply for a plan that repeats itself: each phase of the repeat and each of its taps is one strided
+    view of the source and one scalar weight, in the same operations and order as _apply, so the sums are
+    the same to the bit (a tap of weight 0 adds nothing and is left out)."""
+    count = len(plan.index)
+    if out is None:
+        shape = list(array.shape)
+        shape[axis] = count
+        out = np.empty(shape, dtype=np.float32)
+    before = (slice(None),) * axis
+    for phase in range(min(plan.period, count)):
+        targets = out[before + (slice(phase, None, plan.period),)]
+        n = targets.shape[axis]
+        first = True
+        for k in np.flatnonzero(plan.weight[phase]):
+            start = int(plan.index[phase, k]) - plan.lo
+            taken = array[before + (slice(start, start + plan.stride * (n - 1) + 1, plan.stride),)]
+            if first:
+                np.multiply(taken, plan.weight[phase, k], out=targets, dtype=np.float32)
+                first = False
+            else:
+                targets += np.multiply(taken, plan.weight[phase, k], dtype=np.float32)
+        if first:
+            targets[...] = 0
+    return out
 
 
 def _apply_any(array: np.ndarray, plan: _AxisPlan, axis: int) -> np.ndarray:

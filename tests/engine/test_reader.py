@@ -333,3 +333,33 @@ def test_window_partly_outside_the_tile_is_nodata(product: Product):
     assert not block.valid[:10].any() and not block.valid[:, 30:].any()
     raw = _raw(product.band_files["B12"][60])[0:30, 642:672]
     np.testing.assert_array_equal(block.valid[10:, :30], raw != 0)
+
+
+@pytest.mark.parametrize(("mode", "t_step", "s_step", "origin"), [
+    ("average", 30.0, 20.0, 0.0),  # 20 m bands onto the model grid: repeats every 2 targets
+    ("average", 60.0, 10.0, 0.0),
+    ("average", 20.0, 10.0, 10.0),
+    ("average", 30.0, 20.0, 10.0),  # the grids shifted by half a source pixel
+    ("bilinear", 10.0, 20.0, 0.0),  # edge pixels replicated: no repeat from the first target on
+    ("average", 30.0, 7.0, 0.0),  # repeats only after 7 targets: read by index
+])
+def test_repeating_plans_resample_to_the_bit_as_by_index(mode, t_step, s_step, origin):
+    """The strided path for plans that repeat (reader._apply_repeating) against gathering every tap by index."""
+    from dataclasses import replace
+
+    from s2cloudmask.inference.reading.reader import _apply, _plan_axis
+
+    rng = np.random.default_rng(4)
+    source = rng.integers(0, 20000, size=(5, 700), dtype=np.uint16)
+    for start, count in [(0, 100), (7, 61), (33, 1)]:
+        plan = _plan_axis(mode, origin, t_step, start, count, 0.0, s_step, source.shape[1])
+        if mode == "average" and t_step / s_step in (1.5, 6.0, 2.0) and count > 7:
+            assert plan.period > 0
+        part = source[:, plan.lo:plan.hi]
+        strided = _apply(part, plan, 1)
+        by_index = _apply(part, replace(plan, period=0, stride=0), 1)
+        assert strided.dtype == by_index.dtype == np.float32
+        np.testing.assert_array_equal(strided, by_index)
+        rows = _plan_axis(mode, origin, t_step, start, count, 0.0, s_step, 700)
+        column = rng.integers(0, 20000, size=(rows.hi - rows.lo, 3)).astype(np.float32)
+        np.testing.assert_array_equal(_apply(column, rows, 0), _apply(column, replace(rows, period=0, stride=0), 0))
