@@ -106,7 +106,11 @@ class _Batch:
     stack: np.ndarray | None  # (n, bands, tile rows, tile cols)
     done: int  # tiles of the strip up to and including this batch
     of: int  # tiles of the strip
-    last: bool  # the strip's last batch
+
+    @property
+    def last(self) -> bool:
+        """The strip's last batch."""
+        return self.done == self.of
 
 
 class _Forward:
@@ -148,14 +152,14 @@ def _batches(inputs: Iterable[StripInput], layout: TileLayout, batch_size: int, 
             if strip.tiles_valid[(i - first) * row_step:][:tile_rows, j * col_step:][:, :tile_cols].any()
         ]
         if not tiles:
-            yield _Batch(number, strip, [], None, 0, 0, True)
+            yield _Batch(number, strip, [], None, 0, 0)
         for done in range(0, len(tiles), batch_size):
             batch = tiles[done: done + batch_size]
             stack = np.stack([
                 strip.tiles[:, (i - first) * row_step:][:, :tile_rows, j * col_step:][:, :, :tile_cols]
                 for i, j in batch
             ])
-            yield _Batch(number, strip, batch, stack, done + len(batch), len(tiles), done + len(batch) == len(tiles))
+            yield _Batch(number, strip, batch, stack, done + len(batch), len(tiles))
 
 
 def blend_strips(
