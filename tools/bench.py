@@ -72,7 +72,7 @@ def child_bare(args: argparse.Namespace) -> dict:
     import numpy as np
     from s2cloudmask.inference.masking.engine import batch_size
     from s2cloudmask.inference.masking.model_card import builtin_card
-    from s2cloudmask.inference.masking.pipeline import ThreadPlan, ordered_map
+    from s2cloudmask.inference.masking.pipeline import ThreadPlan, lanes_on, ordered_map
     from s2cloudmask.inference.masking.session import create_session
 
     card = builtin_card(args.level, ["B02", "B03", "B04", "B08", "B11", "B12"])
@@ -86,7 +86,7 @@ def child_bare(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     counts = [min(batch, args.tiles - done) for done in range(0, args.tiles, batch)]
     for _ in ordered_map(lambda count: session.run(None, {name: tiles[:count]}), iter(counts),
-                         plan.lanes if device == "CPU" else 1):
+                         lanes_on(device, plan.lanes)):
         pass
     return {"seconds": time.perf_counter() - started, "device": device, "tiles": args.tiles}
 

@@ -50,7 +50,7 @@ from .buffers import BufferStep, check_buffer
 from .cirrus import Class3Plan, Class3Rule, plan_class3
 from .codes import CodeBlock, Coder, Tally
 from .model_card import ModelCard, Tiling, builtin_card, check_card_matches, load_card, missing_swir
-from .pipeline import StageClock, ThreadPlan, hand_off, read_ahead
+from .pipeline import StageClock, ThreadPlan, hand_off, lanes_on, read_ahead
 from .poststeps import PostStep, apply_post_steps
 from .predict import TilePredictor, free_gpu_memory, gpu_batch_size
 from .session import SessionFactory, create_session
@@ -195,7 +195,7 @@ def run_mask(
     strips = clock.timed_iterator(read_strips(source, layout, card, model_positions, extra_positions), "read")
     reads = read_ahead(strips) if read_ahead_strips else strips
     blended = blend_strips(clock.timed_iterator(reads, "waiting for reads"), predictor, layout, n_classes,
-                           batch_size=predictor.batch_size, lanes=lanes if device_used == "CPU" else 1, clock=clock,
+                           batch_size=predictor.batch_size, lanes=lanes_on(device_used, lanes), clock=clock,
                            feedback=notices, share=RUN_SHARE)
     try:
         with atomic_output(output) as temporary, \

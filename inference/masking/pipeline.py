@@ -61,6 +61,12 @@ class ThreadPlan:
         return cls(onnx=-(-cores // lanes), reader=cores, lanes=lanes)
 
 
+def lanes_on(device: str, lanes: int) -> int:
+    """Model calls at once on `device` ("CPU", "CUDA", ...): a GPU takes one call at a time, in batches sized to
+    its memory."""
+    return lanes if device == "CPU" else 1
+
+
 class StageClock:
     """Seconds spent per stage; safe to add to from several threads."""
 
